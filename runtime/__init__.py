@@ -1,0 +1,1 @@
+"""vaedge.runtime: generation from an exported bundle with numpy + onnxruntime (no TensorFlow)."""

@@ -1,0 +1,41 @@
+"""Shared fixtures: the real Fashion-MNIST files and one small trained run reused across stages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def fashion_mnist_path() -> Path | None:
+    root = os.environ.get("VAEDGE_DATA_DIR")
+    candidates = [Path(root) / "fashion-mnist"] if root else []
+    candidates += [Path(__file__).resolve().parents[2] / "shared/data/fashion-mnist",
+                   Path("/usr/share/datasets/fashion-mnist"),
+                   Path.home() / ".keras/datasets/fashion-mnist"]  # where Keras' own download caches it
+    return next((p for p in candidates if (p / "train-images-idx3-ubyte.gz").is_file()), None)
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_dir() -> Path:
+    """The directory of real Fashion-MNIST IDX files (60k train, 10k test)."""
+    path = fashion_mnist_path()
+    if path is None:
+        if os.environ.get("VAEDGE_DATA_DIR"):
+            pytest.fail(f"VAEDGE_DATA_DIR={os.environ['VAEDGE_DATA_DIR']} has no fashion-mnist/ IDX files")
+        pytest.skip("real Fashion-MNIST not found: set VAEDGE_DATA_DIR to a folder holding fashion-mnist/")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, fashion_mnist_dir) -> Path:
+    """A run directory from `vaedge.train.run.train`: 2 epochs on 2048 real images, latent 2."""
+    from vaedge.train.config import TrainConfig
+    from vaedge.train.run import train
+
+    out = tmp_path_factory.mktemp("runs") / "fm"
+    config = TrainConfig(data=str(fashion_mnist_dir), epochs=2, limit=2048, batch_size=128, seed=0)
+    return train(config, out, verbose=0)

@@ -1,0 +1,88 @@
+"""`TrainConfig`: everything that defines a training run, saved as `train_config.json`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vaedge.errors import TrainingError
+from vaedge.runtime import atomic
+
+CONFIG_FILE = "train_config.json"
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def check_image_shape(image_shape: tuple[int, int, int]) -> None:
+    """Raise ValueError unless (H, W, C) has H, W multiples of 4 and C in {1, 3}."""
+    height, width, channels = image_shape
+    if height < 4 or width < 4 or height % 4 or width % 4:
+        raise ValueError(f"image height and width must be multiples of 4, got {height}x{width}")
+    if channels not in (1, 3):
+        raise ValueError(f"images must have 1 or 3 channels, got {channels}")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. `image_shape` (H, W, C) is filled from the data when the run starts."""
+
+    data: str = "fashion_mnist"
+    image_size: list[int] | None = None
+    channels: int | None = None
+    latent_dim: int = 2
+    batch_size: int = 128
+    epochs: int = 10
+    learning_rate: float = 1e-3
+    seed: int = 0
+    limit: int | None = None
+    mixed_precision: bool = False
+    strategy: str = "default"
+    jit_compile: bool | None = None  # None: Keras decides ("auto")
+    image_shape: list[int] | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise TrainingError listing every invalid field."""
+        problems = []
+        for name in ("latent_dim", "batch_size", "epochs"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.limit is not None and self.limit < 1:
+            problems.append(f"limit must be >= 1, got {self.limit}")
+        if self.strategy not in STRATEGIES:
+            problems.append(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        if self.channels not in (None, 1, 3):
+            problems.append(f"channels must be 1 or 3, got {self.channels}")
+        if self.image_size is not None:
+            if len(self.image_size) != 2:
+                problems.append(f"image_size must be (H, W), got {self.image_size}")
+            else:
+                try:
+                    check_image_shape((*self.image_size, self.channels or 1))
+                except ValueError as exc:
+                    problems.append(str(exc))
+        if problems:
+            raise TrainingError("invalid training config: " + "; ".join(problems))
+
+    def save(self, run_dir: Path) -> None:
+        atomic.write_json(Path(run_dir) / CONFIG_FILE, dataclasses.asdict(self))
+
+    @classmethod
+    def load(cls, run_dir: Path) -> TrainConfig:
+        """Rebuild the config a run was made with from its `train_config.json`."""
+        path = Path(run_dir) / CONFIG_FILE
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise TrainingError(f"{path}: not found; is {run_dir} a vaedge run directory?") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise TrainingError(f"{path}: unreadable ({exc})") from None
+        if not isinstance(raw, dict):
+            raise TrainingError(f"{path}: expected a JSON object")
+        unknown = sorted(set(raw) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise TrainingError(f"{path}: unknown fields {unknown}")
+        return cls(**raw)

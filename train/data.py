@@ -1,0 +1,189 @@
+"""Datasets for training: a Keras dataset name, IDX files, an .npz or a folder of images.
+
+Every loader returns float32 images in [0, 1] with shape (N, H, W, C) or raises `DataError`
+naming the file at fault; nothing is ever loaded partially.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vaedge.errors import DataError
+from vaedge.train.config import check_image_shape
+from vaedge.train.idx import read_idx_directory
+
+KERAS_DATASETS = ("mnist", "fashion_mnist")
+DEBIAN_DATASETS = Path("/usr/share/datasets")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+TEST_FRACTION = 0.1
+
+
+@dataclass
+class Dataset:
+    """Training and held-out images, float32 (N, H, W, C) in [0, 1]; labels when the source has them."""
+
+    source: str
+    x_train: np.ndarray
+    x_test: np.ndarray
+    y_train: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(int(s) for s in self.x_train.shape[1:])
+
+
+def load_dataset(
+    data: str,
+    image_size: tuple[int, int] | None = None,
+    channels: int | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Load `data` (a name from KERAS_DATASETS or a path), fitted to `image_size` (H, W) and `channels`."""
+    if limit is not None and limit < 1:
+        raise DataError(f"--limit must be at least 1, got {limit}")
+    if channels not in (None, 1, 3):
+        raise DataError(f"--channels must be 1 or 3, got {channels}")
+    if data.replace("-", "_") in KERAS_DATASETS and not Path(data).exists():
+        source, arrays = _load_named(data.replace("-", "_"))
+    else:
+        source, arrays = _load_path(Path(data), image_size, channels, seed)
+    x_train = _fit(_to_unit_float(arrays["x_train"], source), image_size, channels, source)
+    x_test = _fit(_to_unit_float(arrays["x_test"], source), image_size, channels, source)
+    y_train, y_test = arrays.get("y_train"), arrays.get("y_test")
+    if limit is not None:
+        x_train = x_train[:limit]
+        y_train = None if y_train is None else y_train[:limit]
+    return Dataset(source, x_train, x_test, y_train, y_test)
+
+
+def local_candidates(name: str) -> list[Path]:
+    """Where a local copy of a named dataset may be, in the order they are tried."""
+    spellings = [name, name.replace("_", "-")]
+    candidates = []
+    if os.environ.get("VAEDGE_DATA_DIR"):
+        candidates += [Path(os.environ["VAEDGE_DATA_DIR"]) / s for s in spellings]
+    candidates.append(DEBIAN_DATASETS / name.replace("_", "-"))
+    return list(dict.fromkeys(candidates))
+
+
+def _load_named(name: str) -> tuple[str, dict[str, np.ndarray]]:
+    tried = []
+    for directory in local_candidates(name):
+        if directory.is_dir():
+            return str(directory), read_idx_directory(directory)
+        tried.append(str(directory))
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    except Exception as exc:  # network, proxy, cache: any failure means "no data"
+        raise DataError(
+            f"{name}: no local copy ({', '.join(tried)}) and the Keras download failed "
+            f"({type(exc).__name__}); pass --data DIR with IDX files or an .npz, or set VAEDGE_DATA_DIR"
+        ) from None
+    return f"keras.datasets.{name}", {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def _load_path(path: Path, image_size, channels, seed) -> tuple[str, dict[str, np.ndarray]]:
+    if not path.exists():
+        raise DataError(f"{path}: no such file or directory (and not one of {', '.join(KERAS_DATASETS)})")
+    if path.is_file() and path.suffix == ".npz":
+        return str(path), _load_npz(path)
+    if path.is_dir():
+        if any(path.glob("*-idx3-ubyte*")):
+            return str(path), read_idx_directory(path)
+        return str(path), _load_image_folder(path, image_size, channels, seed)
+    raise DataError(f"{path}: expected a directory of IDX files or images, or an .npz file")
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read as .npz ({exc})") from None
+    missing = [key for key in ("x_train", "x_test") if key not in arrays]
+    if missing:
+        raise DataError(f"{path}: missing array(s) {', '.join(missing)} (has {', '.join(arrays) or 'none'})")
+    return arrays
+
+
+def _load_image_folder(path: Path, image_size, channels, seed) -> dict[str, np.ndarray]:
+    from PIL import Image, UnidentifiedImageError
+
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"{path}: no .png/.jpg images found (searched recursively)")
+    if len(files) < 2:
+        raise DataError(f"{path}: one image cannot be split into training and held-out sets")
+    mode = "RGB" if channels == 3 else "L"
+    images = []
+    for file in files:
+        try:
+            with Image.open(file) as img:
+                img = img.convert(mode)
+                if image_size is None:
+                    image_size = (img.height, img.width)
+                if (img.height, img.width) != tuple(image_size):
+                    img = img.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
+                images.append(np.asarray(img, dtype=np.uint8))
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            raise DataError(f"{file}: cannot decode image ({exc})") from None
+    x = np.stack(images)
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_test = max(1, int(round(len(x) * TEST_FRACTION)))
+    return {"x_train": x[order[n_test:]], "x_test": x[order[:n_test]]}
+
+
+def _to_unit_float(x: np.ndarray, source: str) -> np.ndarray:
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[0] == 0:
+        raise DataError(f"{source}: expected images shaped (N, H, W[, C]) with N > 0, got {x.shape}")
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / 255.0
+    if np.issubdtype(x.dtype, np.integer):
+        if x.min() < 0 or x.max() > 255:
+            raise DataError(f"{source}: integer pixels must be in 0..255, got {x.min()}..{x.max()}")
+        return x.astype(np.float32) / 255.0
+    if np.issubdtype(x.dtype, np.floating):
+        if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+            raise DataError(f"{source}: float pixels must be finite and in [0, 1]")
+        return x.astype(np.float32)
+    raise DataError(f"{source}: unsupported pixel dtype {x.dtype}")
+
+
+def _fit(x: np.ndarray, image_size, channels, source: str) -> np.ndarray:
+    """Resize (bilinear) and convert channels so every image is (H, W, C) as asked."""
+    if channels is not None and x.shape[-1] != channels:
+        if x.shape[-1] not in (1, 3):
+            raise DataError(f"{source}: images have {x.shape[-1]} channels; only 1 or 3 convert")
+        if channels == 3:
+            x = np.repeat(x, 3, axis=-1)
+        else:  # ITU-R 601 luma, as PIL's "L" conversion
+            x = (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    if image_size is not None and tuple(x.shape[1:3]) != tuple(image_size):
+        from PIL import Image
+
+        height, width = image_size
+        x = np.stack(
+            [
+                np.stack(
+                    [np.asarray(Image.fromarray(img[..., c]).resize((width, height), Image.Resampling.BILINEAR))
+                     for c in range(img.shape[-1])],
+                    axis=-1,
+                )
+                for img in x
+            ]
+        ).clip(0.0, 1.0)
+    try:
+        check_image_shape(tuple(x.shape[1:]))
+    except ValueError as exc:
+        raise DataError(f"{source}: {exc}; pass --image-size H W") from None
+    return np.ascontiguousarray(x, dtype=np.float32)

@@ -1,0 +1,191 @@
+"""`vaedge train`: fit the VAE on a tf.data pipeline, checkpoint each epoch, write the run directory.
+
+A run directory holds `train_config.json` from the start, `checkpoints/epoch-NNNN/` (each
+published by one rename, so a half-written checkpoint never exists under its final name) and, once
+training ends, `encoder.keras`, `decoder.keras`, `metrics.json` and `samples.png`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vaedge import __version__
+from vaedge.errors import TrainingError
+from vaedge.runtime import atomic
+from vaedge.runtime.images import save_grid
+from vaedge.train.config import TrainConfig
+from vaedge.train.data import load_dataset
+from vaedge.train.model import VAE  # also registers VAE/Sampling for checkpoint loading
+
+CHECKPOINTS = "checkpoints"
+CHECKPOINT_RE = re.compile(r"^epoch-(\d{4})$")
+FINAL_FILES = ("encoder.keras", "decoder.keras", "metrics.json", "samples.png")
+SAMPLE_GRID = 8
+
+
+def last_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
+    """(epoch, directory) of the newest complete checkpoint, or None."""
+    found = []
+    for path in (Path(run_dir) / CHECKPOINTS).glob("epoch-*"):
+        match = CHECKPOINT_RE.match(path.name)
+        if match and (path / "vae.keras").is_file() and (path / "history.json").is_file():
+            found.append((int(match.group(1)), path))
+    return max(found) if found else None
+
+
+def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = False, verbose: int = 1) -> Path:
+    """Train (or resume) a run into `out` and return it. With `resume`, `config` is read from `out`."""
+    out = Path(out)
+    if resume:
+        config = TrainConfig.load(out)
+        checkpoint = last_checkpoint(out)
+        if checkpoint and checkpoint[0] >= config.epochs and (out / "metrics.json").is_file():
+            raise TrainingError(f"{out}: already finished all {config.epochs} epochs; nothing to resume")
+    else:
+        config.validate()
+        _claim_run_dir(out, force)
+        checkpoint = None
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    strategy = _strategy(config.strategy)
+    image_size = tuple(config.image_size) if config.image_size else None
+    data = load_dataset(config.data, image_size, config.channels, config.limit, config.seed)
+    if config.image_shape is not None and list(data.image_shape) != list(config.image_shape):
+        raise TrainingError(f"{config.data}: images are {data.image_shape}, the run was made with {config.image_shape}")
+    config.image_shape = list(data.image_shape)
+    config.versions = config.versions or _versions()
+    config.save(out)
+    if verbose:
+        device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+        print(f"training on {len(data.x_train)} images {data.image_shape} from {data.source}, {device}, "
+              f"strategy {config.strategy}")
+
+    with strategy.scope():
+        if checkpoint:
+            vae = keras.saving.load_model(checkpoint[1] / "vae.keras")
+            history = json.loads((checkpoint[1] / "history.json").read_text())
+        else:
+            vae = VAE(tuple(config.image_shape), config.latent_dim, seed=config.seed, name="vae")
+            vae.compile(
+                optimizer=keras.optimizers.Adam(config.learning_rate),
+                jit_compile="auto" if config.jit_compile is None else config.jit_compile,
+            )
+            history = {}
+    initial_epoch = checkpoint[0] if checkpoint else 0
+    train_ds = _pipeline(data.x_train, config.batch_size, shuffle_seed=config.seed)
+    test_ds = _pipeline(data.x_test, config.batch_size)
+    vae.fit(
+        train_ds,
+        validation_data=test_ds,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        shuffle=False,  # the tf.data pipeline shuffles
+        callbacks=[EpochCheckpoint(out, history)],
+        verbose=verbose,
+    )
+    test = vae.evaluate(test_ds, verbose=0, return_dict=True)
+    _write_final(out, vae, config, history, test)
+    return out
+
+
+def _claim_run_dir(out: Path, force: bool) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not force:
+            raise TrainingError(f"{out}: already exists; pass --force to replace it or --resume to continue it")
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _strategy(name: str):
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def _pipeline(images: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+    ds = tf.data.Dataset.from_tensor_slices(images)
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "vaedge": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+    }
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Stop on a non-finite loss; otherwise append to `history` and publish `checkpoints/epoch-NNNN/`."""
+
+    def __init__(self, out: Path, history: dict):
+        super().__init__()
+        self.out, self.history = out, history
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if not math.isfinite(logs.get("loss", math.nan)):
+            raise TrainingError(
+                f"loss became {logs.get('loss')} in epoch {epoch + 1}; training stopped "
+                f"(last good checkpoint: epoch {epoch}); try a lower --learning-rate"
+            )
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+        _publish_checkpoint(self.out, epoch + 1, self.model, self.history)
+
+
+def _publish_checkpoint(out: Path, epoch: int, vae, history: dict) -> None:
+    root = out / CHECKPOINTS
+    root.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".epoch-{epoch:04d}.", suffix=".partial"))
+    try:
+        vae.save(staging / "vae.keras")
+        atomic.write_json(staging / "history.json", history)
+        final = root / f"epoch-{epoch:04d}"
+        if final.exists():  # left by a run that died after this epoch, before finishing
+            shutil.rmtree(final)
+        os.rename(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_final(out: Path, vae, config: TrainConfig, history: dict, test: dict) -> None:
+    for name, model in (("encoder.keras", vae.encoder), ("decoder.keras", vae.decoder)):
+        with atomic.temporary_sibling(out / name, suffix=".keras") as tmp:
+            model.save(tmp)
+            os.replace(tmp, out / name)
+    z = np.random.default_rng(config.seed).standard_normal((SAMPLE_GRID**2, config.latent_dim)).astype(np.float32)
+    samples = np.asarray(vae.decoder(z, training=False), dtype=np.float32)
+    save_grid(out / "samples.png", samples, columns=SAMPLE_GRID)
+    metrics = {
+        "epochs": len(history.get("loss", [])),
+        "history": history,
+        "test_neg_elbo": float(test["loss"]),
+        "test_reconstruction": float(test["reconstruction_loss"]),
+        "test_kl": float(test["kl_loss"]),
+        "units": "nats per image",
+    }
+    atomic.write_json(out / "metrics.json", metrics)

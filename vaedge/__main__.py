@@ -1,0 +1,5 @@
+"""`python -m vaedge` is the `vaedge` command."""
+
+from vaedge.cli import main
+
+main()

@@ -1,0 +1,25 @@
+"""The `vaedge` command. Each command lives in its own module and imports heavy libraries lazily."""
+
+from __future__ import annotations
+
+import typer
+
+from vaedge.cli.train import train
+
+app = typer.Typer(
+    name="vaedge",
+    help="Train a Keras VAE, export it to ONNX/TFLite, and generate images on device.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("train")(train)
+
+
+@app.callback()
+def root() -> None:
+    """Train a Keras VAE, export it to ONNX/TFLite, and generate images on device."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,47 @@
+"""Turn library errors into one clear line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+
+import typer
+
+from vaedge.errors import VaedgeError
+
+# Module that failed to import -> the pip command that brings it.
+EXTRAS = {
+    "tensorflow": "pip install 'vaedge[train]'",
+    "keras": "pip install 'vaedge[train]'",
+    "tf2onnx": "pip install 'vaedge[train]'",
+    "onnx": "pip install 'vaedge[train]'",
+    "onnxslim": "pip install 'vaedge[train]'",
+    "ai_edge_litert": "pip install 'vaedge[litert]'",
+}
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def reported(command):
+    """Decorator for typer commands: typed errors, missing extras and OS errors become one line."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except VaedgeError as exc:
+            raise fail(str(exc)) from None
+        except ModuleNotFoundError as exc:
+            root = (exc.name or "").split(".")[0]
+            if root in EXTRAS:
+                raise fail(f"`vaedge {command.__name__}` needs {root}, which is not installed: {EXTRAS[root]}") from None
+            raise
+        except OSError as exc:  # disk full, permission denied, missing path
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"{where}{exc.strerror or exc}") from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", code=130) from None
+
+    return wrapper

@@ -1,0 +1,56 @@
+"""`vaedge train`: train the VAE and write a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vaedge.cli.errors import fail, reported
+
+
+@reported
+def train(
+    out: Path = typer.Option(..., "--out", help="Run directory to create (or continue with --resume)."),
+    data: Optional[str] = typer.Option(None, help="mnist, fashion_mnist, an IDX folder, an .npz or an image folder. (default fashion_mnist)"),
+    epochs: Optional[int] = typer.Option(None, help="Passes over the training data (default 10)."),
+    latent_dim: Optional[int] = typer.Option(None, help="Size of z (default 2)."),
+    batch_size: Optional[int] = typer.Option(None, help="Images per step (default 128)."),
+    learning_rate: Optional[float] = typer.Option(None, help="Adam learning rate. (default 0.001)"),
+    seed: Optional[int] = typer.Option(None, help="Seeds weights, shuffling, eps and samples (default 0)."),
+    limit: Optional[int] = typer.Option(None, help="Use only the first N training images."),
+    image_size: Optional[tuple[int, int]] = typer.Option(None, help="Resize images to H W (multiples of 4)."),
+    channels: Optional[int] = typer.Option(None, help="1 (grayscale) or 3 (RGB)."),
+    mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision", help="float16 compute on GPUs."),
+    strategy: Optional[str] = typer.Option(None, help="default, mirrored (local GPUs) or multiworker (TF_CONFIG)."),
+    jit_compile: Optional[bool] = typer.Option(None, "--jit-compile/--no-jit-compile", help="XLA-compile the train step (default: Keras decides)."),
+    force: bool = typer.Option(False, help="Replace an existing run directory."),
+    resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint and saved config."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Train the VAE; writes encoder.keras, decoder.keras, train_config.json, metrics.json, samples.png."""
+    given = {
+        "data": data, "epochs": epochs, "latent_dim": latent_dim, "batch_size": batch_size,
+        "learning_rate": learning_rate, "seed": seed, "limit": limit,
+        "image_size": list(image_size) if image_size else None, "channels": channels,
+        "mixed_precision": mixed_precision, "strategy": strategy, "jit_compile": jit_compile,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if resume and given:
+        raise fail(f"--resume continues with {out}/train_config.json; drop {', '.join('--' + k.replace('_', '-') for k in given)}")
+    if resume and force:
+        raise fail("--resume and --force contradict each other")
+
+    from vaedge.train.config import TrainConfig
+    from vaedge.train.run import train as run_training
+
+    config = TrainConfig(**given)
+    run_dir = run_training(config, out, force=force, resume=resume, verbose=0 if quiet else 1)
+    import json
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    typer.echo(
+        f"{run_dir}: {metrics['epochs']} epochs, test negative ELBO {metrics['test_neg_elbo']:.2f} nats "
+        f"(reconstruction {metrics['test_reconstruction']:.2f} + KL {metrics['test_kl']:.2f})"
+    )
