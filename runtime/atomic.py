@@ -68,6 +68,7 @@ def staged_directory(final: Path, replace: bool = False) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging
         if final.exists() and replace:

@@ -39,3 +39,19 @@ def trained_run(tmp_path_factory, fashion_mnist_dir) -> Path:
     out = tmp_path_factory.mktemp("runs") / "fm"
     config = TrainConfig(data=str(fashion_mnist_dir), epochs=2, limit=2048, batch_size=128, seed=0)
     return train(config, out, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, trained_run, fashion_mnist_dir):
+    """`export` of the shared run with fp32, fp16 and int8 variants: an ExportResult."""
+    from vaedge.export.config import ExportConfig
+    from vaedge.export.run import export
+
+    out = tmp_path_factory.mktemp("bundles") / "fm"
+    config = ExportConfig(precisions=["fp32", "fp16", "int8"], data=str(fashion_mnist_dir))
+    return export(config, out, run=trained_run)
+
+
+@pytest.fixture(scope="session")
+def bundle(exported) -> Path:
+    return exported.bundle

@@ -27,3 +27,7 @@ class InputError(VaedgeError):
 
 class MissingExtraError(VaedgeError):
     """A command needs an optional dependency that is not installed."""
+
+
+class ExportError(VaedgeError):
+    """Keras models could not be loaded, converted or written as a bundle."""

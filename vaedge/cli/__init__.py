@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from vaedge.cli.export import export
 from vaedge.cli.train import train
+from vaedge.cli.validate import validate
 
 app = typer.Typer(
     name="vaedge",
@@ -14,6 +16,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("train")(train)
+app.command("export")(export)
+app.command("validate")(validate)
 
 
 @app.callback()

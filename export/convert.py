@@ -1,0 +1,98 @@
+"""Keras -> ONNX (tf2onnx) and Keras -> TFLite, from `tf.function`s with explicit input signatures.
+
+Graph tensor names are the API: the encoder maps `image` to `z_mean`, `z_log_var`; the decoder
+maps `z` to `image`. The batch dimension stays dynamic; no graph holds a random op.
+"""
+
+from __future__ import annotations
+
+import collections
+import tempfile
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import onnx
+import tensorflow as tf
+import tf2onnx
+
+from vaedge.export.sources import KerasSource
+
+DEFAULT_OPSET = 18  # the newest opset tf2onnx 1.17 emits; onnxruntime >= 1.16 runs it fully
+ENCODER_OUTPUTS = ("z_mean", "z_log_var")
+
+
+def encoder_function(source: KerasSource) -> tf.types.experimental.GenericFunction:
+    """tf.function: image (N, H, W, C) float32 -> {z_mean, z_log_var} (N, D), BatchNorm in inference mode."""
+    spec = tf.TensorSpec((None, *source.image_shape), tf.float32, name="image")
+
+    @tf.function(input_signature=[spec])
+    def encode(image):
+        out = source.encoder(image, training=False)
+        return {"z_mean": out["z_mean"], "z_log_var": out["z_log_var"]}
+
+    return encode
+
+
+def decoder_function(source: KerasSource) -> tf.types.experimental.GenericFunction:
+    """tf.function: z (N, D) float32 -> {image} (N, H, W, C) in [0, 1]."""
+    spec = tf.TensorSpec((None, source.latent_dim), tf.float32, name="z")
+
+    @tf.function(input_signature=[spec])
+    def decode(z):
+        return {"image": source.decoder(z, training=False)}
+
+    return decode
+
+
+def to_onnx(function, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+    """Convert with tf2onnx; outputs ordered z_mean, z_log_var for the encoder."""
+    model, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=opset)
+    outputs = list(model.graph.output)
+    if {o.name for o in outputs} == set(ENCODER_OUTPUTS):
+        ordered = sorted(outputs, key=lambda o: ENCODER_OUTPUTS.index(o.name))
+        del model.graph.output[:]
+        model.graph.output.extend(ordered)
+    model.producer_name, model.producer_version = "vaedge (tf2onnx)", tf2onnx.__version__
+    return model
+
+
+def to_tflite(function, calibration: Callable[[], Iterable[np.ndarray]] | None = None) -> bytes:
+    """Convert with TF's converter; with `calibration`, full-integer int8 weights and activations.
+
+    Goes through a SavedModel whose `serving_default` signature is the frozen `function`, so the
+    TFLite file carries the same input/output names. Inputs and outputs stay
+    float32 (quantize/dequantize at the edges), so every variant has the same signature.
+    """
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    # Keras 3 variables would stay resource reads (BN recomputed at run time, no int8 calibration).
+    concrete = function.get_concrete_function()
+    frozen = convert_variables_to_constants_v2(concrete)
+
+    @tf.function(input_signature=function.input_signature)
+    def serve(tensor):
+        return tf.nest.pack_sequence_as(concrete.structured_outputs, tf.nest.flatten(frozen(tensor)))
+
+    module = tf.Module()
+    module.serve = serve
+    with tempfile.TemporaryDirectory() as saved:
+        tf.saved_model.save(module, saved, signatures={"serving_default": serve.get_concrete_function()})
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=["serving_default"])
+        if calibration is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([batch] for batch in calibration())
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        return converter.convert()
+
+
+def op_counts(model: onnx.ModelProto) -> dict[str, int]:
+    """{op_type: count} of the main graph, sorted by op name."""
+    return dict(sorted(collections.Counter(node.op_type for node in model.graph.node).items()))
+
+
+RANDOM_OPS = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli"}
+
+
+def random_ops(model: onnx.ModelProto) -> list[str]:
+    """Names of nodes that draw random numbers (there must be none: sampling lives on the host)."""
+    return [f"{n.op_type}:{n.name}" for n in model.graph.node if n.op_type in RANDOM_OPS]

@@ -1,0 +1,58 @@
+"""fp16 and int8 variants of an optimised ONNX graph, with onnxruntime's own tools.
+
+Inputs and outputs stay float32 in every variant, and the final Sigmoid stays in float32, so a
+variant is a drop-in replacement for the fp32 graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+
+def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Weights and activations in float16; float32 graph inputs/outputs and Sigmoid."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    return convert_float_to_float16(model, keep_io_types=True, op_block_list=["Sigmoid"], disable_shape_infer=False)
+
+
+class _Calibration:
+    """onnxruntime CalibrationDataReader over {input name: (N, ...)} arrays, in batches."""
+
+    def __init__(self, feeds: dict[str, np.ndarray], batch: int = 64):
+        name, data = next(iter(feeds.items()))
+        self.batches = iter([{name: data[i : i + batch]} for i in range(0, len(data), batch)])
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+def to_int8(model: onnx.ModelProto, calibration: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """Static QDQ quantization: int8 per-channel weights, uint8 activations calibrated on real data."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    sigmoid = [n.name for n in model.graph.node if n.op_type == "Sigmoid"]
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    root_logger.setLevel(logging.ERROR)  # quantize_static warns about optional pre-processing on root
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(model, source)
+        quantize_static(
+            str(source),
+            str(target),
+            _Calibration(calibration),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=sigmoid,
+        )
+        root_logger.setLevel(level)
+        return onnx.load(target)

@@ -1,0 +1,52 @@
+"""Entry points for `vaedge export` and `vaedge validate`: resolve models and data, then act."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vaedge.errors import ExportError
+from vaedge.export.bundle import ExportResult, export_bundle
+from vaedge.export.config import ExportConfig
+from vaedge.export.sources import KerasSource, from_files, from_run
+from vaedge.train.data import load_dataset
+
+
+def load_source(run: Path | None, encoder: Path | None, decoder: Path | None, unsafe: bool) -> KerasSource:
+    if run is not None and (encoder or decoder):
+        raise ExportError("give a run directory or --encoder/--decoder, not both")
+    if run is not None:
+        return from_run(run, unsafe=unsafe)
+    if encoder is None or decoder is None:
+        raise ExportError("give a run directory, or both --encoder and --decoder")
+    return from_files(encoder, decoder, unsafe=unsafe)
+
+
+def images_for(source: KerasSource, data: str | None, train: int, held_out: int, seed: int):
+    """(training images, held-out images) fitted to the model's input shape."""
+    config = source.train_config or {}
+    data = data or config.get("data") or "fashion_mnist"
+    height, width, channels = source.image_shape
+    dataset = load_dataset(data, image_size=(height, width), channels=channels, limit=train, seed=seed)
+    return dataset.x_train[:train], dataset.x_test[:held_out]
+
+
+def export(config: ExportConfig, out: Path, run: Path | None = None, encoder: Path | None = None,
+           decoder: Path | None = None, force: bool = False) -> ExportResult:
+    """Export a run (or an encoder/decoder pair) into the bundle directory `out`."""
+    config.validate()
+    if Path(out).exists() and not force:
+        raise ExportError(f"{out}: already exists; pass --force to replace it")
+    source = load_source(run, encoder, decoder, config.unsafe)
+    config.source = str(run) if run is not None else f"{encoder} + {decoder}"
+    train_images, held_out = images_for(source, config.data, config.calibration_images, config.validation_images, config.seed)
+    return export_bundle(source, config, out, held_out=held_out, train_images=train_images, force=force)
+
+
+def validate_with_keras(bundle: Path, run: Path | None, encoder: Path | None, decoder: Path | None,
+                        data: str | None, images: int = 256, unsafe: bool = False):
+    """Fresh Keras outputs vs every graph in the bundle."""
+    from vaedge.export.validate import validate
+
+    source = load_source(run, encoder, decoder, unsafe)
+    _, held_out = images_for(source, data, 1, images, 0)
+    return validate(bundle, source, held_out)

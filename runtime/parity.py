@@ -1,0 +1,151 @@
+"""Parity of every graph in a bundle against reference outputs from Keras (no TensorFlow needed here).
+
+Names are checked first, then shapes, then values; every failure is collected. Gates: fp32 max abs
+difference <= 1e-5 for images and <= 1e-4 for latents; fp16/int8 PSNR >= 30 dB against Keras on the
+same latents (for encoders: their z_mean decoded by the bundle's fp32 decoder).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vaedge.errors import ParityError
+from vaedge.runtime.backends import open_model
+from vaedge.runtime.manifest import Manifest, ModelFile, check_files, read_manifest
+from vaedge.runtime.sampling import host_sample
+
+PARITY_FILE = "parity.npz"
+IMAGE_GATE = 1e-5
+LATENT_GATE = 1e-4
+PSNR_GATE = 30.0
+ENCODER_IO = (["image"], ["z_mean", "z_log_var"])
+DECODER_IO = (["z"], ["image"])
+LATENT_GROUPS = ("prior samples", "posterior means", "latent grid")
+
+
+@dataclass
+class Check:
+    """One measured comparison; `passed` is `value <= gate` for max_abs and `value >= gate` for psnr."""
+
+    file: str
+    probe: str
+    tensor: str
+    metric: str
+    value: float
+    gate: float
+    passed: bool
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB for images in [0, 1]."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+
+
+def _value_check(file, probe, tensor, actual, expected, precision, gate) -> Check:
+    if precision == "fp32":
+        diff = float(np.max(np.abs(actual - expected)))
+        ok = bool(np.isfinite(actual).all()) and diff <= gate
+        return Check(file, probe, tensor, "max_abs", diff, gate, ok)
+    value = psnr(actual, expected)
+    return Check(file, probe, tensor, "psnr_db", value, PSNR_GATE, bool(value >= PSNR_GATE))
+
+
+def _io_checks(file: ModelFile, model, expected_io) -> list[Check]:
+    checks = []
+    for kind, actual, wanted in (("inputs", model.input_names, expected_io[0]), ("outputs", model.output_names, expected_io[1])):
+        declared = [t["name"] for t in getattr(file, kind)]
+        ok = sorted(actual) == sorted(wanted) and sorted(declared) == sorted(wanted)
+        checks.append(Check(file.path, "names", kind, "names", float(ok), 1.0, ok,
+                            f"graph {sorted(actual)}, manifest {sorted(declared)}, expected {sorted(wanted)}"))
+    return checks
+
+
+def check_bundle(manifest: Manifest, reference: dict, formats=("onnx", "tflite"), providers=None) -> list[Check]:
+    """Run every model of the given formats on the reference inputs; return one Check per comparison."""
+    checks: list[Check] = []
+    fp32_decoder = open_model(manifest.path(manifest.find("decoder", "onnx", "fp32")), "onnx", providers)
+    posterior = reference["latent_group"] == LATENT_GROUPS.index("posterior means")
+    fp32_pair: dict[str, dict] = {}
+    for file in manifest.files:
+        if file.format not in formats or file.role not in ("encoder", "decoder"):
+            continue
+        model = open_model(manifest.path(file), file.format, providers)
+        io_checks = _io_checks(file, model, ENCODER_IO if file.role == "encoder" else DECODER_IO)
+        checks += io_checks
+        if not all(c.passed for c in io_checks):
+            continue
+        if file.role == "encoder":
+            out = model.run({"image": reference["images"]})
+            expected_shape = reference["z_mean"].shape
+            shape_ok = all(out[t].shape == expected_shape for t in ENCODER_IO[1])
+            checks.append(Check(file.path, "shapes", "z_mean, z_log_var", "shape", float(shape_ok), 1.0, shape_ok,
+                                f"got {[out[t].shape for t in ENCODER_IO[1]]}, expected {expected_shape}"))
+            if not shape_ok:
+                continue
+            probe = f"{len(reference['images'])} held-out images"
+            if file.precision == "fp32":
+                for tensor in ENCODER_IO[1]:
+                    checks.append(_value_check(file.path, probe, tensor, out[tensor], reference[tensor], "fp32", LATENT_GATE))
+                fp32_pair.setdefault(file.format, {})["encoder"] = out
+            else:
+                decoded = fp32_decoder.run({"z": out["z_mean"]})["image"]
+                checks.append(_value_check(file.path, probe + " decoded", "z_mean", decoded,
+                                           reference["decoded"][posterior], file.precision, IMAGE_GATE))
+        else:
+            out = model.run({"z": reference["latents"]})["image"]
+            shape_ok = out.shape == reference["decoded"].shape
+            checks.append(Check(file.path, "shapes", "image", "shape", float(shape_ok), 1.0, shape_ok,
+                                f"got {out.shape}, expected {reference['decoded'].shape}"))
+            if not shape_ok:
+                continue
+            for group, name in enumerate(LATENT_GROUPS):
+                rows = reference["latent_group"] == group
+                probe = f"{int(rows.sum())} {name}"
+                checks.append(_value_check(file.path, probe, "image", out[rows], reference["decoded"][rows],
+                                           file.precision, IMAGE_GATE))
+            if file.precision == "fp32":
+                fp32_pair.setdefault(file.format, {})["decoder"] = model
+    for format, pair in fp32_pair.items():
+        if set(pair) == {"encoder", "decoder"}:
+            z = host_sample(pair["encoder"]["z_mean"], pair["encoder"]["z_log_var"], reference["eps"])
+            out = pair["decoder"].run({"z": z})["image"]
+            checks.append(_value_check(f"encoder+decoder ({format}, fp32)", "host sampling, same eps as Keras Sampling",
+                                       "image", out, reference["reconstruction"], "fp32", IMAGE_GATE))
+    return checks
+
+
+def raise_on_failure(checks: list[Check]) -> None:
+    """Raise ParityError listing every failed check with file, tensor, measured value and gate."""
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        lines = [
+            f"{c.file} {c.tensor} [{c.probe}]: {c.metric} {c.value:.3g} (gate {'<=' if c.metric == 'max_abs' else '>='} {c.gate:g})"
+            + (f" {c.detail}" if c.detail and c.metric in ("names", "shape") else "")
+            for c in failed
+        ]
+        raise ParityError(f"{len(failed)} parity check(s) failed: " + "; ".join(lines))
+
+
+def load_stored_reference(bundle: Path) -> dict[str, np.ndarray]:
+    """The Keras reference outputs saved in the bundle at export time (hash-checked like any file)."""
+    with np.load(Path(bundle) / PARITY_FILE, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def validate_stored(bundle: Path, formats=("onnx", "tflite")) -> list[Check]:
+    """Hashes of every file, then every graph against the stored Keras reference; no TensorFlow needed."""
+    manifest = read_manifest(bundle)
+    check_files(manifest)
+    if not any(importlib.util.find_spec(m) for m in ("ai_edge_litert",)):
+        formats = tuple(f for f in formats if f != "tflite")
+    return check_bundle(manifest, load_stored_reference(bundle), formats=formats)

@@ -1,0 +1,187 @@
+"""Export of models a course student already has, of a 64x64x3 model, and exports that are killed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import tensorflow as tf
+from typer.testing import CliRunner
+
+from vaedge.cli import app
+from vaedge.runtime.manifest import read_manifest
+from vaedge.runtime.parity import validate_stored
+
+runner = CliRunner()
+
+
+# The course notebook's own classes and builders (C4W3 lab), as a student's notebook defines them.
+class Sampling(tf.keras.layers.Layer):
+    def call(self, inputs):
+        mu, sigma = inputs
+        batch = tf.shape(mu)[0]
+        dim = tf.shape(mu)[1]
+        epsilon = tf.random.normal(shape=(batch, dim))
+        return mu + tf.exp(0.5 * sigma) * epsilon
+
+
+class KLDLayer(tf.keras.layers.Layer):
+    def call(self, inputs):
+        mu, sigma = inputs
+        kl_loss = 1 + sigma - tf.square(mu) - tf.math.exp(sigma)
+        kl_loss = tf.reduce_mean(kl_loss) * -0.5
+        self.add_loss(kl_loss)
+        return kl_loss
+
+
+def encoder_layers(inputs, latent_dim):
+    x = tf.keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="encode_conv1")(inputs)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="encode_conv2")(x)
+    batch_2 = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.Flatten(name="encode_flatten")(batch_2)
+    x = tf.keras.layers.Dense(20, activation="relu", name="encode_dense")(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    mu = tf.keras.layers.Dense(latent_dim, name="latent_mu")(x)
+    sigma = tf.keras.layers.Dense(latent_dim, name="latent_sigma")(x)
+    return mu, sigma, batch_2.shape
+
+
+def encoder_model(latent_dim, input_shape, style):
+    inputs = tf.keras.Input(shape=input_shape, name="encoder_input")
+    mu, sigma, conv_shape = encoder_layers(inputs, latent_dim=latent_dim)
+    z = Sampling()((mu, sigma))
+    if style == "2025":
+        kl_loss = KLDLayer()((mu, sigma))
+        return tf.keras.Model(inputs=inputs, outputs=[z, kl_loss]), conv_shape
+    return tf.keras.Model(inputs, outputs=[mu, sigma, z]), conv_shape
+
+
+def decoder_model(latent_dim, conv_shape):
+    inputs = tf.keras.Input(shape=(latent_dim,))
+    units = conv_shape[1] * conv_shape[2] * conv_shape[3]
+    x = tf.keras.layers.Dense(units, activation="relu", name="decode_dense1")(inputs)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.Reshape((conv_shape[1], conv_shape[2], conv_shape[3]), name="decode_reshape")(x)
+    x = tf.keras.layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu", name="decode_conv2d_2")(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu", name="decode_conv2d_3")(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.Conv2DTranspose(1, 3, strides=1, padding="same", activation="sigmoid", name="decode_final")(x)
+    return tf.keras.Model(inputs, x)
+
+
+def warm_batchnorm(model):
+    """Give BatchNorm non-trivial statistics, as a trained notebook model has."""
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            n = layer.moving_mean.shape[0]
+            rng = np.random.default_rng(n)
+            layer.moving_mean.assign(rng.normal(0, 0.5, n).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, n).astype("float32"))
+            layer.gamma.assign(rng.uniform(0.5, 1.5, n).astype("float32"))
+
+
+@pytest.mark.parametrize("style", ["2023", "2025"])
+def test_course_notebook_models_export_with_our_names(tmp_path, fashion_mnist_dir, style):
+    encoder, conv_shape = encoder_model(2, (28, 28, 1), style)
+    decoder = decoder_model(2, conv_shape)
+    warm_batchnorm(encoder)
+    warm_batchnorm(decoder)
+    encoder.save(tmp_path / "enc.keras")
+    decoder.save(tmp_path / "dec.keras")
+    out = tmp_path / "bundle"
+    result = runner.invoke(app, ["export", "--encoder", str(tmp_path / "enc.keras"), "--decoder", str(tmp_path / "dec.keras"),
+                                 "--data", str(fashion_mnist_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    session = ort.InferenceSession(str(out / "encoder.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["z_mean", "z_log_var"]
+    image = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
+    z_mean, z_log_var = session.run(None, {"image": image})
+    mu_layer = encoder.get_layer("latent_mu")
+    expected = tf.keras.Model(encoder.inputs, [mu_layer.output, encoder.get_layer("latent_sigma").output])(image, training=False)
+    np.testing.assert_allclose(z_mean, expected[0], atol=1e-4)  # the course's mu is our z_mean
+    np.testing.assert_allclose(z_log_var, expected[1], atol=1e-4)
+    assert validate_stored(out)
+
+
+def test_lambda_layer_needs_unsafe(tmp_path, fashion_mnist_dir):
+    encoder, conv_shape = encoder_model(2, (28, 28, 1), "2023")
+    inputs = tf.keras.Input((28, 28, 1))
+    scaled = tf.keras.layers.Lambda(lambda t: t * 1.0)(inputs)
+    wrapped = tf.keras.Model(inputs, encoder(scaled)[:2])
+    wrapped.save(tmp_path / "enc.keras")
+    decoder_model(2, conv_shape).save(tmp_path / "dec.keras")
+    args = ["export", "--encoder", str(tmp_path / "enc.keras"), "--decoder", str(tmp_path / "dec.keras"),
+            "--data", str(fashion_mnist_dir), "--out", str(tmp_path / "b")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "--unsafe" in result.output and not (tmp_path / "b").exists()
+
+
+def test_64x64x3_model_exports_every_precision(tmp_path):
+    from vaedge.train.model import VAE
+
+    vae = VAE((64, 64, 3), 8, seed=0)
+    images = np.random.default_rng(0).random((40, 64, 64, 3)).astype(np.float32)
+    vae.compile(optimizer="adam")
+    vae.fit(images, epochs=1, batch_size=20, verbose=0)
+    vae.encoder.save(tmp_path / "enc.keras")
+    vae.decoder.save(tmp_path / "dec.keras")
+    np.savez(tmp_path / "data.npz", x_train=(images * 255).astype(np.uint8), x_test=(images[:16] * 255).astype(np.uint8))
+    result = runner.invoke(app, ["export", "--encoder", str(tmp_path / "enc.keras"), "--decoder", str(tmp_path / "dec.keras"),
+                                 "--data", str(tmp_path / "data.npz"), "--out", str(tmp_path / "b"),
+                                 "--precision", "fp16", "--precision", "int8"])
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(tmp_path / "b")
+    assert manifest.image_shape == (64, 64, 3) and manifest.latent_dim == 8
+    session = ort.InferenceSession(str(tmp_path / "b" / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    for n in (1, 7, 256):
+        assert session.run(None, {"z": np.zeros((n, 8), np.float32)})[0].shape == (n, 64, 64, 3)
+    written = {f.path for f in manifest.files}
+    skipped = set(manifest.raw["validation"]["skipped"])
+    assert written | skipped >= {"decoder.fp16.onnx", "decoder.int8.onnx", "encoder.int8.tflite"}
+    assert all(f"not written: {name}" in result.output for name in skipped)
+
+
+def _export_then_kill(trained_run, data, out, extra=()):
+    cmd = [sys.executable, "-m", "vaedge", "export", str(trained_run), "--out", str(out), "--data", str(data), *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+    deadline = time.monotonic() + 120
+    # Kill once the staging directory holds a graph: mid-export, after real files were written.
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.name.endswith(".partial") and any(p.glob("*.onnx")) for p in out.parent.glob(f".{out.name}.*")):
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_killed_export_leaves_no_bundle_or_the_old_one(tmp_path, trained_run, fashion_mnist_dir, bundle):
+    out = tmp_path / "b"
+    _export_then_kill(trained_run, fashion_mnist_dir, out)
+    assert not out.exists()
+    old = tmp_path / "old"
+    shutil.copytree(bundle, old)
+    before = (old / "vaedge.json").read_bytes()
+    _export_then_kill(trained_run, fashion_mnist_dir, old, extra=["--force"])
+    assert (old / "vaedge.json").read_bytes() == before
+    assert validate_stored(old)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and not p.name.endswith(".partial")]
+
+
+def test_force_replaces_whole_bundle(tmp_path, trained_run, fashion_mnist_dir):
+    out = tmp_path / "b"
+    args = ["export", str(trained_run), "--out", str(out), "--data", str(fashion_mnist_dir), "--precision", "fp16", "--no-tflite"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert (out / "decoder.fp16.onnx").exists()
+    result = runner.invoke(app, ["export", str(trained_run), "--out", str(out), "--data", str(fashion_mnist_dir), "--no-tflite", "--force"])
+    assert result.exit_code == 0, result.output
+    assert not (out / "decoder.fp16.onnx").exists() and sorted(p.name for p in out.iterdir()) == [
+        "decoder.onnx", "encoder.onnx", "parity.npz", "vaedge.json"]

@@ -1,0 +1,38 @@
+"""`vaedge export`: Keras models -> a validated bundle of ONNX and TFLite graphs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vaedge.cli.errors import reported
+
+
+@reported
+def export(
+    run: Optional[Path] = typer.Argument(None, help="A `vaedge train` run directory."),
+    out: Path = typer.Option(..., "--out", help="Bundle directory to create."),
+    encoder: Optional[Path] = typer.Option(None, help="Encoder .keras file (course notebook models), with --decoder."),
+    decoder: Optional[Path] = typer.Option(None, help="Decoder .keras file, with --encoder."),
+    precision: list[str] = typer.Option(["fp32"], help="fp32, fp16 or int8; repeat for several variants."),
+    opset: Optional[int] = typer.Option(None, help="ONNX opset (default 18)."),
+    tflite: bool = typer.Option(True, help="Also write TFLite graphs."),
+    data: Optional[str] = typer.Option(None, help="Images for calibration and validation (default: the run's data)."),
+    unsafe: bool = typer.Option(False, help="Allow Keras files with Lambda layers (runs their code)."),
+    force: bool = typer.Option(False, help="Replace an existing bundle, whole."),
+) -> None:
+    """Export encoder and decoder as optimised ONNX and TFLite graphs, validated against Keras."""
+    from vaedge.cli.report import print_checks
+    from vaedge.export.config import ExportConfig
+    from vaedge.export.run import export as run_export
+
+    config = ExportConfig(precisions=list(precision), tflite=tflite, data=data, unsafe=unsafe)
+    if opset is not None:
+        config.opset = opset
+    result = run_export(config, out, run=run, encoder=encoder, decoder=decoder, force=force)
+    print_checks(result.checks, f"parity against Keras: {result.bundle}")
+    for name, why in result.skipped.items():
+        typer.echo(f"not written: {name}: missed its quality gate ({why})", err=True)
+    typer.echo(f"{result.bundle}: bundle written and validated")

@@ -1,0 +1,33 @@
+"""Rich tables for parity checks, shared by `vaedge export` and `vaedge validate`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from vaedge.runtime import atomic
+
+
+def checks_table(checks, title: str) -> Table:
+    table = Table(title=title)
+    for column in ("file", "probe", "tensor", "metric", "value", "gate", "ok"):
+        table.add_column(column, justify="right" if column in ("value", "gate") else "left")
+    for c in checks:
+        if c.metric in ("names", "shape"):
+            continue
+        table.add_row(c.file, c.probe, c.tensor, c.metric, f"{c.value:.3g}",
+                      f"{'<=' if c.metric == 'max_abs' else '>='} {c.gate:g}", "[green]yes" if c.passed else "[red]NO")
+    return table
+
+
+def print_checks(checks, title: str, json_path: Path | None = None) -> None:
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # logs and pipes: one row per check
+    console.print(checks_table(checks, title))
+    if json_path is not None:
+        atomic.write_json(json_path, {"checks": [c.as_dict() for c in checks],
+                                      "passed": all(c.passed for c in checks)})
