@@ -41,3 +41,55 @@ def save_grid(path: Path, images: np.ndarray, columns: int | None = None, scale:
     """Write images (N, H, W, C) in [0, 1] as one PNG grid, atomically."""
     atomic.write_bytes(Path(path), png_bytes(grid(images, columns), scale=scale))
     return Path(path)
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Image files, IDX files/folders or .npz files -> (uint8 (N, H, W, C), a name per image).
+
+    Pictures are converted to the bundle's channels and resized (bilinear) to its (H, W); an .npz
+    gives `x_test` (else `x_train`), an IDX folder its t10k images. `limit` keeps the first N.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from vaedge.errors import InputError
+    from vaedge.runtime.idx import IMAGES_MAGIC, find_idx_file, read_idx
+
+    height, width, channels = image_shape
+    arrays, names = [], []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise InputError(f"{path}: no such file or directory")
+        if path.is_dir() or "-ubyte" in path.name:
+            idx = find_idx_file(path, "test", "images") if path.is_dir() else path
+            if idx is None:
+                raise InputError(f"{path}: no t10k-images-idx3-ubyte[.gz] in this folder")
+            batch = read_idx(idx, IMAGES_MAGIC)[..., None]
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                key = "x_test" if "x_test" in npz.files else "x_train" if "x_train" in npz.files else None
+                if key is None:
+                    raise InputError(f"{path}: no x_test or x_train array")
+                batch = npz[key]
+            batch = batch[..., None] if batch.ndim == 3 else batch
+            if batch.dtype != np.uint8:
+                batch = np.clip(np.rint(batch * 255.0 if batch.max() <= 1.0 else batch), 0, 255).astype(np.uint8)
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            try:
+                with Image.open(path) as img:
+                    img = img.convert("L" if channels == 1 else "RGB")
+                    if img.size != (width, height):
+                        img = img.resize((width, height), Image.Resampling.BILINEAR)
+                    batch = np.asarray(img, np.uint8).reshape(1, height, width, channels)
+            except (UnidentifiedImageError, OSError) as exc:
+                raise InputError(f"{path}: cannot decode image ({exc})") from None
+        else:
+            raise InputError(f"{path}: not an image, IDX or .npz file")
+        names += [path.name] if len(batch) == 1 else [f"{path.name}[{i}]" for i in range(len(batch))]
+        arrays.append(batch)
+        if limit is not None and sum(map(len, arrays)) >= limit:
+            break
+    images = np.concatenate(arrays)[:limit]
+    return images, names[: len(images)]

@@ -179,6 +179,13 @@ def verify_files(manifest: Manifest, only: list[ModelFile] | None = None) -> lis
     return problems
 
 
+def unlisted_files(manifest: Manifest) -> list[str]:
+    """Files in the bundle directory that the manifest does not list (hidden files included)."""
+    listed = {MANIFEST, *(f.path for f in manifest.files)}
+    return sorted(str(p.relative_to(manifest.root)) for p in manifest.root.rglob("*")
+                  if not p.is_dir() and str(p.relative_to(manifest.root)) not in listed)
+
+
 def check_files(manifest: Manifest, only: list[ModelFile] | None = None) -> None:
     """Raise BundleError naming every file whose size or hash differs from the manifest."""
     problems = verify_files(manifest, only)

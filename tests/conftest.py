@@ -53,5 +53,9 @@ def exported(tmp_path_factory, trained_run, fashion_mnist_dir):
 
 
 @pytest.fixture(scope="session")
-def bundle(exported) -> Path:
-    return exported.bundle
+def bundle(request) -> Path:
+    """A bundle with fp32/fp16/int8 variants. In a venv without TensorFlow, .ci/run exports one first
+    and passes it as VAEDGE_TEST_BUNDLE."""
+    if os.environ.get("VAEDGE_TEST_BUNDLE"):
+        return Path(os.environ["VAEDGE_TEST_BUNDLE"])
+    return request.getfixturevalue("exported").bundle

@@ -14,7 +14,7 @@ import numpy as np
 
 from vaedge.errors import DataError
 from vaedge.train.config import check_image_shape
-from vaedge.train.idx import read_idx_directory
+from vaedge.runtime.idx import read_idx_directory
 
 KERAS_DATASETS = ("mnist", "fashion_mnist")
 DEBIAN_DATASETS = Path("/usr/share/datasets")

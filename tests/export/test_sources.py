@@ -16,6 +16,7 @@ import tensorflow as tf
 from typer.testing import CliRunner
 
 from vaedge.cli import app
+from vaedge.errors import InputError
 from vaedge.runtime.manifest import read_manifest
 from vaedge.runtime.parity import validate_stored
 
@@ -148,6 +149,13 @@ def test_64x64x3_model_exports_every_precision(tmp_path):
     skipped = set(manifest.raw["validation"]["skipped"])
     assert written | skipped >= {"decoder.fp16.onnx", "decoder.int8.onnx", "encoder.int8.tflite"}
     assert all(f"not written: {name}" in result.output for name in skipped)
+    from vaedge import runtime
+
+    generator = runtime.load(tmp_path / "b")
+    grid = generator.latent_grid(4, images=images[:16])  # latent dim 8: the two dims with most variance
+    assert grid.shape == (16, 64, 64, 3)
+    with pytest.raises(InputError, match="pass images"):
+        generator.latent_grid(4)
 
 
 def _export_then_kill(trained_run, data, out, extra=()):

@@ -11,7 +11,7 @@ from PIL import Image
 from vaedge.errors import DataError
 from vaedge.train import data as data_module
 from vaedge.train.data import load_dataset
-from vaedge.train.idx import IMAGES_MAGIC
+from vaedge.runtime.idx import IMAGES_MAGIC
 
 
 def write_idx(path, array, magic=IMAGES_MAGIC, gz=True, cut=0):

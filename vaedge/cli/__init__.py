@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from vaedge.cli.encode import encode
 from vaedge.cli.export import export
+from vaedge.cli.generate import generate
+from vaedge.cli.info import info
+from vaedge.cli.interpolate import interpolate
+from vaedge.cli.manifold import manifold
+from vaedge.cli.reconstruct import reconstruct
 from vaedge.cli.train import train
 from vaedge.cli.validate import validate
 
@@ -18,6 +24,12 @@ app = typer.Typer(
 app.command("train")(train)
 app.command("export")(export)
 app.command("validate")(validate)
+app.command("generate")(generate)
+app.command("reconstruct")(reconstruct)
+app.command("interpolate")(interpolate)
+app.command("manifold")(manifold)
+app.command("encode")(encode)
+app.command("info")(info)
 
 
 @app.callback()

@@ -1,0 +1,134 @@
+"""`load(bundle)` -> a Generator: sampling on the host, the graphs on onnxruntime (or LiteRT).
+
+Every file is hash-checked against the manifest before any model is opened; one session per model
+is created at load and reused by every call; work is done in chunks so any n runs in bounded memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vaedge.errors import BundleError, InputError
+from vaedge.runtime.backends import open_model
+from vaedge.runtime.inputs import as_images, as_latents, non_negative_float, positive_int, seed_value
+from vaedge.runtime.manifest import check_files, read_manifest, unlisted_files
+from vaedge.runtime.sampling import host_sample, latent_grid, prior_eps
+
+BACKENDS = ("onnx", "tflite")
+PRECISIONS = ("fp32", "fp16", "int8")
+CHUNK = 256
+
+
+def load(bundle, backend: str = "onnx", providers: list[str] | None = None, precision: str = "fp32",
+         threads: int | None = None, chunk: int = CHUNK) -> Generator:
+    """Open a bundle directory written by `vaedge export`; raise BundleError/InputError on any problem."""
+    if backend not in BACKENDS:
+        raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if threads is not None:
+        threads = positive_int(threads, "threads")
+    if providers is not None and (isinstance(providers, str) or not all(isinstance(p, str) for p in providers)):
+        raise InputError(f"providers must be a list of provider names, got {providers!r}")
+    if backend == "tflite" and providers:
+        raise InputError("providers apply to the onnx backend; LiteRT picks its own delegates")
+    manifest = read_manifest(Path(bundle))
+    extra = unlisted_files(manifest)
+    if extra:
+        raise BundleError(f"{manifest.root}: files not listed in the manifest: {', '.join(extra)}")
+    check_files(manifest)
+    encoder = manifest.find("encoder", backend, precision)
+    decoder = manifest.find("decoder", backend, precision)
+    return Generator(manifest, open_model(manifest.path(encoder), backend, providers, threads),
+                     open_model(manifest.path(decoder), backend, providers, threads), positive_int(chunk, "chunk"))
+
+
+class Generator:
+    """Images (N, H, W, C) float32 in [0, 1] from latents (N, D) and back, for one loaded bundle."""
+
+    def __init__(self, manifest, encoder, decoder, chunk: int = CHUNK):
+        self.manifest = manifest
+        self.encoder, self.decoder = encoder, decoder
+        self.image_shape = manifest.image_shape
+        self.latent_dim = manifest.latent_dim
+        self.chunk = chunk
+
+    @property
+    def providers(self) -> list[str]:
+        return getattr(self.decoder, "providers", ["LiteRT"])
+
+    def decode(self, z) -> np.ndarray:
+        """z (N, D) -> images (N, H, W, C) in [0, 1]."""
+        z = as_latents(z, self.latent_dim)
+        out = np.empty((len(z), *self.image_shape), np.float32)
+        for start in range(0, len(z), self.chunk):
+            out[start : start + self.chunk] = self.decoder.run({"z": z[start : start + self.chunk]})["image"]
+        return out
+
+    def encode(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """images (N, H, W, C) (uint8 0..255 or float [0, 1]) -> (z_mean, z_log_var), each (N, D)."""
+        images = as_images(images, self.image_shape)
+        z_mean = np.empty((len(images), self.latent_dim), np.float32)
+        z_log_var = np.empty_like(z_mean)
+        for start in range(0, len(images), self.chunk):
+            out = self.encoder.run({"image": images[start : start + self.chunk]})
+            z_mean[start : start + self.chunk] = out["z_mean"]
+            z_log_var[start : start + self.chunk] = out["z_log_var"]
+        return z_mean, z_log_var
+
+    def sample(self, n: int, seed: int | None = None, temperature: float = 1.0, return_eps: bool = False):
+        """n images from the prior: z = temperature * eps, eps ~ N(0, I) from default_rng(seed).
+
+        Returns images (n, H, W, C), or (images, eps) with `return_eps`. Memory stays bounded by the
+        chunk size for the graphs; the result itself is n images.
+        """
+        n = positive_int(n, "n")
+        temperature = non_negative_float(temperature, "temperature")
+        rng = np.random.default_rng(seed_value(seed))
+        images = np.empty((n, *self.image_shape), np.float32)
+        eps_all = np.empty((n, self.latent_dim), np.float32) if return_eps else None
+        for start in range(0, n, self.chunk):
+            eps = rng.standard_normal((min(self.chunk, n - start), self.latent_dim), dtype=np.float32)
+            images[start : start + len(eps)] = self.decoder.run({"z": temperature * eps})["image"]
+            if return_eps:
+                eps_all[start : start + len(eps)] = eps
+        return (images, eps_all) if return_eps else images
+
+    def reconstruct(self, images, seed: int | None = None, sample: bool = True, return_eps: bool = False):
+        """images -> reconstructions (N, H, W, C); z = z_mean + exp(0.5 * z_log_var) * eps on the host,
+        or z = z_mean with `sample=False`."""
+        z_mean, z_log_var = self.encode(images)
+        eps = prior_eps(len(z_mean), self.latent_dim, seed_value(seed)) if sample else np.zeros_like(z_mean)
+        out = self.decode(host_sample(z_mean, z_log_var, eps))
+        return (out, eps) if return_eps else out
+
+    def _as_latent(self, point) -> np.ndarray:
+        """One image (H, W, C) or one latent (D,) -> a latent (D,)."""
+        array = np.asarray(point)
+        if array.ndim == 1 or array.shape == (1, self.latent_dim):
+            return as_latents(array, self.latent_dim)[0]
+        z_mean, _ = self.encode(array)
+        if len(z_mean) != 1:
+            raise InputError(f"each end of an interpolation is one image or latent, got {len(z_mean)} images")
+        return z_mean[0]
+
+    def interpolate(self, a, b, steps: int = 10) -> np.ndarray:
+        """`steps` images on the straight line between a and b (each an image or a latent (D,))."""
+        steps = positive_int(steps, "steps")
+        start, end = self._as_latent(a), self._as_latent(b)
+        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+        return self.decode((1 - t) * start + t * end)
+
+    def latent_grid(self, size: int = 20, images=None) -> np.ndarray:
+        """(size*size, H, W, C) decoded over the prior's quantiles: the course's latent map for D = 2;
+        for D > 2, over the two dims where `images`' z_mean varies most (others at their mean)."""
+        size = positive_int(size, "size")
+        if self.latent_dim <= 2 or images is None:
+            if self.latent_dim > 2 and images is None:
+                raise InputError(f"latent dim is {self.latent_dim}: pass images to choose the two dims with most variance")
+            return self.decode(latent_grid(self.latent_dim, size))
+        z_mean, _ = self.encode(images)
+        dims = tuple(int(d) for d in np.argsort(z_mean.var(axis=0))[::-1][:2])
+        return self.decode(latent_grid(self.latent_dim, size, dims=dims, center=z_mean.mean(axis=0)))

@@ -1,0 +1,46 @@
+"""`vaedge generate`: sample the prior, decode, write a PNG grid (and optionally the arrays)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vaedge.cli.bundle_options import BACKEND, BUNDLE, PRECISION, PROVIDER, THREADS, open_bundle
+from vaedge.cli.errors import fail, reported
+
+
+@reported
+def generate(
+    bundle: Path = BUNDLE,
+    out: Path = typer.Option(..., "--out", help="PNG grid to write."),
+    n: int = typer.Option(64, help="Number of images."),
+    seed: Optional[int] = typer.Option(None, help="Seed for eps (default: fresh randomness)."),
+    temperature: float = typer.Option(1.0, help="z = temperature * eps."),
+    columns: Optional[int] = typer.Option(None, help="Grid columns (default: square)."),
+    npy: Optional[Path] = typer.Option(None, "--npy", help="Also write eps, z and images to this .npz."),
+    backend: str = BACKEND,
+    provider: Optional[list[str]] = PROVIDER,
+    precision: str = PRECISION,
+    threads: Optional[int] = THREADS,
+) -> None:
+    """Generate n images from the prior, sampled on the host and decoded by the bundle's decoder."""
+    if n <= 0:
+        raise fail(f"--n must be positive, got {n}")
+    from vaedge.runtime.images import save_grid
+
+    generator = open_bundle(bundle, backend, provider, precision, threads)
+    images, eps = generator.sample(n, seed=seed, temperature=temperature, return_eps=True)
+    if npy is not None:
+        import io
+
+        import numpy as np
+
+        from vaedge.runtime import atomic
+
+        buffer = io.BytesIO()
+        np.savez(buffer, eps=eps, z=(temperature * eps).astype(np.float32), images=images)
+        atomic.write_bytes(npy, buffer.getvalue())
+    save_grid(out, images, columns=columns)
+    typer.echo(f"{out}: {n} images ({generator.providers[0]}, {precision})")

@@ -1,0 +1,38 @@
+"""`vaedge reconstruct`: images and their reconstructions, side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vaedge.cli.bundle_options import BACKEND, BUNDLE, PRECISION, PROVIDER, THREADS, open_bundle
+from vaedge.cli.errors import reported
+
+
+@reported
+def reconstruct(
+    bundle: Path = BUNDLE,
+    images: list[Path] = typer.Argument(..., help="Image files, or an IDX file/folder or .npz."),
+    out: Path = typer.Option(..., "--out", help="PNG to write: each input beside its reconstruction."),
+    limit: Optional[int] = typer.Option(16, help="At most this many images."),
+    seed: Optional[int] = typer.Option(0, help="Seed for the posterior eps."),
+    mean: bool = typer.Option(False, "--mean", help="Decode z_mean instead of sampling the posterior."),
+    backend: str = BACKEND,
+    provider: Optional[list[str]] = PROVIDER,
+    precision: str = PRECISION,
+    threads: Optional[int] = THREADS,
+) -> None:
+    """Encode, sample z on the host, decode: inputs and reconstructions in pairs."""
+    import numpy as np
+
+    from vaedge.runtime.images import read_images, save_grid
+
+    generator = open_bundle(bundle, backend, provider, precision, threads)
+    pixels, names = read_images(images, generator.image_shape, limit)
+    recon = generator.reconstruct(pixels, seed=seed, sample=not mean)
+    pairs = np.empty((2 * len(pixels), *generator.image_shape), np.float32)
+    pairs[0::2], pairs[1::2] = pixels / 255.0, recon
+    save_grid(out, pairs, columns=2 * min(len(pixels), 8))
+    typer.echo(f"{out}: {len(pixels)} images and their reconstructions")
