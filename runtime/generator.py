@@ -59,12 +59,20 @@ class Generator:
     def providers(self) -> list[str]:
         return getattr(self.decoder, "providers", ["LiteRT"])
 
+    def _decode_chunk(self, z: np.ndarray) -> np.ndarray:
+        images = self.decoder.run({"z": z})["image"]
+        if not np.isfinite(images).all():
+            # finite but huge latents overflow inside the graph (inf * 0 -> nan)
+            raise InputError(f"the decoder overflowed on latents up to |z| = {float(np.abs(z).max()):.3g}; "
+                             "latents from the prior are of order 1")
+        return images
+
     def decode(self, z) -> np.ndarray:
         """z (N, D) -> images (N, H, W, C) in [0, 1]."""
         z = as_latents(z, self.latent_dim)
         out = np.empty((len(z), *self.image_shape), np.float32)
         for start in range(0, len(z), self.chunk):
-            out[start : start + self.chunk] = self.decoder.run({"z": z[start : start + self.chunk]})["image"]
+            out[start : start + self.chunk] = self._decode_chunk(z[start : start + self.chunk])
         return out
 
     def encode(self, images) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +99,9 @@ class Generator:
         eps_all = np.empty((n, self.latent_dim), np.float32) if return_eps else None
         for start in range(0, n, self.chunk):
             eps = rng.standard_normal((min(self.chunk, n - start), self.latent_dim), dtype=np.float32)
-            images[start : start + len(eps)] = self.decoder.run({"z": temperature * eps})["image"]
+            with np.errstate(over="ignore"):
+                z = (temperature * eps).astype(np.float32)
+            images[start : start + len(eps)] = self._decode_chunk(z)
             if return_eps:
                 eps_all[start : start + len(eps)] = eps
         return (images, eps_all) if return_eps else images
@@ -101,7 +111,9 @@ class Generator:
         or z = z_mean with `sample=False`."""
         z_mean, z_log_var = self.encode(images)
         eps = prior_eps(len(z_mean), self.latent_dim, seed_value(seed)) if sample else np.zeros_like(z_mean)
-        out = self.decode(host_sample(z_mean, z_log_var, eps))
+        with np.errstate(over="ignore"):
+            z = host_sample(z_mean, z_log_var, eps)
+        out = self.decode(z)
         return (out, eps) if return_eps else out
 
     def _as_latent(self, point) -> np.ndarray:

@@ -18,9 +18,11 @@ def as_latents(z, latent_dim: int) -> np.ndarray:
         raise InputError(f"z must have shape (N, {latent_dim}), got {z.shape}")
     if z.shape[0] == 0:
         raise InputError("z is empty (N = 0)")
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = np.ascontiguousarray(z, dtype=np.float32)  # before the check: float64 can overflow float32
     if not np.isfinite(z).all():
-        raise InputError("z holds NaN or infinite values")
-    return np.ascontiguousarray(z, dtype=np.float32)
+        raise InputError("z holds NaN or infinite values (or values beyond float32 range)")
+    return z
 
 
 def as_images(images, image_shape: tuple[int, int, int]) -> np.ndarray:
@@ -43,6 +45,8 @@ def as_images(images, image_shape: tuple[int, int, int]) -> np.ndarray:
         if images.dtype != np.bool_ and (images.min() < 0 or images.max() > 255):
             raise InputError(f"integer images must be in 0..255, got {images.min()}..{images.max()}")
         return np.ascontiguousarray(images, dtype=np.float32) / 255.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        images = np.asarray(images, dtype=np.float32)
     if not np.isfinite(images).all():
         raise InputError("images hold NaN or infinite values")
     if images.min() < 0.0 or images.max() > 1.0:

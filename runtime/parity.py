@@ -1,8 +1,9 @@
 """Parity of every graph in a bundle against reference outputs from Keras (no TensorFlow needed here).
 
 Names are checked first, then shapes, then values; every failure is collected. Gates: fp32 max abs
-difference <= 1e-5 for images and <= 1e-4 for latents; fp16/int8 PSNR >= 30 dB against Keras on the
-same latents (for encoders: their z_mean decoded by the bundle's fp32 decoder).
+difference <= 1e-5 for images and <= 1e-4 for latents (and for the encoder->decoder chain);
+fp16/int8 PSNR >= 30 dB against Keras on the same latents (for encoders: their z_mean decoded by the
+bundle's fp32 decoder).
 """
 
 from __future__ import annotations
@@ -119,8 +120,10 @@ def check_bundle(manifest: Manifest, reference: dict, formats=("onnx", "tflite")
         if set(pair) == {"encoder", "decoder"}:
             z = host_sample(pair["encoder"]["z_mean"], pair["encoder"]["z_log_var"], reference["eps"])
             out = pair["decoder"].run({"z": z})["image"]
+            # Two graphs in a chain: the encoder's own (gated) latent error reaches the image, so the
+            # chain is held to the latent gate; each graph alone meets the image gate above.
             checks.append(_value_check(f"encoder+decoder ({format}, fp32)", "host sampling, same eps as Keras Sampling",
-                                       "image", out, reference["reconstruction"], "fp32", IMAGE_GATE))
+                                       "image", out, reference["reconstruction"], "fp32", LATENT_GATE))
     return checks
 
 

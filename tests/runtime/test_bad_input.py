@@ -31,6 +31,8 @@ def generator(bundle):
         (lambda g: g.decode(np.zeros((3, 5), np.float32)), r"z must have shape \(N, 2\)"),
         (lambda g: g.decode(np.array([[np.nan, 0.0]])), "NaN or infinite"),
         (lambda g: g.decode(np.zeros((0, 2))), "empty"),
+        (lambda g: g.decode(np.array([[1e300, 0.0]])), "beyond float32 range"),
+
         (lambda g: g.decode(np.array([["a", "b"]])), "real numbers"),
         (lambda g: g.encode(np.zeros((2, 28, 28, 3), np.float32)), r"images must have shape \(N, 28, 28, 1\)"),
         (lambda g: g.encode(np.zeros((2, 32, 32, 1), np.float32)), r"images must have shape"),
@@ -67,6 +69,18 @@ def test_bad_arguments_raise_input_error(generator, call, message):
 def test_bad_load_options(bundle, kwargs, message):
     with pytest.raises(InputError, match=message):
         runtime.load(bundle, **kwargs)
+
+
+def test_non_finite_graph_output_is_a_typed_error(tmp_path):
+    pytest.importorskip("onnx")
+    from tests.runtime.tiny_bundle import make_bundle
+
+    generator = runtime.load(make_bundle(tmp_path / "log", decoder_op="Log"))  # log(z) is NaN for z < 0
+    assert np.isfinite(generator.decode(np.ones((2, 2)))).all()
+    with pytest.raises(InputError, match="decoder overflowed"):
+        generator.decode(-np.ones((2, 2)))
+    with pytest.raises(InputError, match="decoder overflowed"):
+        generator.sample(64, seed=0)
 
 
 def _copy(bundle, tmp_path):

@@ -1,0 +1,52 @@
+"""A real, tiny bundle built with onnx.helper: for runtime behaviour that a trained model can't pin down."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from vaedge.runtime.manifest import FORMAT, FORMAT_VERSION, MANIFEST, file_entry
+
+LATENT, SIDE = 2, 4
+
+
+def make_bundle(root: Path, decoder_op: str = "Sigmoid", encoder_bytes: bytes | None = None) -> Path:
+    """Encoder: image (N, 4, 4, 1) -> flatten @ W -> z_mean, z_log_var. Decoder: op(z @ W) -> image."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    root.mkdir(parents=True)
+    pixels = SIDE * SIDE
+    weight = numpy_helper.from_array(np.ones((pixels, LATENT), np.float32) / pixels, "w")
+    shape = numpy_helper.from_array(np.array([-1, pixels], np.int64), "flat")
+    encoder = helper.make_graph(
+        [helper.make_node("Reshape", ["image", "flat"], ["x"]), helper.make_node("MatMul", ["x", "w"], ["z_mean"]),
+         helper.make_node("Identity", ["z_mean"], ["z_log_var"])],
+        "encoder", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", SIDE, SIDE, 1])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", LATENT]) for n in ("z_mean", "z_log_var")],
+        [weight, shape])
+    back = numpy_helper.from_array(np.ones((LATENT, pixels), np.float32), "wt")
+    out_shape = numpy_helper.from_array(np.array([-1, SIDE, SIDE, 1], np.int64), "img")
+    decoder = helper.make_graph(
+        [helper.make_node(decoder_op, ["z"], ["a"]), helper.make_node("MatMul", ["a", "wt"], ["b"]),
+         helper.make_node("Sigmoid", ["b"], ["c"]), helper.make_node("Reshape", ["c", "img"], ["image"])],
+        "decoder", [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", LATENT])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", SIDE, SIDE, 1])], [back, out_shape])
+    for name, graph in (("encoder.onnx", encoder), ("decoder.onnx", decoder)):
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        (root / name).write_bytes(model.SerializeToString() if name == "decoder.onnx" or encoder_bytes is None else encoder_bytes)
+    latent = {"shape": ["N", LATENT], "dtype": "float32"}
+    image = {"name": "image", "shape": ["N", SIDE, SIDE, 1], "dtype": "float32"}
+    files = [
+        file_entry(root, "encoder.onnx", role="encoder", format="onnx", precision="fp32", inputs=[image],
+                   outputs=[{"name": "z_mean", **latent}, {"name": "z_log_var", **latent}]),
+        file_entry(root, "decoder.onnx", role="decoder", format="onnx", precision="fp32",
+                   inputs=[{"name": "z", **latent}], outputs=[image]),
+    ]
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "image": {"shape": [SIDE, SIDE, 1]},
+                "latent_dim": LATENT, "files": files}
+    (root / MANIFEST).write_text(json.dumps(manifest))
+    return root
