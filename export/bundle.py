@@ -24,7 +24,9 @@ from vaedge.export.optimize import optimize
 from vaedge.export.sources import KerasSource
 from vaedge.export.validate import keras_reference, stored_subset
 from vaedge.runtime import atomic
-from vaedge.runtime.manifest import FORMAT, FORMAT_VERSION, MANIFEST, SAMPLING_FORMULA, file_entry, read_manifest
+from vaedge.runtime.manifest import (
+    FORMAT, FORMAT_VERSION, MANIFEST, SAMPLING_FORMULA, file_entry, manifest_digest, read_manifest,
+)
 from vaedge.runtime.parity import PARITY_FILE, check_bundle, raise_on_failure
 from vaedge.runtime.sampling import host_sample, prior_eps
 
@@ -98,7 +100,7 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
 
 
 def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, counts, validation) -> dict:
-    return {
+    manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -115,6 +117,7 @@ def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, c
         "export_config": dataclasses.asdict(config),
         "validation": validation,
     }
+    return {**manifest, "manifest_sha256": manifest_digest(manifest)}
 
 
 def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out: np.ndarray,

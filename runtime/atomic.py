@@ -66,8 +66,11 @@ def staged_directory(final: Path, replace: bool = False) -> Iterator[Path]:
     old deleted). On any exception the temporary directory is removed and `final` is untouched.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    except OSError as exc:  # name what the user asked for, not our temporary name
+        raise type(exc)(exc.errno, exc.strerror, str(final)) from None
     os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging

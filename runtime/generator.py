@@ -86,24 +86,30 @@ class Generator:
             z_log_var[start : start + self.chunk] = out["z_log_var"]
         return z_mean, z_log_var
 
-    def sample(self, n: int, seed: int | None = None, temperature: float = 1.0, return_eps: bool = False):
-        """n images from the prior: z = temperature * eps, eps ~ N(0, I) from default_rng(seed).
-
-        Returns images (n, H, W, C), or (images, eps) with `return_eps`. Memory stays bounded by the
-        chunk size for the graphs; the result itself is n images.
-        """
+    def iter_sample(self, n: int, seed: int | None = None, temperature: float = 1.0):
+        """Yield (images, eps) chunks of at most `chunk` rows until n images were made: memory stays
+        bounded by the chunk whatever n is. Same seed, same images as `sample`."""
         n = positive_int(n, "n")
         temperature = non_negative_float(temperature, "temperature")
         rng = np.random.default_rng(seed_value(seed))
-        images = np.empty((n, *self.image_shape), np.float32)
-        eps_all = np.empty((n, self.latent_dim), np.float32) if return_eps else None
         for start in range(0, n, self.chunk):
             eps = rng.standard_normal((min(self.chunk, n - start), self.latent_dim), dtype=np.float32)
             with np.errstate(over="ignore"):
                 z = (temperature * eps).astype(np.float32)
-            images[start : start + len(eps)] = self._decode_chunk(z)
-            if return_eps:
-                eps_all[start : start + len(eps)] = eps
+            yield self._decode_chunk(z), eps
+
+    def sample(self, n: int, seed: int | None = None, temperature: float = 1.0, return_eps: bool = False):
+        """n images from the prior: z = temperature * eps, eps ~ N(0, I) from default_rng(seed).
+
+        Returns images (n, H, W, C), or (images, eps) with `return_eps`.
+        """
+        n = positive_int(n, "n")
+        images = np.empty((n, *self.image_shape), np.float32)
+        eps_all = np.empty((n, self.latent_dim), np.float32)
+        start = 0
+        for chunk_images, eps in self.iter_sample(n, seed, temperature):
+            images[start : start + len(eps)], eps_all[start : start + len(eps)] = chunk_images, eps
+            start += len(eps)
         return (images, eps_all) if return_eps else images
 
     def reconstruct(self, images, seed: int | None = None, sample: bool = True, return_eps: bool = False):

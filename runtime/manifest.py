@@ -92,6 +92,12 @@ def safe_member(root: Path, name: object, where: str) -> Path:
     return path
 
 
+def manifest_digest(raw: dict) -> str:
+    """sha256 of the manifest's canonical JSON without its own `manifest_sha256` field."""
+    body = {k: v for k, v in raw.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def read_manifest(bundle: Path) -> Manifest:
     """Parse and schema-check `bundle/vaedge.json`; raise BundleError listing every problem."""
     root = Path(bundle)
@@ -108,7 +114,11 @@ def read_manifest(bundle: Path) -> Manifest:
         raw = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path}: not valid JSON ({exc})") from None
-    problems = _schema_problems(raw)
+    problems = []
+    if isinstance(raw, dict) and raw.get("manifest_sha256") != manifest_digest(raw):  # before any defaults are filled
+        problems.append(f"manifest_sha256 {raw.get('manifest_sha256')!r} does not match its content "
+                        f"(sha256 {manifest_digest(raw)}): edited or corrupted")
+    problems += _schema_problems(raw)
     if problems:
         raise BundleError(f"{path}: " + "; ".join(problems))
     files = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import json
 import os
 from pathlib import Path
 
@@ -59,3 +61,23 @@ def bundle(request) -> Path:
     if os.environ.get("VAEDGE_TEST_BUNDLE"):
         return Path(os.environ["VAEDGE_TEST_BUNDLE"])
     return request.getfixturevalue("exported").bundle
+
+
+RELIABILITY: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+
+@pytest.fixture
+def reliability():
+    """`record(fault, outcome)`: counted for docs/reliability.md (see tests/reliability_report.py)."""
+
+    def record(fault: str, outcome: str) -> None:
+        RELIABILITY[fault][outcome] += 1
+
+    return record
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = os.environ.get("VAEDGE_RELIABILITY_REPORT")
+    if path and RELIABILITY:
+        report = {"exit_status": int(exitstatus), "faults": {k: dict(v) for k, v in sorted(RELIABILITY.items())}}
+        Path(path).write_text(json.dumps(report, indent=2) + "\n")

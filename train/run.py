@@ -49,6 +49,8 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
     out = Path(out)
     if resume:
         config = TrainConfig.load(out)
+        for stale in (out / CHECKPOINTS).glob(".epoch-*.partial"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
         checkpoint = last_checkpoint(out)
         if checkpoint and checkpoint[0] >= config.epochs and (out / "metrics.json").is_file():
             raise TrainingError(f"{out}: already finished all {config.epochs} epochs; nothing to resume")

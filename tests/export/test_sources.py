@@ -113,7 +113,8 @@ def test_course_notebook_models_export_with_our_names(tmp_path, fashion_mnist_di
     assert validate_stored(out)
 
 
-def test_lambda_layer_needs_unsafe(tmp_path, fashion_mnist_dir):
+@pytest.mark.reliability
+def test_lambda_layer_needs_unsafe(tmp_path, fashion_mnist_dir, reliability):
     encoder, conv_shape = encoder_model(2, (28, 28, 1), "2023")
     inputs = tf.keras.Input((28, 28, 1))
     scaled = tf.keras.layers.Lambda(lambda t: t * 1.0)(inputs)
@@ -124,6 +125,7 @@ def test_lambda_layer_needs_unsafe(tmp_path, fashion_mnist_dir):
             "--data", str(fashion_mnist_dir), "--out", str(tmp_path / "b")]
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and "--unsafe" in result.output and not (tmp_path / "b").exists()
+    reliability("untrusted Keras file: Lambda layer (safe_mode=True)", "refused without --unsafe, nothing written")
 
 
 def test_64x64x3_model_exports_every_precision(tmp_path):
@@ -171,16 +173,19 @@ def _export_then_kill(trained_run, data, out, extra=()):
     proc.wait()
 
 
-def test_killed_export_leaves_no_bundle_or_the_old_one(tmp_path, trained_run, fashion_mnist_dir, bundle):
+@pytest.mark.reliability
+def test_killed_export_leaves_no_bundle_or_the_old_one(tmp_path, trained_run, fashion_mnist_dir, bundle, reliability):
     out = tmp_path / "b"
     _export_then_kill(trained_run, fashion_mnist_dir, out)
     assert not out.exists()
+    reliability("export: SIGKILL mid-export", "no bundle at --out")
     old = tmp_path / "old"
     shutil.copytree(bundle, old)
     before = (old / "vaedge.json").read_bytes()
     _export_then_kill(trained_run, fashion_mnist_dir, old, extra=["--force"])
     assert (old / "vaedge.json").read_bytes() == before
     assert validate_stored(old)
+    reliability("export --force: SIGKILL mid-export", "previous bundle intact and valid")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and not p.name.endswith(".partial")]
 
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from vaedge import runtime
 from vaedge.cli import app
 from vaedge.errors import BundleError, InputError, VaedgeError
+from vaedge.runtime.manifest import manifest_digest
 
 runner = CliRunner()
 
@@ -51,9 +52,12 @@ def generator(bundle):
         (lambda g: g.latent_grid(0), "size must be a positive integer"),
     ],
 )
-def test_bad_arguments_raise_input_error(generator, call, message):
+@pytest.mark.reliability
+def test_bad_arguments_raise_input_error(generator, call, message, reliability):
     with pytest.raises(InputError, match=message):
         call(generator)
+    reliability("bad input: runtime API (shapes, dtypes, ranges, non-finite, empty, n, temperature, seed)",
+                "InputError saying what was expected")
 
 
 @pytest.mark.parametrize(
@@ -66,12 +70,15 @@ def test_bad_arguments_raise_input_error(generator, call, message):
         ({"threads": 0}, "threads must be a positive integer"),
     ],
 )
-def test_bad_load_options(bundle, kwargs, message):
+@pytest.mark.reliability
+def test_bad_load_options(bundle, kwargs, message, reliability):
     with pytest.raises(InputError, match=message):
         runtime.load(bundle, **kwargs)
+    reliability("bad input: unknown backend, precision or provider; bad threads", "InputError listing the choices")
 
 
-def test_non_finite_graph_output_is_a_typed_error(tmp_path):
+@pytest.mark.reliability
+def test_non_finite_graph_output_is_a_typed_error(tmp_path, reliability):
     pytest.importorskip("onnx")
     from tests.runtime.tiny_bundle import make_bundle
 
@@ -81,6 +88,7 @@ def test_non_finite_graph_output_is_a_typed_error(tmp_path):
         generator.decode(-np.ones((2, 2)))
     with pytest.raises(InputError, match="decoder overflowed"):
         generator.sample(64, seed=0)
+    reliability("graph output not finite (decoder overflow)", "InputError, no NaN images returned")
 
 
 def _copy(bundle, tmp_path):
@@ -89,9 +97,12 @@ def _copy(bundle, tmp_path):
     return target
 
 
-def _edit_manifest(path, edit):
+def _edit_manifest(path, edit, resign=True):
+    """Edit the manifest; re-signing it reaches the checks behind the manifest's own checksum."""
     manifest = json.loads((path / "vaedge.json").read_text())
     edit(manifest)
+    if resign:
+        manifest["manifest_sha256"] = manifest_digest(manifest)
     (path / "vaedge.json").write_text(json.dumps(manifest))
 
 
@@ -110,6 +121,7 @@ BUNDLE_FAULTS = {
     "absolute path": (lambda b: _edit_manifest(b, _set_path("decoder.onnx", "/etc/passwd")), "points outside the bundle"),
     "symlink out": (lambda b: (b.joinpath("decoder.onnx").unlink(), os.symlink("/etc/hostname", b / "decoder.onnx")), "resolves outside the bundle"),
     "format version": (lambda b: _edit_manifest(b, lambda m: m.update(format_version=99)), "format_version 99 is not supported"),
+    "edited manifest": (lambda b: _edit_manifest(b, lambda m: m.update(latent_dim=3), resign=False), "manifest_sha256 .* does not match"),
     "not json": (lambda b: b.joinpath("vaedge.json").write_text("{nope"), "not valid JSON"),
     "oversized manifest": (lambda b: b.joinpath("vaedge.json").write_text(" " * (2 << 20)), "more than the"),
     "no manifest": (lambda b: b.joinpath("vaedge.json").unlink(), "vaedge.json: missing"),
@@ -117,7 +129,8 @@ BUNDLE_FAULTS = {
 
 
 @pytest.mark.parametrize("fault", list(BUNDLE_FAULTS))
-def test_bad_bundles_are_refused_naming_the_file(bundle, tmp_path, fault):
+@pytest.mark.reliability
+def test_bad_bundles_are_refused_naming_the_file(bundle, tmp_path, fault, reliability):
     damage, message = BUNDLE_FAULTS[fault]
     target = _copy(bundle, tmp_path)
     damage(target)
@@ -127,6 +140,7 @@ def test_bad_bundles_are_refused_naming_the_file(bundle, tmp_path, fault):
     result = runner.invoke(app, ["generate", str(target), "--n", "4", "--out", str(out)])
     assert result.exit_code == 1 and not out.exists()
     assert result.output.startswith("error: ") and result.output.count("\n") == 1 and "Traceback" not in result.output
+    reliability(f"untrusted bundle: {fault}", "BundleError naming the file; CLI one line, exit 1, nothing written")
 
 
 @pytest.mark.parametrize(
@@ -141,11 +155,13 @@ def test_bad_bundles_are_refused_naming_the_file(bundle, tmp_path, fault):
         (["reconstruct", "{b}", "{b}/vaedge.json", "--out", "{o}"], "not an image, IDX or .npz"),
     ],
 )
-def test_cli_bad_input_is_one_line_and_writes_nothing(bundle, tmp_path, args, message):
+@pytest.mark.reliability
+def test_cli_bad_input_is_one_line_and_writes_nothing(bundle, tmp_path, args, message, reliability):
     out = tmp_path / "out.png"
     result = runner.invoke(app, [a.format(b=bundle, o=out) for a in args])
     assert result.exit_code == 1, result.output
     assert message in result.output and result.output.count("\n") == 1 and not out.exists()
+    reliability("bad input: CLI options and paths", "one line, exit 1, nothing written")
 
 
 ARRAYS = hnp.arrays(
@@ -154,10 +170,7 @@ ARRAYS = hnp.arrays(
 )  # float elements include NaN and infinities by default
 
 
-@settings(max_examples=int(os.environ.get("VAEDGE_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(data=st.data())
-def test_public_api_gives_typed_errors_or_valid_outputs(generator, data):
+def api_case(generator, data, reliability):
     method = data.draw(st.sampled_from(["decode", "encode", "sample", "reconstruct", "interpolate"]))
     try:
         if method == "sample":
@@ -168,10 +181,29 @@ def test_public_api_gives_typed_errors_or_valid_outputs(generator, data):
             out = generator.interpolate(data.draw(ARRAYS), data.draw(ARRAYS), steps=data.draw(st.integers(-2, 12)))
         else:
             out = getattr(generator, method)(data.draw(ARRAYS))
-    except VaedgeError:
+    except VaedgeError as exc:
+        reliability("fuzz: runtime API (random shapes, dtypes, values)", f"typed error ({type(exc).__name__})")
         return
     for array in out if isinstance(out, tuple) else (out,):
         assert array.dtype == np.float32 and np.isfinite(array).all()
     images = out[0] if method == "encode" else out
     if method != "encode":
         assert images.shape[1:] == (28, 28, 1) and images.min() >= 0 and images.max() <= 1
+    reliability("fuzz: runtime API (random shapes, dtypes, values)", "valid output")
+
+
+FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.mark.reliability
+@settings(max_examples=200, **FUZZ)
+@given(data=st.data())
+def test_public_api_gives_typed_errors_or_valid_outputs(generator, data, reliability):
+    api_case(generator, data, reliability)
+
+
+@pytest.mark.reliability_full
+@settings(max_examples=10_000, **FUZZ)
+@given(data=st.data())
+def test_public_api_fuzz_10k(generator, data, reliability):
+    api_case(generator, data, reliability)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaedge.runtime.manifest import FORMAT, FORMAT_VERSION, MANIFEST, file_entry
+from vaedge.runtime.manifest import FORMAT, FORMAT_VERSION, MANIFEST, file_entry, manifest_digest
 
 LATENT, SIDE = 2, 4
 
@@ -48,5 +48,6 @@ def make_bundle(root: Path, decoder_op: str = "Sigmoid", encoder_bytes: bytes | 
     ]
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "image": {"shape": [SIDE, SIDE, 1]},
                 "latent_dim": LATENT, "files": files}
+    manifest["manifest_sha256"] = manifest_digest(manifest)
     (root / MANIFEST).write_text(json.dumps(manifest))
     return root

@@ -146,8 +146,10 @@ def _bad_dataset(case: str, root):
         ("not_a_dataset", "no such file or directory"),
     ],
 )
-def test_bad_data_names_the_file(tmp_path, case, expected):
+@pytest.mark.reliability
+def test_bad_data_names_the_file(tmp_path, case, expected, reliability):
     load, culprit = _bad_dataset(case, tmp_path / "d")
     with pytest.raises(DataError) as err:
         load_dataset(str(load))
     assert expected in str(err.value) and str(culprit) in str(err.value)
+    reliability(f"corrupt dataset: {case.replace('_', ' ')}", "DataError naming the file")

@@ -57,7 +57,8 @@ def test_resume_refuses_config_options(tmp_path):
     assert result.exit_code == 1 and "drop --epochs" in result.output
 
 
-def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, fashion_mnist_dir):
+@pytest.mark.reliability
+def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, fashion_mnist_dir, reliability):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "vaedge", "train", "--data", str(fashion_mnist_dir), "--epochs", "3",
            "--limit", "1024", "--quiet", "--out", str(out)]
@@ -78,13 +79,16 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, fashion_m
     again = subprocess.run([sys.executable, "-m", "vaedge", "train", "--resume", "--out", str(out)],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 1 and "already finished all 3 epochs" in again.stderr
+    reliability("train: SIGKILL right after the first checkpoint, then --resume", "finished all epochs")
 
 
-def test_nan_loss_stops_with_a_clear_message(tmp_path, fashion_mnist_dir):
+@pytest.mark.reliability
+def test_nan_loss_stops_with_a_clear_message(tmp_path, fashion_mnist_dir, reliability):
     config = TrainConfig(data=str(fashion_mnist_dir), epochs=2, limit=256, learning_rate=1e38)
     with pytest.raises(TrainingError, match="loss became nan in epoch 1"):
         train(config, tmp_path / "nan", verbose=0)
     assert last_checkpoint(tmp_path / "nan") is None
+    reliability("train: loss becomes NaN", "stopped with a message naming the epoch; no checkpoint of it")
 
 
 MIRRORED = """

@@ -42,6 +42,9 @@ def train(
     if resume and force:
         raise fail("--resume and --force contradict each other")
 
+    from vaedge.cli.quiet import import_tensorflow
+
+    import_tensorflow()
     from vaedge.train.config import TrainConfig
     from vaedge.train.run import train as run_training
 

@@ -25,6 +25,9 @@ def validate(
     from vaedge.runtime.parity import raise_on_failure
 
     if keras or encoder or decoder:
+        from vaedge.cli.quiet import import_tensorflow
+
+        import_tensorflow()
         from vaedge.export.run import validate_with_keras
 
         checks = validate_with_keras(bundle, keras, encoder, decoder, data, unsafe=unsafe)

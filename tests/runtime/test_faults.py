@@ -1,0 +1,103 @@
+"""Untrusted bundles and a hostile machine: byte flips, files onnxruntime rejects, a full disk,
+no write permission, and memory that stays bounded for n = 100 000."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.faults import DISK_FULL, NO_WRITE, full_disk, leftovers, unwritable_dir, vaedge
+from vaedge import runtime
+from vaedge.errors import BundleError
+
+
+def flip_random_bytes(bundle, tmp_path, trials: int, seed: int, reliability):
+    copy = tmp_path / "b"
+    shutil.copytree(bundle, copy)
+    files = sorted(p for p in copy.iterdir())
+    rng = random.Random(seed)
+    for _ in range(trials):
+        path = rng.choice(files)
+        data = bytearray(path.read_bytes())
+        offset = rng.randrange(len(data))
+        data[offset] ^= 1 << rng.randrange(8)
+        path.write_bytes(bytes(data))
+        with pytest.raises(BundleError) as err:
+            runtime.load(copy)
+        assert path.name in str(err.value), (path.name, offset, str(err.value))
+        shutil.copyfile(bundle / path.name, path)
+        reliability("tamper: one bit flipped in a random bundle file", "refused at load, naming the file")
+    assert runtime.load(copy).sample(2, seed=0).shape[0] == 2  # restored copy loads again
+
+
+@pytest.mark.reliability
+def test_random_bit_flips_are_refused_naming_the_file(bundle, tmp_path, reliability):
+    flip_random_bytes(bundle, tmp_path, trials=40, seed=0, reliability=reliability)
+
+
+@pytest.mark.reliability_full
+def test_random_bit_flips_many(bundle, tmp_path, reliability):
+    flip_random_bytes(bundle, tmp_path, trials=1000, seed=1, reliability=reliability)
+
+
+@pytest.mark.reliability
+def test_onnx_file_onnxruntime_rejects_is_a_clear_error(tmp_path, reliability):
+    pytest.importorskip("onnx")
+    from tests.runtime.tiny_bundle import make_bundle
+
+    bundle = make_bundle(tmp_path / "junk", encoder_bytes=b"not an onnx model" * 10)  # hashes match: only ORT objects
+    with pytest.raises(BundleError, match="encoder.onnx: onnxruntime cannot load it"):
+        runtime.load(bundle)
+    reliability("untrusted: ONNX file onnxruntime rejects (hash valid)", "BundleError naming the file")
+
+
+@pytest.mark.reliability
+def test_generate_on_a_full_disk_leaves_nothing(bundle, reliability):
+    with full_disk(16) as (out, fault):
+        result = vaedge("generate", bundle, "--n", 64, "--out", out / "s.png", **fault)
+        assert result.returncode == 1 and result.stderr.strip() in DISK_FULL, result.stderr
+        assert leftovers(out) == []
+    reliability("disk full: vaedge generate", "one-line error, nothing written")
+
+
+@pytest.mark.reliability
+def test_generate_without_write_permission_leaves_nothing(bundle, reliability):
+    with unwritable_dir() as target:
+        result = vaedge("generate", bundle, "--n", 4, "--out", target / "s.png")
+        assert result.returncode == 1 and result.stderr.count("\n") == 1
+        assert any(reason in result.stderr for reason in NO_WRITE) and str(target) in result.stderr
+        assert leftovers(target) == []
+    reliability("permission denied: vaedge generate --out", "one-line error naming the path, nothing written")
+
+
+RSS = """
+import json, resource, sys
+from vaedge import runtime
+generator = runtime.load(sys.argv[1])
+generator.sample(256, seed=0)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+total = sum(len(images) for images, _ in generator.iter_sample(100_000, seed=0))
+streamed = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+images = generator.sample(100_000, seed=0)
+whole = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"n": total, "base_kb": base, "streamed_kb": streamed, "sample_kb": whole, "output_kb": images.nbytes // 1024}))
+"""
+
+
+@pytest.mark.reliability
+def test_memory_stays_bounded_for_100k_images(bundle, reliability):
+    result = subprocess.run([sys.executable, "-c", RSS, str(bundle)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rss = json.loads(result.stdout)
+    assert rss["n"] == 100_000
+    assert rss["streamed_kb"] - rss["base_kb"] < 64 * 1024  # chunks of 256 images, whatever n is
+    assert rss["sample_kb"] - rss["base_kb"] < rss["output_kb"] + 64 * 1024  # the result itself, plus one chunk
+    reliability("n = 100 000 at the default chunk (256)",
+                f"peak RSS +{(rss['streamed_kb'] - rss['base_kb']) // 1024} MiB streamed, "
+                f"+{(rss['sample_kb'] - rss['base_kb']) // 1024} MiB for sample() holding {rss['output_kb'] // 1024} MiB of images")
