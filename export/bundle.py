@@ -20,7 +20,9 @@ from vaedge import __version__
 from vaedge.errors import ExportError
 from vaedge.export import convert, quantize
 from vaedge.export.config import ExportConfig
+from vaedge.export.flops import flops_per_image
 from vaedge.export.optimize import optimize
+from vaedge.export.subpixel import subpixel_conv_transpose
 from vaedge.export.sources import KerasSource
 from vaedge.export.validate import keras_reference, stored_subset
 from vaedge.runtime import atomic
@@ -68,25 +70,28 @@ def _versions() -> dict[str, str]:
 
 
 def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibration) -> tuple[list, dict]:
-    """Write every graph file into `stage`; return manifest entries (without hashes) and op counts."""
-    entries, counts = [], {}
+    """Write every graph file into `stage`; return manifest entries (without hashes) and graph facts."""
+    entries, counts, flops = [], {}, {}
     functions = {"encoder": convert.encoder_function(source), "decoder": convert.decoder_function(source)}
     for role, function in functions.items():
         inputs, outputs = _io(source, role)
         raw = convert.to_onnx(function, config.opset)
+        flops[role] = flops_per_image(raw)  # useful work, before any rewrite can add zero taps
         optimized, counts[role] = optimize(raw)
         variants = {"fp32": optimized}
         if "fp16" in config.precisions:
             variants["fp16"] = quantize.to_fp16(optimized)
         if "int8" in config.precisions:
-            variants["int8"] = quantize.to_int8(optimized, calibration[role])
+            # int8 Conv has fast kernels (QLinearConv), int8 ConvTranspose has none: measured in
+            # docs/benchmarks.md, the sub-pixel form makes the int8 decoder 1.3x faster at batch 256.
+            variants["int8"] = quantize.to_int8(subpixel_conv_transpose(optimized), calibration[role])
         for precision, model in variants.items():
             name = f"{role}.onnx" if precision == "fp32" else f"{role}.{precision}.onnx"
             random = convert.random_ops(model)
             if random:
                 raise ExportError(f"{name}: the graph holds random ops {random}; sampling must stay on the host")
             atomic.write_bytes(stage / name, model.SerializeToString())
-            extra = {"opset": config.opset, "op_counts": counts[role]["after"]} if precision == "fp32" else {"opset": config.opset}
+            extra = {"opset": config.opset, "op_counts": convert.op_counts(model)}
             entries.append((name, dict(role=role, format="onnx", precision=precision, inputs=inputs, outputs=outputs, **extra)))
         if config.tflite:
             atomic.write_bytes(stage / f"{role}.tflite", convert.to_tflite(function))
@@ -96,10 +101,10 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
                 data = lambda: (batches[i : i + 1] for i in range(min(len(batches), 256)))  # noqa: E731
                 atomic.write_bytes(stage / f"{role}.int8.tflite", convert.to_tflite(function, calibration=data))
                 entries.append((f"{role}.int8.tflite", dict(role=role, format="tflite", precision="int8", inputs=inputs, outputs=outputs)))
-    return entries, counts
+    return entries, {"op_counts": counts, "flops_per_image": flops}
 
 
-def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, counts, validation) -> dict:
+def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, graph_facts, validation) -> dict:
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -109,7 +114,11 @@ def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, c
         "sampling": {"formula": SAMPLING_FORMULA, "eps": "N(0, I), drawn on the host", "prior": "N(0, I)",
                      "in_graph": False},
         "files": [file_entry(stage, name, **fields) for name, fields in entries],
-        "op_counts": counts,
+        "op_counts": graph_facts["op_counts"],
+        "flops_per_image": graph_facts["flops_per_image"],
+        "runtime": {"onnxruntime": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": "all cores",
+                                    "sessions": "one per model, reused"},
+                    "chunk": 256, "default_precision": "fp32"},
         "producer": _versions(),
         "source": source.origin,
         "train_config": source.train_config,
@@ -129,11 +138,11 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
         raise ExportError(f"{out}: already exists; pass --force to replace it")
     with atomic.staged_directory(out, replace=force) as stage:
         calibration = _calibration(source, train_images, config.seed)
-        entries, counts = _write_models(stage, source, config, calibration)
+        entries, graph_facts = _write_models(stage, source, config, calibration)
         reference = keras_reference(source, held_out, config.seed)
         np.savez_compressed(stage / PARITY_FILE, **stored_subset(reference))
         entries.append((PARITY_FILE, dict(role="parity", format="npz", precision="fp32")))
-        atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, counts, {}))
+        atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, {}))
         checks = check_bundle(read_manifest(stage), reference)
         skipped = {}
         for check in checks:
@@ -150,5 +159,5 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
             "checks": [c.as_dict() for c in checks if c.file not in skipped],
             "skipped": skipped,
         }
-        atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, counts, validation))
+        atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, validation))
     return ExportResult(out, [c for c in checks if c.file not in skipped], skipped)

@@ -237,6 +237,7 @@ def trace_shapes(model: onnx.ModelProto) -> tuple[dict, dict]:
     traced.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names)
     session = ort.InferenceSession(traced.SerializeToString(), _quiet(ort), providers=["CPUExecutionProvider"])
     shapes = {n: v.shape for n, v in zip(names, session.run(None, feeds)) if isinstance(v, np.ndarray)}
+    shapes.update({name: value.shape for name, value in feeds.items()})
     return shapes, feeds
 
 

@@ -41,6 +41,7 @@ def load(bundle, backend: str = "onnx", providers: list[str] | None = None, prec
     check_files(manifest)
     encoder = manifest.find("encoder", backend, precision)
     decoder = manifest.find("decoder", backend, precision)
+    # Both sessions open now, so a file onnxruntime rejects is refused at load, not mid-job.
     return Generator(manifest, open_model(manifest.path(encoder), backend, providers, threads),
                      open_model(manifest.path(decoder), backend, providers, threads), positive_int(chunk, "chunk"))
 

@@ -58,6 +58,8 @@ def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = No
     from vaedge.runtime.idx import IMAGES_MAGIC, find_idx_file, read_idx
 
     height, width, channels = image_shape
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be at least 1, got {limit}")
     arrays, names = [], []
     for path in map(Path, paths):
         if not path.exists():
@@ -74,6 +76,8 @@ def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = No
                     raise InputError(f"{path}: no x_test or x_train array")
                 batch = npz[key]
             batch = batch[..., None] if batch.ndim == 3 else batch
+            if batch.ndim != 4 or batch.shape[0] == 0:
+                raise InputError(f"{path}: {key} holds no images shaped (N, H, W[, C]); got {batch.shape}")
             if batch.dtype != np.uint8:
                 batch = np.clip(np.rint(batch * 255.0 if batch.max() <= 1.0 else batch), 0, 255).astype(np.uint8)
         elif path.suffix.lower() in IMAGE_SUFFIXES:

@@ -86,8 +86,8 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
             )
             history = {}
     initial_epoch = checkpoint[0] if checkpoint else 0
-    train_ds = _pipeline(data.x_train, config.batch_size, shuffle_seed=config.seed)
-    test_ds = _pipeline(data.x_test, config.batch_size)
+    train_ds = pipeline(data.x_train, config.batch_size, shuffle_seed=config.seed)
+    test_ds = pipeline(data.x_test, config.batch_size)
     vae.fit(
         train_ds,
         validation_data=test_ds,
@@ -120,7 +120,7 @@ def _strategy(name: str):
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
-def _pipeline(images: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+def pipeline(images: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
     ds = tf.data.Dataset.from_tensor_slices(images)
     if shuffle_seed is not None:
         ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)

@@ -153,6 +153,7 @@ def test_bad_bundles_are_refused_naming_the_file(bundle, tmp_path, fault, reliab
         (["generate", "{b}/nothing", "--n", "4", "--out", "{o}"], "not a bundle directory"),
         (["reconstruct", "{b}", "{b}/missing.png", "--out", "{o}"], "no such file"),
         (["reconstruct", "{b}", "{b}/vaedge.json", "--out", "{o}"], "not an image, IDX or .npz"),
+        (["reconstruct", "{b}", "{b}/parity.npz", "--limit", "0", "--out", "{o}"], "--limit must be at least 1"),
     ],
 )
 @pytest.mark.reliability

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from vaedge.cli.bench import bench
 from vaedge.cli.encode import encode
 from vaedge.cli.export import export
 from vaedge.cli.generate import generate
@@ -30,6 +31,7 @@ app.command("interpolate")(interpolate)
 app.command("manifold")(manifold)
 app.command("encode")(encode)
 app.command("info")(info)
+app.command("bench")(bench)
 
 
 @app.callback()

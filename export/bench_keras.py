@@ -1,0 +1,47 @@
+"""The Keras side of `vaedge bench`: Keras predict, Keras direct call and plain tf2onnx, from a run."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from vaedge.export import convert
+from vaedge.export.sources import from_run
+from vaedge.runtime.backends import OnnxModel
+
+# The Keras way to the same PNG as `vaedge generate --n 64`: what a course student would run.
+KERAS_COLD_START = """
+import sys
+import keras, numpy as np
+from vaedge.runtime.images import save_grid
+decoder = keras.saving.load_model(sys.argv[1] + "/decoder.keras")
+z = np.random.default_rng(0).standard_normal((64, decoder.inputs[0].shape[-1])).astype("float32")
+save_grid(sys.argv[2], decoder.predict(z, verbose=0))
+"""
+
+
+def keras_decoders(run: Path):
+    """Yield (name, open() -> decode(z), file) for Keras predict, Keras direct call and plain tf2onnx."""
+    file = Path(run) / "decoder.keras"
+
+    def predict():
+        decoder = keras.saving.load_model(file, compile=False)
+        return lambda z: decoder.predict(z, verbose=0, batch_size=len(z))
+
+    def direct_call():
+        decoder = keras.saving.load_model(file, compile=False)
+        return lambda z: np.asarray(decoder(z, training=False))
+
+    raw = Path(tempfile.mkdtemp()) / "decoder.tf2onnx.onnx"
+    raw.write_bytes(convert.to_onnx(convert.decoder_function(from_run(run))).SerializeToString())
+
+    def plain_tf2onnx():
+        model = OnnxModel(raw)
+        return lambda z: model.run({"z": z})
+
+    yield "Keras predict", predict, file
+    yield "Keras direct call", direct_call, file
+    yield "onnxruntime fp32 (plain tf2onnx)", plain_tf2onnx, raw

@@ -1,0 +1,45 @@
+"""`vaedge bench` reports every figure (no timing is asserted: that is the benchmark's job, not a test's)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from vaedge.cli import app
+
+runner = CliRunner()
+
+
+def run_bench(args, tmp_path):
+    result = runner.invoke(app, ["bench", *args, "--seconds", "0.02", "--json", str(tmp_path / "b.json"),
+                                 "--plot", str(tmp_path / "b.png")])
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "b.png") as png:
+        assert png.size[0] == 900
+    return result, json.loads((tmp_path / "b.json").read_text())
+
+
+def test_bench_reports_every_variant_against_the_roofline(bundle, tmp_path):
+    result, report = run_bench([str(bundle)], tmp_path)
+    assert report["sgemm_gflops"] > 0 and report["decoder_flops_per_image"] == 11_302_144
+    assert report["roofline_images_per_s"] == pytest.approx(report["sgemm_gflops"] * 1e9 / 11_302_144)
+    names = [row["name"] for row in report["rows"]]
+    assert {"onnxruntime fp32 (optimised)", "onnxruntime fp16", "onnxruntime int8"} <= set(names)
+    for row in report["rows"]:
+        assert all(row["images_per_s"][str(b)] > 0 for b in (1, 64, 256))
+        assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"] and row["size_bytes"] > 0
+    assert report["cold_start_s"]["runtime_generate"] > 0
+    assert "roofline" in result.output and "cold start to PNG" in result.output
+
+
+def test_bench_with_keras_adds_keras_and_plain_tf2onnx(bundle, request, tmp_path):
+    pytest.importorskip("tensorflow")
+    trained_run = request.getfixturevalue("trained_run")
+    _, report = run_bench([str(bundle), "--keras", str(trained_run)], tmp_path)
+    rows = {row["name"]: row for row in report["rows"]}
+    assert {"Keras predict", "Keras direct call", "onnxruntime fp32 (plain tf2onnx)"} <= set(rows)
+    assert rows["Keras direct call"]["vs_keras_call"] == pytest.approx(1.0)
+    assert report["cold_start_s"]["keras_script"] > 0 and report["cold_start_s"]["speedup"] > 0
