@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from vaedge.export.fold import _Graph, trace_shapes
+from vaedge.export.graph import Graph, trace_shapes
 
 
 def flops_per_image(model: onnx.ModelProto) -> int:
     """Useful FLOPs for one image (batch 1): elementwise ops are ignored, as in the usual roofline."""
-    g = _Graph(model)
+    g = Graph(model)
     shapes, _ = trace_shapes(model)
     macs = 0
     for node in g.graph.node:

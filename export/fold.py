@@ -13,76 +13,14 @@ optimiser folds. Both halves fold exactly:
 
 from __future__ import annotations
 
-import collections
-
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
+
+from vaedge.export.graph import Graph, quiet, rewrite_copy
 
 LINEAR = ("Conv", "ConvTranspose", "MatMul", "Gemm")
 PASS_THROUGH = ("Reshape", "Transpose", "Flatten")
-
-
-class _Graph:
-    def __init__(self, model: onnx.ModelProto):
-        self.model = model
-        self.graph = model.graph
-        self.consts = {i.name: i for i in self.graph.initializer}
-        self.refresh()
-
-    def refresh(self):
-        self.producer = {o: n for n in self.graph.node for o in n.output}
-        self.consumers = collections.defaultdict(list)
-        for n in self.graph.node:
-            for i in n.input:
-                self.consumers[i].append(n)
-        self.graph_outputs = {o.name for o in self.graph.output}
-
-    def const(self, name):
-        return numpy_helper.to_array(self.consts[name]) if name in self.consts else None
-
-    def uses(self, name) -> int:
-        return len(self.consumers[name]) + (name in self.graph_outputs)
-
-    def set_const(self, node, index, array, name: str | None = None):
-        """Give `node.input[index]` a fresh initializer holding `array`."""
-        name = name or f"{node.input[index]}__folded"
-        while name in self.consts:
-            name += "_"
-        array = array if array.dtype.kind in "iu" else array.astype(np.float32)
-        tensor = numpy_helper.from_array(np.ascontiguousarray(array), name)
-        self.graph.initializer.append(tensor)
-        self.consts[name] = tensor
-        node.input[index] = name
-
-    def const_and_other(self, node):
-        """For a binary node with one constant operand: (constant array, other input name)."""
-        a, b = node.input
-        if self.const(b) is not None and self.const(a) is None:
-            return self.const(b), a
-        if self.const(a) is not None and self.const(b) is None:
-            return self.const(a), b
-        return None, None
-
-    def bypass(self, node, replacement: str):
-        """Remove `node`, feeding its consumers from `replacement` instead."""
-        for consumer in self.consumers[node.output[0]]:
-            for k, name in enumerate(consumer.input):
-                if name == node.output[0]:
-                    consumer.input[k] = replacement
-        self.graph.node.remove(node)
-        self.refresh()
-
-    def drop_unused_consts(self):
-        used = {i for n in self.graph.node for i in n.input}
-        for name in [n for n in self.consts if n not in used]:
-            self.graph.initializer.remove(self.consts.pop(name))
-
-
-def _quiet(ort):
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # the probes leave initializers unused on purpose
-    return options
 
 
 def _channel_vector(a: np.ndarray, channels: int) -> np.ndarray | None:
@@ -95,7 +33,7 @@ def _channel_vector(a: np.ndarray, channels: int) -> np.ndarray | None:
     return None
 
 
-def _scale_into_producer(g: _Graph, mul) -> bool:
+def _scale_into_producer(g: Graph, mul) -> bool:
     a, relu_out = g.const_and_other(mul)
     relu = g.producer.get(relu_out)
     if a is None or relu is None or relu.op_type != "Relu" or g.uses(relu_out) != 1:
@@ -134,7 +72,7 @@ def _scale_into_producer(g: _Graph, mul) -> bool:
     return True
 
 
-def _linear_paths(g: _Graph, start: str):
+def _linear_paths(g: Graph, start: str):
     """Each consumer chain from `start` through reshapes/transposes to a linear layer, or None."""
     paths = []
     for node in g.consumers[start]:
@@ -150,7 +88,7 @@ def _linear_paths(g: _Graph, start: str):
     return paths or None
 
 
-def _shift_into_consumers(g: _Graph, add, shapes: dict, feeds: dict) -> bool:
+def _shift_into_consumers(g: Graph, add, shapes: dict, feeds: dict) -> bool:
     b, h = g.const_and_other(add)
     if b is None or add.output[0] in g.graph_outputs or add.output[0] not in shapes:
         return False
@@ -165,7 +103,7 @@ def _shift_into_consumers(g: _Graph, add, shapes: dict, feeds: dict) -> bool:
     return True
 
 
-def _run_subgraph(g: _Graph, start: str, linear, feeds: dict) -> list:
+def _run_subgraph(g: Graph, start: str, linear, feeds: dict) -> list:
     """Run the nodes that lead from `start` (and graph inputs) to `linear`, with `linear`'s bias zeroed."""
     import onnxruntime as ort
 
@@ -188,11 +126,11 @@ def _run_subgraph(g: _Graph, start: str, linear, feeds: dict) -> list:
     graph = helper.make_graph([*order, target], "probe", inputs, [output], initializer=initializers)
     probe = helper.make_model(graph, opset_imports=g.model.opset_import)
     probe.ir_version = g.model.ir_version
-    session = ort.InferenceSession(probe.SerializeToString(), _quiet(ort), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(probe.SerializeToString(), quiet(ort), providers=["CPUExecutionProvider"])
     return session.run(None, {k: v for k, v in feeds.items() if k in used})
 
 
-def _add_after(g: _Graph, linear, offset: np.ndarray):
+def _add_after(g: Graph, linear, offset: np.ndarray):
     """Add a constant (C, H, W) or (F,) `offset` to `linear`'s output, as its bias when possible."""
     if linear.op_type in ("Conv", "ConvTranspose"):
         per_channel = offset.reshape(offset.shape[0], -1)
@@ -223,36 +161,17 @@ def _add_after(g: _Graph, linear, offset: np.ndarray):
     g.refresh()
 
 
-def trace_shapes(model: onnx.ModelProto) -> tuple[dict, dict]:
-    """({tensor: shape at batch 1}, {graph input: zeros}) from one real onnxruntime run."""
-    import onnxruntime as ort
-
-    consts = {i.name for i in model.graph.initializer}
-    feeds = {i.name: np.zeros([d.dim_value or 1 for d in i.type.tensor_type.shape.dim], np.float32)
-             for i in model.graph.input if i.name not in consts}
-    traced = onnx.ModelProto()
-    traced.CopyFrom(model)
-    names = [o for n in traced.graph.node for o in n.output if o]
-    del traced.graph.output[:]
-    traced.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names)
-    session = ort.InferenceSession(traced.SerializeToString(), _quiet(ort), providers=["CPUExecutionProvider"])
-    shapes = {n: v.shape for n, v in zip(names, session.run(None, feeds)) if isinstance(v, np.ndarray)}
-    shapes.update({name: value.shape for name, value in feeds.items()})
-    return shapes, feeds
-
-
 def fold_batchnorm(model: onnx.ModelProto) -> onnx.ModelProto:
     """Return a copy of `model` with post-ReLU BatchNorm (Mul, Add) folded into linear layers."""
-    folded = onnx.ModelProto()
-    folded.CopyFrom(model)
-    g = _Graph(folded)
-    for mul in [n for n in g.graph.node if n.op_type == "Mul"]:
-        _scale_into_producer(g, mul)
-    shapes, feeds = trace_shapes(folded)
-    for add in [n for n in g.graph.node if n.op_type == "Add"]:
-        relu = g.producer.get(g.const_and_other(add)[1] or "")
-        if relu is not None and relu.op_type == "Relu":
-            _shift_into_consumers(g, add, shapes, feeds)
-    g.drop_unused_consts()
-    onnx.checker.check_model(folded)
-    return folded
+
+    def rewrite(g: Graph, shapes: dict) -> None:
+        for mul in [n for n in g.graph.node if n.op_type == "Mul"]:
+            _scale_into_producer(g, mul)
+        feeds = {i.name: np.zeros([d.dim_value or 1 for d in i.type.tensor_type.shape.dim], np.float32)
+                 for i in g.graph.input if i.name not in g.consts}
+        for add in [n for n in g.graph.node if n.op_type == "Add"]:
+            relu = g.producer.get(g.const_and_other(add)[1] or "")
+            if relu is not None and relu.op_type == "Relu":
+                _shift_into_consumers(g, add, shapes, feeds)
+
+    return rewrite_copy(model, rewrite)

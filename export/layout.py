@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from vaedge.export.fold import _Graph, trace_shapes
+from vaedge.export.graph import Graph, rewrite_copy
 
 TO_NCHW, TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
 
@@ -24,7 +24,7 @@ def _nchw_order(channels: int, height: int, width: int) -> np.ndarray:
     return np.arange(height * width * channels).reshape(height, width, channels).transpose(2, 0, 1).ravel()
 
 
-def _decoder_reshape(g: _Graph, transpose, shapes) -> bool:
+def _decoder_reshape(g: Graph, transpose, shapes) -> bool:
     """MatMul -> Add -> Relu -> Reshape(N,H,W,C) -> Transpose(NCHW): permute MatMul columns."""
     reshape = g.producer.get(transpose.input[0])
     if reshape is None or reshape.op_type != "Reshape" or g.uses(reshape.output[0]) != 1:
@@ -48,7 +48,7 @@ def _decoder_reshape(g: _Graph, transpose, shapes) -> bool:
     return True
 
 
-def _encoder_flatten(g: _Graph, transpose, shapes) -> bool:
+def _encoder_flatten(g: Graph, transpose, shapes) -> bool:
     """Transpose(NHWC) -> Reshape(N, H*W*C) -> MatMul: permute MatMul rows."""
     consumers = g.consumers[transpose.output[0]]
     if len(consumers) != 1 or consumers[0].op_type != "Reshape" or g.uses(transpose.output[0]) != 1:
@@ -72,15 +72,12 @@ def _encoder_flatten(g: _Graph, transpose, shapes) -> bool:
 
 def remove_layout_transposes(model: onnx.ModelProto) -> onnx.ModelProto:
     """Return a copy of `model` without the Transposes beside its Flatten/Reshape to/from Dense."""
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
-    g = _Graph(result)
-    shapes, _ = trace_shapes(result)
-    for transpose in [n for n in g.graph.node if n.op_type == "Transpose"]:
-        if _perm(transpose) == TO_NCHW:
-            _decoder_reshape(g, transpose, shapes)
-        elif _perm(transpose) == TO_NHWC:
-            _encoder_flatten(g, transpose, shapes)
-    g.drop_unused_consts()
-    onnx.checker.check_model(result)
-    return result
+
+    def rewrite(g: Graph, shapes: dict) -> None:
+        for transpose in [n for n in g.graph.node if n.op_type == "Transpose"]:
+            if _perm(transpose) == TO_NCHW:
+                _decoder_reshape(g, transpose, shapes)
+            elif _perm(transpose) == TO_NHWC:
+                _encoder_flatten(g, transpose, shapes)
+
+    return rewrite_copy(model, rewrite)

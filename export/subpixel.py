@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from vaedge.export.fold import _Graph, trace_shapes
+from vaedge.export.graph import Graph, rewrite_copy
 
 
 def _attrs(node) -> dict:
@@ -26,7 +26,7 @@ def _phase_taps(kernel: int, stride: int, pad_begin: int) -> list[list[tuple[int
             for r in range(stride)]
 
 
-def _rewrite(g: _Graph, node, shapes) -> bool:
+def _rewrite(g: Graph, node, shapes) -> bool:
     attrs = _attrs(node)
     weight = g.const(node.input[1])
     if weight is None or weight.ndim != 4 or attrs.get("group", 1) != 1 or "output_shape" in attrs:
@@ -81,12 +81,9 @@ def _rewrite(g: _Graph, node, shapes) -> bool:
 
 def subpixel_conv_transpose(model: onnx.ModelProto) -> onnx.ModelProto:
     """Return a copy of `model` with every eligible ConvTranspose in its sub-pixel Conv form."""
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
-    g = _Graph(result)
-    shapes, _ = trace_shapes(result)
-    for node in [n for n in g.graph.node if n.op_type == "ConvTranspose"]:
-        _rewrite(g, node, shapes)
-    g.drop_unused_consts()
-    onnx.checker.check_model(result)
-    return result
+
+    def rewrite(g: Graph, shapes: dict) -> None:
+        for node in [n for n in g.graph.node if n.op_type == "ConvTranspose"]:
+            _rewrite(g, node, shapes)
+
+    return rewrite_copy(model, rewrite)
