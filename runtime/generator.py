@@ -62,13 +62,17 @@ class Generator:
     def providers(self) -> list[str]:
         return getattr(self.decoder, "providers", ["LiteRT"])
 
-    def _result(self, n: int, per_row: tuple) -> np.ndarray:
-        """An empty float32 (n, *per_row) result, refused when it cannot fit in this machine's memory."""
-        need = n * int(np.prod(per_row)) * 4
+    def _check_fits(self, n: int) -> None:
+        """Refuse n images that would take more than half of this machine's memory."""
+        need = n * int(np.prod(self.image_shape)) * 4
         if need > MEMORY_BYTES // 2:
             raise InputError(f"{n} images need {need / 2**30:.1f} GiB, more than half of this machine's "
                              f"{MEMORY_BYTES / 2**30:.0f} GiB; stream them with iter_sample() or ask for fewer")
-        return np.empty((n, *per_row), np.float32)
+
+    def _result(self, n: int) -> np.ndarray:
+        """An empty float32 (n, H, W, C) result that fits in memory."""
+        self._check_fits(n)
+        return np.empty((n, *self.image_shape), np.float32)
 
     def _decode_chunk(self, z: np.ndarray) -> np.ndarray:
         images = self.decoder.run({"z": z})["image"]
@@ -81,7 +85,7 @@ class Generator:
     def decode(self, z) -> np.ndarray:
         """z (N, D) -> images (N, H, W, C) in [0, 1]."""
         z = as_latents(z, self.latent_dim)
-        out = self._result(len(z), self.image_shape)
+        out = self._result(len(z))
         for start in range(0, len(z), self.chunk):
             out[start : start + self.chunk] = self._decode_chunk(z[start : start + self.chunk])
         return out
@@ -115,7 +119,7 @@ class Generator:
         Returns images (n, H, W, C), or (images, eps) with `return_eps`.
         """
         n = positive_int(n, "n")
-        images = self._result(n, self.image_shape)
+        images = self._result(n)
         eps_all = np.empty((n, self.latent_dim), np.float32)
         start = 0
         for chunk_images, eps in self.iter_sample(n, seed, temperature):
@@ -154,8 +158,7 @@ class Generator:
         """(size*size, H, W, C) decoded over the prior's quantiles: the course's latent map for D = 2;
         for D > 2, over the two dims where `images`' z_mean varies most (others at their mean)."""
         size = positive_int(size, "size")
-        if size * size * int(np.prod(self.image_shape)) * 4 > MEMORY_BYTES // 2:
-            raise InputError(f"a {size}x{size} grid needs more than half of this machine's memory; ask for a smaller --size")
+        self._check_fits(size * size)  # before the grid's latents are made
         if self.latent_dim <= 2 or images is None:
             if self.latent_dim > 2 and images is None:
                 raise InputError(f"latent dim is {self.latent_dim}: pass images to choose the two dims with most variance")

@@ -50,7 +50,7 @@ def generator(bundle):
         (lambda g: g.interpolate(np.zeros(2), np.zeros(2), steps=0), "steps must be a positive integer"),
         (lambda g: g.interpolate(np.zeros(3), np.zeros(2)), r"z must have shape \(N, 2\)"),
         (lambda g: g.latent_grid(0), "size must be a positive integer"),
-        (lambda g: g.latent_grid(8_388_568), "more than half of this machine's memory"),
+        (lambda g: g.latent_grid(8_388_568), "more than half of this machine.s"),
         (lambda g: g.sample(10**12), "more than half of this machine's"),
     ],
 )
