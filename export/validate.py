@@ -1,4 +1,7 @@
-"""Reference outputs from Keras for the parity checks, and `vaedge validate` with or without Keras."""
+"""Reference outputs from Keras for the parity checks, and `vaedge validate --keras`.
+
+Without Keras, `vaedge validate` uses `vaedge.runtime.parity.validate_stored`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import numpy as np
 
 from vaedge.export.sources import KerasSource
 from vaedge.runtime.manifest import check_files, read_manifest
-from vaedge.runtime.parity import LATENT_GROUPS, Check, check_bundle, load_stored_reference
+from vaedge.runtime.parity import LATENT_GROUPS, Check, check_bundle
 from vaedge.runtime.sampling import latent_grid, prior_eps
 
 STORED_PER_PROBE = 32
@@ -50,13 +53,9 @@ def stored_subset(reference: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return subset
 
 
-def validate(bundle: Path, source: KerasSource | None = None, held_out: np.ndarray | None = None,
-             seed: int = 0, formats=("onnx", "tflite")) -> list[Check]:
-    """Check hashes, then parity: against fresh Keras outputs when `source` is given, else stored ones."""
+def validate(bundle: Path, source: KerasSource, held_out: np.ndarray, seed: int = 0,
+             formats=("onnx", "tflite")) -> list[Check]:
+    """Check hashes, then every graph against fresh Keras outputs on `held_out` (N, H, W, C)."""
     manifest = read_manifest(bundle)
     check_files(manifest)
-    if source is not None:
-        reference = keras_reference(source, held_out, seed)
-    else:
-        reference = load_stored_reference(bundle)
-    return check_bundle(manifest, reference, formats=formats)
+    return check_bundle(manifest, keras_reference(source, held_out, seed), formats=formats)
