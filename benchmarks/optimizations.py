@@ -19,46 +19,39 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
-import onnxslim  # noqa: E402
 
+from vaedge.bench.timing import sgemm_gflops  # noqa: E402
 from vaedge.export import convert, quantize  # noqa: E402
-from vaedge.export.fold import fold_batchnorm  # noqa: E402
-from vaedge.export.layout import remove_layout_transposes  # noqa: E402
+from vaedge.export.flops import flops_per_image  # noqa: E402
+from vaedge.export.optimize import cumulative  # noqa: E402
 from vaedge.export.sources import from_run  # noqa: E402
 from vaedge.export.subpixel import subpixel_conv_transpose  # noqa: E402
-from vaedge.runtime.bench import sgemm_gflops  # noqa: E402
-from vaedge.runtime.sampling import host_sample, prior_eps  # noqa: E402
+from vaedge.runtime.backends import session_options  # noqa: E402
 from vaedge.train.data import load_dataset  # noqa: E402
 
 
-def variants(run: str, data: str) -> dict:
+def variants(run: str, data: str) -> tuple[dict, int]:
+    """{name: (decoder graph, threads)} for every pass of export's list in turn, and the FLOPs per image."""
     source = from_run(run)
     raw = convert.to_onnx(convert.decoder_function(source))
-    slim = onnxslim.slim(raw)
-    folded = onnxslim.slim(fold_batchnorm(slim))
-    optimised = onnxslim.slim(remove_layout_transposes(folded))
-    images = load_dataset(data, limit=256).x_train
-    encoded = source.encoder(images, training=False)
-    posterior = host_sample(np.asarray(encoded["z_mean"]), np.asarray(encoded["z_log_var"]), prior_eps(256, 2, 2))
-    calibration = {"z": np.concatenate([prior_eps(256, 2, 3), posterior])}
-    return {
-        "plain tf2onnx": (raw, None),
-        "+ onnxslim": (slim, None),
-        "+ BatchNorm fold": (folded, None),
-        "+ no layout transposes (fp32 default)": (optimised, None),
+    found = {"plain tf2onnx": (raw, None)}
+    optimised = raw
+    for name, optimised in cumulative(raw):
+        found[f"+ {name}"] = (optimised, None)
+    images = load_dataset(data, image_size=source.image_shape[:2], channels=source.image_shape[2], limit=256).x_train
+    calibration = quantize.calibration_data(source, images, seed=0)["decoder"]  # export's own recipe
+    found.update({
+        "fp32 default (all passes)": (optimised, None),
         "fp32 sub-pixel (rejected)": (subpixel_conv_transpose(optimised), None),
         "fp32 default, 1 thread": (optimised, 1),
         "int8 QDQ on ConvTranspose": (quantize.to_int8(optimised, calibration), None),
         "int8 QDQ sub-pixel (int8 default)": (quantize.to_int8(subpixel_conv_transpose(optimised), calibration), None),
-    }
+    })
+    return found, flops_per_image(raw)
 
 
 def session(model, threads):
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model.SerializeToString(), session_options(threads), providers=["CPUExecutionProvider"])
 
 
 def rate(sess, z, seconds) -> float:
@@ -79,7 +72,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--json")
     args = parser.parse_args()
-    sessions = {name: session(model, threads) for name, (model, threads) in variants(args.run, args.data).items()}
+    graphs, flops = variants(args.run, args.data)
+    sessions = {name: session(model, threads) for name, (model, threads) in graphs.items()}
     z = np.random.default_rng(0).standard_normal((256, 2), dtype=np.float32)
     samples = {name: {1: [], 256: []} for name in sessions}
     gflops = []
@@ -92,7 +86,7 @@ def main() -> None:
                 samples[name][batch].append(rate(sessions[name], z[:batch], args.seconds))
     median = {name: {b: float(np.median(v)) for b, v in s.items()} for name, s in samples.items()}
     base = median["plain tf2onnx"]
-    roofline = float(np.median(gflops)) * 1e9 / 11_302_144
+    roofline = float(np.median(gflops)) * 1e9 / flops
     report = {"rounds": args.rounds, "sgemm_gflops_median": float(np.median(gflops)), "roofline_images_per_s": roofline,
               "variants": {name: {"images_per_s": m, "vs_plain": {b: m[b] / base[b] for b in m},
                                   "vs_roofline_256": m[256] / roofline} for name, m in median.items()}}

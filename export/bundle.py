@@ -25,7 +25,7 @@ from vaedge.export.optimize import optimize
 from vaedge.export.subpixel import subpixel_conv_transpose
 from vaedge.export.sources import KerasSource
 from vaedge.export.validate import keras_reference, stored_subset
-from vaedge.runtime import atomic
+from vaedge.io import atomic
 from vaedge.runtime.manifest import (
     FORMAT, FORMAT_VERSION, MANIFEST, SAMPLING_FORMULA, file_entry, manifest_digest, read_manifest,
 )
@@ -41,33 +41,7 @@ class ExportResult:
     skipped: dict[str, str]  # variant file -> why it was not written
 
 
-def _io(source: KerasSource, role: str) -> tuple[list, list]:
-    image = {"name": "image", "shape": ["N", *source.image_shape], "dtype": "float32"}
-    latent = {"shape": ["N", source.latent_dim], "dtype": "float32"}
-    if role == "encoder":
-        return [image], [{"name": "z_mean", **latent}, {"name": "z_log_var", **latent}]
-    return [{"name": "z", **latent}], [image]
-
-
-def _calibration(source: KerasSource, train_images: np.ndarray, seed: int) -> dict[str, dict[str, np.ndarray]]:
-    """Encoder: real training images. Decoder: prior samples plus posterior samples of those images."""
-    encoded = source.encoder(train_images, training=False)
-    z_mean, z_log_var = (np.asarray(encoded[k], np.float32) for k in ("z_mean", "z_log_var"))
-    posterior = host_sample(z_mean, z_log_var, prior_eps(len(z_mean), source.latent_dim, seed + 2))
-    prior = prior_eps(len(z_mean), source.latent_dim, seed + 3)
-    return {"encoder": {"image": train_images}, "decoder": {"z": np.concatenate([prior, posterior])}}
-
-
-def _versions() -> dict[str, str]:
-    import keras
-    import onnxruntime
-    import onnxslim
-    import tensorflow as tf
-    import tf2onnx
-
-    return {"vaedge": __version__, "python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__,
-            "onnxruntime": onnxruntime.__version__, "onnxslim": onnxslim.__version__}
+PRODUCERS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "onnxslim", "ai-edge-litert")
 
 
 def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibration) -> tuple[list, dict]:
@@ -75,7 +49,7 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
     entries, counts, flops = [], {}, {}
     functions = {"encoder": convert.encoder_function(source), "decoder": convert.decoder_function(source)}
     for role, function in functions.items():
-        inputs, outputs = _io(source, role)
+        inputs, outputs = tensor_specs(role, source.image_shape, source.latent_dim)
         raw = convert.to_onnx(function, config.opset)
         flops[role] = flops_per_image(raw)  # useful work, before any rewrite can add zero taps
         optimized, counts[role] = optimize(raw)
@@ -106,28 +80,19 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
 
 
 def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, graph_facts, validation) -> dict:
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "image": {"shape": list(source.image_shape), "layout": "NHWC", "dtype": "float32", "range": [0.0, 1.0]},
-        "latent_dim": source.latent_dim,
-        "sampling": {"formula": SAMPLING_FORMULA, "eps": "N(0, I), drawn on the host", "prior": "N(0, I)",
-                     "in_graph": False},
-        "files": [file_entry(stage, name, **fields) for name, fields in entries],
-        "op_counts": graph_facts["op_counts"],
-        "flops_per_image": graph_facts["flops_per_image"],
-        "runtime": {"onnxruntime": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": "all cores",
-                                    "sessions": "one per model, reused"},
-                    "chunk": CHUNK, "default_precision": "fp32"},
-        "producer": _versions(),
-        "source": source.origin,
-        "train_config": source.train_config,
-        "metrics": {k: v for k, v in (source.metrics or {}).items() if k != "history"},
-        "export_config": dataclasses.asdict(config),
-        "validation": validation,
-    }
-    return {**manifest, "manifest_sha256": manifest_digest(manifest)}
+    return build_manifest(
+        source.image_shape, source.latent_dim, [file_entry(stage, name, **fields) for name, fields in entries],
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        op_counts=graph_facts["op_counts"],
+        flops_per_image=graph_facts["flops_per_image"],
+        runtime=runtime_section(),
+        producer=versions(*PRODUCERS),
+        source=source.origin,
+        train_config=source.train_config,
+        metrics={k: v for k, v in (source.metrics or {}).items() if k != "history"},
+        export_config=dataclasses.asdict(config),
+        validation=validation,
+    )
 
 
 def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out: np.ndarray,
@@ -138,7 +103,7 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
     if out.exists() and not force:
         raise ExportError(f"{out}: already exists; pass --force to replace it")
     with atomic.staged_directory(out, replace=force) as stage:
-        calibration = _calibration(source, train_images, config.seed)
+        calibration = quantize.calibration_data(source, train_images, config.seed)
         entries, graph_facts = _write_models(stage, source, config, calibration)
         reference = keras_reference(source, held_out, config.seed)
         np.savez_compressed(stage / PARITY_FILE, **stored_subset(reference))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vaedge.errors import ExportError
-from vaedge.export.convert import DEFAULT_OPSET
+from vaedge.runtime.manifest import PRECISIONS
 
-PRECISIONS = ("fp32", "fp16", "int8")
+DEFAULT_OPSET = 18  # the newest opset tf2onnx 1.17 emits; onnxruntime >= 1.16 runs it fully
 
 
 @dataclass
@@ -24,7 +24,12 @@ class ExportConfig:
     seed: int = 0
     unsafe: bool = False
 
+    def __post_init__(self) -> None:
+        # fp32 is the reference graph every variant is checked with; each precision once, in order.
+        self.precisions = list(dict.fromkeys(["fp32", *self.precisions]))
+
     def validate(self) -> None:
+        """Raise ExportError listing every invalid field; changes nothing."""
         problems = []
         unknown = [p for p in self.precisions if p not in PRECISIONS]
         if unknown:
@@ -35,6 +40,3 @@ class ExportConfig:
             problems.append("calibration and validation need at least one image")
         if problems:
             raise ExportError("invalid export config: " + "; ".join(problems))
-        if "fp32" not in self.precisions:
-            self.precisions = ["fp32", *self.precisions]  # the reference graph every variant is checked with
-        self.precisions = list(dict.fromkeys(self.precisions))

@@ -15,9 +15,9 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 
+from vaedge.export.config import DEFAULT_OPSET
 from vaedge.export.sources import KerasSource
 
-DEFAULT_OPSET = 18  # the newest opset tf2onnx 1.17 emits; onnxruntime >= 1.16 runs it fully
 ENCODER_OUTPUTS = ("z_mean", "z_log_var")
 
 

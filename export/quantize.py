@@ -14,6 +14,18 @@ import numpy as np
 import onnx
 
 
+def calibration_data(source, train_images: np.ndarray, seed: int) -> dict[str, dict[str, np.ndarray]]:
+    """int8 calibration feeds per role. Encoder: real training images (N, H, W, C). Decoder: prior
+    samples plus posterior samples of those images, (2N, D): the latents a decoder really meets."""
+    from vaedge.runtime.sampling import host_sample, prior_eps
+
+    encoded = source.encoder(train_images, training=False)
+    z_mean, z_log_var = (np.asarray(encoded[k], np.float32) for k in ("z_mean", "z_log_var"))
+    posterior = host_sample(z_mean, z_log_var, prior_eps(len(z_mean), source.latent_dim, seed + 2))
+    prior = prior_eps(len(z_mean), source.latent_dim, seed + 3)
+    return {"encoder": {"image": train_images}, "decoder": {"z": np.concatenate([prior, posterior])}}
+
+
 def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     """Weights and activations in float16; float32 graph inputs/outputs and Sigmoid."""
     from onnxruntime.transformers.float16 import convert_float_to_float16
@@ -34,12 +46,19 @@ class _Calibration:
 
 def to_int8(model: onnx.ModelProto, calibration: dict[str, np.ndarray]) -> onnx.ModelProto:
     """Static QDQ quantization: int8 per-channel weights, uint8 activations calibrated on real data."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
     sigmoid = [n.name for n in model.graph.node if n.op_type == "Sigmoid"]
     root_logger = logging.getLogger()
     level = root_logger.level
     root_logger.setLevel(logging.ERROR)  # quantize_static warns about optional pre-processing on root
+    try:
+        return _quantize_static(model, calibration, sigmoid)
+    finally:
+        root_logger.setLevel(level)
+
+
+def _quantize_static(model: onnx.ModelProto, calibration, sigmoid: list[str]) -> onnx.ModelProto:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(model, source)
@@ -54,5 +73,4 @@ def to_int8(model: onnx.ModelProto, calibration: dict[str, np.ndarray]) -> onnx.
             calibrate_method=CalibrationMethod.MinMax,
             nodes_to_exclude=sigmoid,
         )
-        root_logger.setLevel(level)
         return onnx.load(target)

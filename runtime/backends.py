@@ -1,13 +1,21 @@
-"""Run one graph file: onnxruntime for .onnx, LiteRT for .tflite. Inputs and outputs by tensor name."""
+"""Run one graph: onnxruntime for .onnx, LiteRT for .tflite. Inputs and outputs by tensor name.
+
+Models are built from bytes already read and hash-checked (`open_bundle_file`), never from a path
+that could be swapped between the check and the load; their real tensor names, shapes and dtypes
+are checked against the manifest before any work.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
 from vaedge.errors import BundleError, InputError
+from vaedge.io.files import describe
+from vaedge.quiet import native_stderr_silenced
+from vaedge.runtime.graph_ops import check_onnx_ops, check_tflite_ops
+from vaedge.runtime.manifest import Manifest, ModelFile, read_file
 
+BACKENDS = {"onnx": "onnx", "tflite": "tflite"}  # backend -> the format of file it runs
 PREFERRED_PROVIDERS = (
     "TensorrtExecutionProvider",
     "CUDAExecutionProvider",
@@ -17,6 +25,7 @@ PREFERRED_PROVIDERS = (
     "OpenVINOExecutionProvider",
     "CPUExecutionProvider",
 )
+ORT_DTYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int64)": "int64"}
 
 
 def available_providers() -> list[str]:
@@ -38,25 +47,32 @@ def choose_providers(requested: list[str] | None) -> list[str]:
     return best or ["CPUExecutionProvider"]
 
 
+def session_options(threads: int | None = None):
+    """onnxruntime SessionOptions as vaedge uses them everywhere: all graph optimisations, quiet logs."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return options
+
+
 class OnnxModel:
     """One onnxruntime session, created once and reused for every call."""
 
-    def __init__(self, path: Path, providers: list[str] | None = None, threads: int | None = None):
+    def __init__(self, model: bytes, name: str = "model.onnx", providers: list[str] | None = None, threads: int | None = None):
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
+        check_onnx_ops(model, name)
+        chosen = choose_providers(providers)
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=choose_providers(providers))
-        except InputError:
-            raise
+            self.session = ort.InferenceSession(model, session_options(threads), providers=chosen)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-            raise BundleError(f"{path}: onnxruntime cannot load it ({str(exc).splitlines()[0]})") from None
-        self.path = Path(path)
+            raise BundleError(f"{name}: onnxruntime cannot load it ({describe(str(exc).splitlines()[0] if str(exc) else '')})") from None
+        self.name = name
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
@@ -64,37 +80,84 @@ class OnnxModel:
     def providers(self) -> list[str]:
         return self.session.get_providers()
 
+    def signature(self) -> dict[str, tuple[list, str]]:
+        """{tensor name: (shape with None for dynamic dims, dtype)} of inputs and outputs."""
+        return {t.name: ([d if isinstance(d, int) else None for d in t.shape], ORT_DTYPES.get(t.type, t.type))
+                for t in [*self.session.get_inputs(), *self.session.get_outputs()]}
+
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = self.session.run(self.output_names, feeds)
         return dict(zip(self.output_names, outputs))
 
 
 class TFLiteModel:
-    """One LiteRT interpreter and its serving signature (batch resized on demand)."""
+    """One LiteRT interpreter and its serving signature."""
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, model: bytes, name: str = "model.tflite", threads: int | None = None):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
             raise InputError("the tflite backend needs LiteRT: pip install 'vaedge[litert]'") from None
         try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
-            self.runner = self.interpreter.get_signature_runner()
+            with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+                self.interpreter = Interpreter(model_content=model, num_threads=threads)
+                ops = [op["op_name"] for op in self.interpreter._get_ops_details()]
+                check_tflite_ops(ops, name)
+                self.runner = self.interpreter.get_signature_runner()
+                signature = self.interpreter.get_signature_list()
+        except BundleError:
+            raise
         except Exception as exc:
-            raise BundleError(f"{path}: LiteRT cannot load it ({str(exc).splitlines()[0]})") from None
-        self.path = Path(path)
-        signature = self.interpreter.get_signature_list()
+            raise BundleError(f"{name}: LiteRT cannot load it ({describe(str(exc).splitlines()[0] if str(exc) else '')})") from None
+        if len(signature) != 1:
+            raise BundleError(f"{name}: expected one signature, found {len(signature)}")
+        self.name = name
         (details,) = signature.values()
         self.input_names, self.output_names = list(details["inputs"]), list(details["outputs"])
+
+    def signature(self) -> dict[str, tuple[list, str]]:
+        details = self.runner.get_input_details() | self.runner.get_output_details()
+        return {name: ([int(d) if d > 0 else None for d in t["shape_signature"]], np.dtype(t["dtype"]).name)
+                for name, t in details.items()}
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = self.runner(**{k: np.ascontiguousarray(v) for k, v in feeds.items()})
         return {name: np.array(outputs[name]) for name in self.output_names}
 
 
-def open_model(path: Path, format: str, providers=None, threads=None):
+def open_model(model: bytes, format: str, name: str, providers=None, threads=None):
+    """An engine for graph bytes of `format` ('onnx' or 'tflite')."""
     if format == "onnx":
-        return OnnxModel(path, providers, threads)
+        return OnnxModel(model, name, providers, threads)
     if format == "tflite":
-        return TFLiteModel(path, threads)
+        if providers:
+            raise InputError("providers apply to the onnx backend; LiteRT picks its own delegates")
+        return TFLiteModel(model, name, threads)
     raise InputError(f"unknown model format {format!r}")
+
+
+def open_bundle_file(manifest: Manifest, file: ModelFile, providers=None, threads=None):
+    """Read, hash-check and load one graph of a bundle, then check its real signature against the manifest."""
+    name = describe(manifest.path(file))
+    model = open_model(read_file(manifest, file), file.format, name, providers, threads)
+    check_signature(model.signature(), file, name)
+    return model
+
+
+def check_signature(actual: dict[str, tuple[list, str]], file: ModelFile, name: str) -> None:
+    """Raise BundleError listing every tensor whose name, shape or dtype differs from the manifest."""
+    declared = {t["name"]: t for t in [*file.inputs, *file.outputs]}
+    problems = []
+    if sorted(actual) != sorted(declared):
+        problems.append(f"graph tensors {sorted(actual)}, manifest says {sorted(declared)}")
+    for tensor, (shape, dtype) in actual.items():
+        if tensor not in declared:
+            continue
+        expected = [d if isinstance(d, int) else None for d in declared[tensor]["shape"]]
+        if len(shape) != len(expected) or any(a is not None and e is not None and a != e for a, e in zip(shape, expected)) \
+                or (shape and expected and (shape[0] is None) != (expected[0] is None)):
+            problems.append(f"{tensor}: graph shape {shape}, manifest says {declared[tensor]['shape']}")
+        if dtype != declared[tensor].get("dtype", "float32"):
+            problems.append(f"{tensor}: graph dtype {dtype}, manifest says {declared[tensor].get('dtype', 'float32')}")
+    if problems:
+        raise BundleError(f"{name}: the graph does not match the manifest: " + "; ".join(problems))

@@ -12,23 +12,21 @@ from pathlib import Path
 import numpy as np
 
 from vaedge.errors import BundleError, InputError
-from vaedge.runtime.backends import open_model
+from vaedge.io.files import describe
+from vaedge.runtime.backends import BACKENDS, open_bundle_file
 from vaedge.runtime.inputs import as_images, as_latents, non_negative_float, positive_int, seed_value
-from vaedge.runtime.manifest import check_files, read_manifest, unlisted_files
+from vaedge.runtime.manifest import CHUNK, PRECISIONS, check_files, read_manifest, unlisted_files
 from vaedge.runtime.sampling import host_sample, latent_grid, prior_eps
 
-BACKENDS = ("onnx", "tflite")
-PRECISIONS = ("fp32", "fp16", "int8")
-CHUNK = 256
 MEMORY_BYTES = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def load(bundle, backend: str = "onnx", providers: list[str] | None = None, precision: str = "fp32",
          threads: int | None = None, chunk: int = CHUNK) -> Generator:
     """Open a bundle directory written by `vaedge export`; raise BundleError/InputError on any problem."""
-    if backend not in BACKENDS:
+    if not isinstance(backend, str) or backend not in BACKENDS:
         raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if precision not in PRECISIONS:
+    if not isinstance(precision, str) or precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if threads is not None:
         threads = positive_int(threads, "threads")
@@ -36,23 +34,32 @@ def load(bundle, backend: str = "onnx", providers: list[str] | None = None, prec
         raise InputError(f"providers must be a list of provider names, got {providers!r}")
     if backend == "tflite" and providers:
         raise InputError("providers apply to the onnx backend; LiteRT picks its own delegates")
-    manifest = read_manifest(Path(bundle))
+    chunk = positive_int(chunk, "chunk")
+    manifest = read_manifest(bundle_path(bundle))
     extra = unlisted_files(manifest)
     if extra:
-        raise BundleError(f"{manifest.root}: files not listed in the manifest: {', '.join(extra)}")
-    check_files(manifest)
-    encoder = manifest.find("encoder", backend, precision)
-    decoder = manifest.find("decoder", backend, precision)
-    # Both sessions open now, so a file onnxruntime rejects is refused at load, not mid-job.
-    return Generator(manifest, open_model(manifest.path(encoder), backend, providers, threads),
-                     open_model(manifest.path(decoder), backend, providers, threads), positive_int(chunk, "chunk"))
+        raise BundleError(f"{describe(manifest.root)}: files not listed in the manifest: {', '.join(extra)}")
+    check_files(manifest)  # every file, so a tampered file is named even if this load would not open it
+    encoder = manifest.find("encoder", BACKENDS[backend], precision)
+    decoder = manifest.find("decoder", BACKENDS[backend], precision)
+    # Both sessions open now, so a file an engine rejects is refused at load, not mid-job.
+    return Generator(manifest, open_bundle_file(manifest, encoder, providers, threads),
+                     open_bundle_file(manifest, decoder, providers, threads), chunk, backend=backend, precision=precision)
+
+
+def bundle_path(bundle) -> Path:
+    """A bundle argument as a Path; anything but a str or os.PathLike is an InputError."""
+    if isinstance(bundle, bytes) or not isinstance(bundle, (str, os.PathLike)):
+        raise InputError(f"bundle must be a path (str or os.PathLike), got {type(bundle).__name__}")
+    return Path(bundle)
 
 
 class Generator:
     """Images (N, H, W, C) float32 in [0, 1] from latents (N, D) and back, for one loaded bundle."""
 
-    def __init__(self, manifest, encoder, decoder, chunk: int = CHUNK):
+    def __init__(self, manifest, encoder, decoder, chunk: int = CHUNK, backend: str = "onnx", precision: str = "fp32"):
         self.manifest = manifest
+        self.backend, self.precision = backend, precision
         self.encoder, self.decoder = encoder, decoder
         self.image_shape = manifest.image_shape
         self.latent_dim = manifest.latent_dim

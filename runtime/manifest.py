@@ -1,27 +1,40 @@
-"""The bundle manifest `vaedge.json`: read it, refuse anything unsafe, verify every file's hash.
+"""The bundle schema: `vaedge.json` written (by `vaedge export`) and read (by the runtime) here alone.
 
 The manifest is the single source of truth for later stages: image shape, latent dim, the files
-with their roles, precisions, tensor names and sha256. Nothing is read from a model file before the
-manifest has been parsed and the file's path has been proven to stay inside the bundle.
+with their roles, precisions, tensor names, shapes and sha256. Reading it trusts nothing: it must
+be a regular file (no symlink), within a size budget, and match a strict schema (types, ranges,
+plain file names, tensor names and shapes that agree with the image shape and latent dim) before
+any model file is touched. Model files are then read once, hashed as read, and those very bytes
+are what the backends load.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from vaedge.errors import BundleError
+from vaedge.io.files import MiB, describe, read_regular
 
 MANIFEST = "vaedge.json"
 FORMAT = "vaedge-bundle"
 FORMAT_VERSION = 1
-MAX_MANIFEST_BYTES = 1 << 20
+MAX_MANIFEST_BYTES = 1 * MiB
+MAX_FILE_BYTES = 512 * MiB  # one graph or reference file
+MAX_FILES = 64
+MAX_SIDE, MAX_LATENT = 4096, 4096
 ROLES = ("encoder", "decoder", "parity")
 FORMATS = ("onnx", "tflite", "npz")
 PRECISIONS = ("fp32", "fp16", "int8")
+DTYPES = ("float32", "int8", "uint8", "int64")
 SAMPLING_FORMULA = "z = z_mean + exp(0.5 * z_log_var) * eps"
+TENSORS = {"encoder": (["image"], ["z_mean", "z_log_var"]), "decoder": (["z"], ["image"])}
+BATCH = "N"
+CHUNK = 256  # images per engine call in the runtime: bounded memory whatever n is
+FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -38,9 +51,17 @@ class ModelFile:
     outputs: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
+    @property
+    def batch(self) -> int | None:
+        """The fixed batch of the graph's first input, or None for a dynamic batch."""
+        first = self.inputs[0]["shape"][0] if self.inputs else BATCH
+        return first if isinstance(first, int) else None
+
 
 @dataclass
 class Manifest:
+    """A parsed, schema-checked manifest: typed accessors for everything later stages read."""
+
     root: Path
     raw: dict
     files: list[ModelFile]
@@ -53,43 +74,74 @@ class Manifest:
     def latent_dim(self) -> int:
         return int(self.raw["latent_dim"])
 
+    @property
+    def sampling_formula(self) -> str:
+        return self.raw.get("sampling", {}).get("formula", SAMPLING_FORMULA)
+
+    @property
+    def metrics(self) -> dict:
+        return self.raw.get("metrics") or {}
+
+    @property
+    def validation(self) -> dict:
+        return self.raw.get("validation") or {}
+
+    def flops_per_image(self, role: str) -> int:
+        """FLOPs of one image through the role's graph, as counted at export (0 if not recorded)."""
+        return int(self.raw.get("flops_per_image", {}).get(role, 0))
+
     def find(self, role: str, format: str, precision: str) -> ModelFile:
-        for f in self.files:
-            if (f.role, f.format, f.precision) == (role, format, precision):
-                return f
+        found = self.find_all(role, format, precision)
+        if found:
+            return found[0]
         have = sorted({f.precision for f in self.files if f.role == role and f.format == format})
-        raise BundleError(
-            f"{self.root / MANIFEST}: no {precision} {format} {role} (has: {', '.join(have) or 'none'})"
-        )
+        raise BundleError(f"{self.root / MANIFEST}: no {precision} {format} {role} (has: {', '.join(have) or 'none'})")
+
+    def find_all(self, role: str, format: str, precision: str) -> list[ModelFile]:
+        """Every file of this role, format and precision (several for fixed-batch TFLite graphs)."""
+        return [f for f in self.files if (f.role, f.format, f.precision) == (role, format, precision)]
 
     def path(self, file: ModelFile) -> Path:
         return self.root / file.path
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# ---------------------------------------------------------------------------------- writing
+def tensor_specs(role: str, image_shape, latent_dim: int, batch: int | str = BATCH) -> tuple[list, list]:
+    """Manifest `inputs`/`outputs` of an encoder or decoder graph: names, shapes (batch first), dtypes."""
+    image = {"name": "image", "shape": [batch, *image_shape], "dtype": "float32"}
+    latent = {"shape": [batch, latent_dim], "dtype": "float32"}
+    if role == "encoder":
+        return [image], [{"name": "z_mean", **latent}, {"name": "z_log_var", **latent}]
+    return [{"name": "z", **latent}], [image]
 
 
-def safe_member(root: Path, name: object, where: str) -> Path:
-    """`root/name` if `name` is a plain relative path that stays inside `root`, else BundleError."""
-    if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
-        raise BundleError(f"{where}: file name {name!r} is not a plain relative path")
-    pure = PurePosixPath(name)
-    if pure.is_absolute() or ".." in pure.parts or name.startswith("~"):
-        raise BundleError(f"{where}: file {name!r} points outside the bundle")
-    path = root / pure
-    try:
-        resolved = path.resolve(strict=False)
-        inside = resolved.is_relative_to(root.resolve())
-    except (OSError, RuntimeError):
-        inside = False
-    if not inside:
-        raise BundleError(f"{where}: file {name!r} resolves outside the bundle (symlink?)")
-    return path
+def file_entry(root: Path, name: str, **fields) -> dict:
+    """A manifest entry for `root/name` with its sha256 and size filled in."""
+    data = (Path(root) / name).read_bytes()
+    return {"path": name, **fields, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def build_manifest(image_shape, latent_dim: int, files: list[dict], **sections) -> dict:
+    """The whole manifest: format, image, latent dim, host sampling, files, then `sections` as given
+    (producer, source, metrics, configs, validation, ...), sealed with its own sha256."""
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "image": {"shape": list(image_shape), "layout": "NHWC", "dtype": "float32", "range": [0.0, 1.0]},
+        "latent_dim": int(latent_dim),
+        "sampling": {"formula": SAMPLING_FORMULA, "eps": "N(0, I), drawn on the host", "prior": "N(0, I)",
+                     "in_graph": False},
+        "files": files,
+        **sections,
+    }
+    return {**manifest, "manifest_sha256": manifest_digest(manifest)}
+
+
+def runtime_section() -> dict:
+    """How the runtime runs the graphs, recorded in the manifest for whoever deploys them."""
+    return {"onnxruntime": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": "all cores",
+                            "sessions": "one per model, reused"},
+            "chunk": CHUNK, "default_precision": "fp32"}
 
 
 def manifest_digest(raw: dict) -> str:
@@ -98,77 +150,135 @@ def manifest_digest(raw: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+# ---------------------------------------------------------------------------------- reading
 def read_manifest(bundle: Path) -> Manifest:
     """Parse and schema-check `bundle/vaedge.json`; raise BundleError listing every problem."""
     root = Path(bundle)
     path = root / MANIFEST
     if not root.is_dir():
-        raise BundleError(f"{root}: not a bundle directory")
+        raise BundleError(f"{describe(root)}: not a bundle directory")
+    if not path.exists() and not path.is_symlink():
+        raise BundleError(f"{describe(path)}: missing; is {describe(root)} a vaedge bundle?")
+    data = read_regular(path, MAX_MANIFEST_BYTES, BundleError, follow_symlinks=False)
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise BundleError(f"{path}: missing; is {root} a vaedge bundle?") from None
-    if size > MAX_MANIFEST_BYTES:
-        raise BundleError(f"{path}: {size} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have")
-    try:
-        raw = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path}: not valid JSON ({exc})") from None
+        raw = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise BundleError(f"{describe(path)}: not valid JSON ({exc})") from None
     problems = []
-    if isinstance(raw, dict) and raw.get("manifest_sha256") != manifest_digest(raw):  # before any defaults are filled
-        problems.append(f"manifest_sha256 {raw.get('manifest_sha256')!r} does not match its content "
-                        f"(sha256 {manifest_digest(raw)}): edited or corrupted")
-    problems += _schema_problems(raw)
+    if isinstance(raw, dict) and raw.get("manifest_sha256") != manifest_digest(raw):
+        problems.append(f"manifest_sha256 {describe(str(raw.get('manifest_sha256')))[:80]} does not match its "
+                        f"content (sha256 {manifest_digest(raw)}): edited or corrupted")
+    problems += schema_problems(raw)
     if problems:
-        raise BundleError(f"{path}: " + "; ".join(problems))
-    files = []
-    for entry in raw["files"]:
-        safe_member(root, entry["path"], str(path))
-        known = {k: entry[k] for k in ("path", "role", "format", "precision", "sha256", "size", "inputs", "outputs")}
-        files.append(ModelFile(**known, extra={k: v for k, v in entry.items() if k not in known}))
-    names = [f.path for f in files]
-    if len(set(names)) != len(names):
-        raise BundleError(f"{path}: a file is listed twice")
+        raise BundleError(f"{describe(path)}: " + "; ".join(problems))
+    files = [ModelFile(**{k: e[k] for k in ("path", "role", "format", "precision", "sha256", "size")},
+                       inputs=e.get("inputs", []), outputs=e.get("outputs", []),
+                       extra={k: v for k, v in e.items() if k not in ModelFile.__dataclass_fields__})
+             for e in raw["files"]]
     return Manifest(root, raw, files)
 
 
-def _schema_problems(raw) -> list[str]:
+def _int(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def schema_problems(raw) -> list[str]:
+    """Every way `raw` differs from the bundle schema (an empty list when it conforms)."""
     if not isinstance(raw, dict):
         return ["expected a JSON object"]
     problems = []
     if raw.get("format") != FORMAT:
-        problems.append(f"format is {raw.get('format')!r}, expected {FORMAT!r}")
-    if raw.get("format_version") != FORMAT_VERSION:
-        problems.append(f"format_version {raw.get('format_version')!r} is not supported (this vaedge reads {FORMAT_VERSION})")
+        problems.append(f"format is {_show(raw.get('format'))}, expected {FORMAT!r}")
+    if raw.get("format_version") != FORMAT_VERSION or isinstance(raw.get("format_version"), bool):
+        problems.append(f"format_version {_show(raw.get('format_version'))} is not supported (this vaedge reads {FORMAT_VERSION})")
     image = raw.get("image")
     shape = image.get("shape") if isinstance(image, dict) else None
-    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(s, int) and s > 0 for s in shape)):
-        problems.append(f"image.shape must be [H, W, C] of positive ints, got {shape!r}")
+    shape_ok = (isinstance(shape, list) and len(shape) == 3 and all(_int(s, 1, MAX_SIDE) for s in shape[:2])
+                and _int(shape[2], 1, 4))
+    if not shape_ok:
+        problems.append(f"image.shape must be [H, W, C] with H, W in 1..{MAX_SIDE} and C in 1..4, got {_show(shape)}")
     latent = raw.get("latent_dim")
-    if not (isinstance(latent, int) and latent > 0):
-        problems.append(f"latent_dim must be a positive int, got {latent!r}")
+    if not _int(latent, 1, MAX_LATENT):
+        problems.append(f"latent_dim must be an int in 1..{MAX_LATENT}, got {_show(latent)}")
+    for key in ("metrics", "validation", "sampling", "flops_per_image", "producer"):
+        if key in raw and not isinstance(raw[key], dict):
+            problems.append(f"{key} must be an object")
+    if isinstance(raw.get("flops_per_image"), dict) and not all(_int(v, 0, 1 << 50) for v in raw["flops_per_image"].values()):
+        problems.append("flops_per_image values must be non-negative ints")
     files = raw.get("files")
-    if not isinstance(files, list) or not files:
-        return problems + ["files must be a non-empty list"]
+    if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
+        return problems + [f"files must be a list of 1..{MAX_FILES} entries"]
+    seen = set()
     for i, entry in enumerate(files):
-        if not isinstance(entry, dict):
-            problems.append(f"files[{i}] is not an object")
-            continue
-        for key, allowed in (("role", ROLES), ("format", FORMATS), ("precision", PRECISIONS)):
-            if entry.get(key) not in allowed:
-                problems.append(f"files[{i}].{key} is {entry.get(key)!r}, expected one of {allowed}")
-        sha = entry.get("sha256")
-        if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
-            problems.append(f"files[{i}].sha256 is not a sha256 hex digest")
-        if not (isinstance(entry.get("size"), int) and entry["size"] >= 0):
-            problems.append(f"files[{i}].size must be a non-negative int")
-        if "path" not in entry:
-            problems.append(f"files[{i}] has no path")
-        for key in ("inputs", "outputs"):
-            if not isinstance(entry.get(key, []), list):
-                problems.append(f"files[{i}].{key} must be a list")
-            entry.setdefault(key, [])
+        problems += _entry_problems(i, entry, shape if shape_ok else None, latent if _int(latent, 1, MAX_LATENT) else None)
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+            if entry["path"] in seen:
+                problems.append(f"files[{i}]: {describe(entry['path'])} is listed twice")
+            seen.add(entry["path"])
     return problems
+
+
+def _entry_problems(i: int, entry, image_shape, latent_dim) -> list[str]:
+    if not isinstance(entry, dict):
+        return [f"files[{i}] is not an object"]
+    where, problems = f"files[{i}]", []
+    name = entry.get("path")
+    if not (isinstance(name, str) and FILE_NAME.match(name) and name != MANIFEST):
+        problems.append(f"{where}.path {_show(name)} is not a plain file name in the bundle (letters, digits, '._-')")
+    for key, allowed in (("role", ROLES), ("format", FORMATS), ("precision", PRECISIONS)):
+        if entry.get(key) not in allowed:
+            problems.append(f"{where}.{key} is {_show(entry.get(key))}, expected one of {', '.join(allowed)}")
+    sha = entry.get("sha256")
+    if not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        problems.append(f"{where}.sha256 is not a sha256 hex digest")
+    if not _int(entry.get("size"), 0, MAX_FILE_BYTES):
+        problems.append(f"{where}.size must be an int in 0..{MAX_FILE_BYTES}, got {_show(entry.get('size'))}")
+    role = entry.get("role")
+    if role in TENSORS and image_shape is not None and latent_dim is not None:
+        for kind, names in zip(("inputs", "outputs"), TENSORS[role]):
+            problems += _tensor_problems(f"{where}.{kind}", entry.get(kind), names, role, image_shape, latent_dim)
+    return problems
+
+
+def _tensor_problems(where, tensors, names, role, image_shape, latent_dim) -> list[str]:
+    if not isinstance(tensors, list) or not all(isinstance(t, dict) for t in tensors):
+        return [f"{where} must be a list of tensor objects"]
+    got = [t.get("name") for t in tensors]
+    if sorted(map(str, got)) != sorted(names):
+        return [f"{where} names {_show(got)}, expected {names}"]
+    problems = []
+    for tensor in tensors:
+        expected = [*image_shape] if tensor["name"] == "image" else [latent_dim]
+        shape = tensor.get("shape")
+        if not (isinstance(shape, list) and len(shape) == len(expected) + 1 and (shape[0] == BATCH or _int(shape[0], 1, 1 << 16))
+                and shape[1:] == expected):
+            problems.append(f"{where} {tensor['name']}: shape {_show(shape)}, expected [N or a batch, {', '.join(map(str, expected))}]")
+        if tensor.get("dtype", "float32") not in DTYPES:
+            problems.append(f"{where} {tensor['name']}: dtype {_show(tensor.get('dtype'))} is not one of {', '.join(DTYPES)}")
+    return problems
+
+
+def _show(value) -> str:
+    """A value from the manifest, shortened and with control characters escaped, for a message."""
+    text = describe(json.dumps(value) if not isinstance(value, str) else repr(value))
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# ---------------------------------------------------------------------------------- files
+def read_file(manifest: Manifest, file: ModelFile) -> bytes:
+    """The bytes of one bundle file, read once and checked against its size and sha256."""
+    data = read_regular(manifest.path(file), max(file.size, 0), BundleError, follow_symlinks=False)
+    _check_bytes(manifest, file, data)
+    return data
+
+
+def _check_bytes(manifest: Manifest, file: ModelFile, data: bytes) -> None:
+    name = describe(manifest.path(file))
+    if len(data) != file.size:
+        raise BundleError(f"{name}: size {len(data)}, manifest says {file.size}")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != file.sha256:
+        raise BundleError(f"{name}: sha256 {actual}, manifest says {file.sha256}")
 
 
 def verify_files(manifest: Manifest, only: list[ModelFile] | None = None) -> list[str]:
@@ -176,24 +286,19 @@ def verify_files(manifest: Manifest, only: list[ModelFile] | None = None) -> lis
     problems = []
     for f in only if only is not None else manifest.files:
         path = manifest.path(f)
-        if path.is_symlink():
-            problems.append(f"{path}: is a symlink; bundle files must be regular files")
-        elif not path.is_file():
-            problems.append(f"{path}: missing")
-        elif path.stat().st_size != f.size:
-            problems.append(f"{path}: size {path.stat().st_size}, manifest says {f.size}")
-        else:
-            actual = sha256_of(path)
-            if actual != f.sha256:
-                problems.append(f"{path}: sha256 {actual}, manifest says {f.sha256}")
+        try:
+            if not path.exists() and not path.is_symlink():
+                raise BundleError(f"{describe(path)}: missing")
+            read_file(manifest, f)
+        except BundleError as exc:
+            problems.append(str(exc))
     return problems
 
 
 def unlisted_files(manifest: Manifest) -> list[str]:
-    """Files in the bundle directory that the manifest does not list (hidden files included)."""
+    """Entries in the bundle directory that the manifest does not list (hidden files included)."""
     listed = {MANIFEST, *(f.path for f in manifest.files)}
-    return sorted(str(p.relative_to(manifest.root)) for p in manifest.root.rglob("*")
-                  if not p.is_dir() and str(p.relative_to(manifest.root)) not in listed)
+    return sorted(describe(p.name) for p in manifest.root.iterdir() if p.name not in listed)
 
 
 def check_files(manifest: Manifest, only: list[ModelFile] | None = None) -> None:
@@ -201,9 +306,3 @@ def check_files(manifest: Manifest, only: list[ModelFile] | None = None) -> None
     problems = verify_files(manifest, only)
     if problems:
         raise BundleError("bundle files do not match the manifest: " + "; ".join(problems))
-
-
-def file_entry(root: Path, name: str, **fields) -> dict:
-    """A manifest entry for `root/name` with its sha256 and size filled in."""
-    path = root / name
-    return {"path": name, **fields, "sha256": sha256_of(path), "size": path.stat().st_size}

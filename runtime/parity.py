@@ -9,15 +9,16 @@ bundle's fp32 decoder).
 from __future__ import annotations
 
 import importlib.util
-
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vaedge.errors import ParityError
-from vaedge.runtime.backends import open_model
-from vaedge.runtime.manifest import Manifest, ModelFile, check_files, read_manifest
+from vaedge.errors import BundleError, ParityError
+from vaedge.io.files import describe
+from vaedge.io.arrays import npz_arrays
+from vaedge.runtime.backends import open_bundle_file
+from vaedge.runtime.manifest import Manifest, ModelFile, check_files, read_file, read_manifest
 from vaedge.runtime.sampling import host_sample
 
 PARITY_FILE = "parity.npz"
@@ -74,13 +75,13 @@ def _io_checks(file: ModelFile, model, expected_io) -> list[Check]:
 def check_bundle(manifest: Manifest, reference: dict, formats=("onnx", "tflite"), providers=None) -> list[Check]:
     """Run every model of the given formats on the reference inputs; return one Check per comparison."""
     checks: list[Check] = []
-    fp32_decoder = open_model(manifest.path(manifest.find("decoder", "onnx", "fp32")), "onnx", providers)
+    fp32_decoder = open_bundle_file(manifest, manifest.find("decoder", "onnx", "fp32"), providers)
     posterior = reference["latent_group"] == LATENT_GROUPS.index("posterior means")
     fp32_pair: dict[str, dict] = {}
     for file in manifest.files:
         if file.format not in formats or file.role not in ("encoder", "decoder"):
             continue
-        model = open_model(manifest.path(file), file.format, providers)
+        model = open_bundle_file(manifest, file, providers if file.format == "onnx" else None)
         io_checks = _io_checks(file, model, ENCODER_IO if file.role == "encoder" else DECODER_IO)
         checks += io_checks
         if not all(c.passed for c in io_checks):
@@ -139,16 +140,28 @@ def raise_on_failure(checks: list[Check]) -> None:
         raise ParityError(f"{len(failed)} parity check(s) failed: " + "; ".join(lines))
 
 
-def load_stored_reference(bundle: Path) -> dict[str, np.ndarray]:
-    """The Keras reference outputs saved in the bundle at export time (hash-checked like any file)."""
-    with np.load(Path(bundle) / PARITY_FILE, allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
+MAX_REFERENCE_BYTES = 256 * 2**20  # inflated; a real reference is a few MB
+REFERENCE_KEYS = ("images", "z_mean", "z_log_var", "latents", "latent_group", "decoded", "eps", "reconstruction")
+
+
+def load_stored_reference(manifest: Manifest) -> dict[str, np.ndarray]:
+    """The Keras reference outputs saved in the bundle at export time: hash-checked bytes, no pickle,
+    every array's size checked before it is inflated, and every array the checks need present."""
+    file = next((f for f in manifest.files if f.role == "parity"), None)
+    if file is None:
+        raise BundleError(f"{describe(manifest.root)}: the manifest lists no {PARITY_FILE}")
+    name = describe(manifest.path(file))
+    arrays = npz_arrays(read_file(manifest, file), name, REFERENCE_KEYS, max_bytes=MAX_REFERENCE_BYTES, error=BundleError)
+    missing = [k for k in REFERENCE_KEYS if k not in arrays]
+    if missing:
+        raise BundleError(f"{name}: missing array(s) {', '.join(missing)}")
+    return arrays
 
 
 def validate_stored(bundle: Path, formats=("onnx", "tflite")) -> list[Check]:
     """Hashes of every file, then every graph against the stored Keras reference; no TensorFlow needed."""
     manifest = read_manifest(bundle)
     check_files(manifest)
-    if not any(importlib.util.find_spec(m) for m in ("ai_edge_litert",)):
+    if importlib.util.find_spec("ai_edge_litert") is None:
         formats = tuple(f for f in formats if f != "tflite")
-    return check_bundle(manifest, load_stored_reference(bundle), formats=formats)
+    return check_bundle(manifest, load_stored_reference(manifest), formats=formats)

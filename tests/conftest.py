@@ -34,7 +34,10 @@ def fashion_mnist_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, fashion_mnist_dir) -> Path:
-    """A run directory from `vaedge.train.run.train`: 2 epochs on 2048 real images, latent 2."""
+    """A run directory from `vaedge.train.run.train`: 2 epochs on 2048 real images, latent 2.
+    VAEDGE_TEST_RUN names one made earlier the same way, to save the training while developing."""
+    if os.environ.get("VAEDGE_TEST_RUN"):
+        return Path(os.environ["VAEDGE_TEST_RUN"])
     from vaedge.train.config import TrainConfig
     from vaedge.train.run import train
 

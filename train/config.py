@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaedge.errors import TrainingError
-from vaedge.runtime import atomic
+from vaedge.io import atomic
 
 CONFIG_FILE = "train_config.json"
 STRATEGIES = ("default", "mirrored", "multiworker")

@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from vaedge.errors import DataError
+from vaedge.io.arrays import read_npz
+from vaedge.io.files import describe
+from vaedge.io.idx import read_idx_directory
+from vaedge.io.images import IMAGE_SUFFIXES, decode_image
 from vaedge.train.config import check_image_shape
-from vaedge.runtime.idx import read_idx_directory
 
 KERAS_DATASETS = ("mnist", "fashion_mnist")
 DEBIAN_DATASETS = Path("/usr/share/datasets")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 TEST_FRACTION = 0.1
 
 
@@ -50,9 +52,9 @@ def load_dataset(
     if channels not in (None, 1, 3):
         raise DataError(f"--channels must be 1 or 3, got {channels}")
     if data.replace("-", "_") in KERAS_DATASETS and not Path(data).exists():
-        source, arrays = _load_named(data.replace("-", "_"))
+        source, arrays = _load_named(data.replace("-", "_"), limit)
     else:
-        source, arrays = _load_path(Path(data), image_size, channels, seed)
+        source, arrays = _load_path(Path(data), image_size, channels, seed, limit)
     x_train = _fit(_to_unit_float(arrays["x_train"], source), image_size, channels, source)
     x_test = _fit(_to_unit_float(arrays["x_test"], source), image_size, channels, source)
     y_train, y_test = arrays.get("y_train"), arrays.get("y_test")
@@ -72,11 +74,11 @@ def local_candidates(name: str) -> list[Path]:
     return list(dict.fromkeys(candidates))
 
 
-def _load_named(name: str) -> tuple[str, dict[str, np.ndarray]]:
+def _load_named(name: str, limit: int | None) -> tuple[str, dict[str, np.ndarray]]:
     tried = []
     for directory in local_candidates(name):
         if directory.is_dir():
-            return str(directory), read_idx_directory(directory)
+            return str(directory), read_idx_directory(directory, limit)
         tried.append(str(directory))
     import keras
 
@@ -90,55 +92,41 @@ def _load_named(name: str) -> tuple[str, dict[str, np.ndarray]]:
     return f"keras.datasets.{name}", {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
-def _load_path(path: Path, image_size, channels, seed) -> tuple[str, dict[str, np.ndarray]]:
+def _load_path(path: Path, image_size, channels, seed, limit) -> tuple[str, dict[str, np.ndarray]]:
+    name = describe(path)
     if not path.exists():
-        raise DataError(f"{path}: no such file or directory (and not one of {', '.join(KERAS_DATASETS)})")
-    if path.is_file() and path.suffix == ".npz":
-        return str(path), _load_npz(path)
+        raise DataError(f"{name}: no such file or directory (and not one of {', '.join(KERAS_DATASETS)})")
+    if path.suffix == ".npz":
+        return name, _load_npz(path, limit)
     if path.is_dir():
         if any(path.glob("*-idx3-ubyte*")):
-            return str(path), read_idx_directory(path)
-        return str(path), _load_image_folder(path, image_size, channels, seed)
-    raise DataError(f"{path}: expected a directory of IDX files or images, or an .npz file")
+            return name, read_idx_directory(path, limit)
+        return name, _load_image_folder(path, image_size, channels, seed, limit)
+    raise DataError(f"{name}: expected a directory of IDX files or images, or an .npz file")
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except Exception as exc:
-        raise DataError(f"{path}: cannot read as .npz ({exc})") from None
+def _load_npz(path: Path, limit: int | None) -> dict[str, np.ndarray]:
+    arrays = read_npz(path, ["x_test", "y_test"])
+    arrays.update(read_npz(path, ["x_train", "y_train"], limit=limit))  # bounds what is read, not only kept
     missing = [key for key in ("x_train", "x_test") if key not in arrays]
     if missing:
-        raise DataError(f"{path}: missing array(s) {', '.join(missing)} (has {', '.join(arrays) or 'none'})")
+        raise DataError(f"{describe(path)}: missing array(s) {', '.join(missing)} (has {', '.join(arrays) or 'none'})")
     return arrays
 
 
-def _load_image_folder(path: Path, image_size, channels, seed) -> dict[str, np.ndarray]:
-    from PIL import Image, UnidentifiedImageError
-
+def _load_image_folder(path: Path, image_size, channels, seed, limit) -> dict[str, np.ndarray]:
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise DataError(f"{path}: no .png/.jpg images found (searched recursively)")
+        raise DataError(f"{describe(path)}: no {'/'.join(IMAGE_SUFFIXES)} images found (searched recursively)")
     if len(files) < 2:
-        raise DataError(f"{path}: one image cannot be split into training and held-out sets")
-    mode = "RGB" if channels == 3 else "L"
-    images = []
-    for file in files:
-        try:
-            with Image.open(file) as img:
-                img = img.convert(mode)
-                if image_size is None:
-                    image_size = (img.height, img.width)
-                if (img.height, img.width) != tuple(image_size):
-                    img = img.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
-                images.append(np.asarray(img, dtype=np.uint8))
-        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-            raise DataError(f"{file}: cannot decode image ({exc})") from None
-    x = np.stack(images)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_test = max(1, int(round(len(x) * TEST_FRACTION)))
-    return {"x_train": x[order[n_test:]], "x_test": x[order[:n_test]]}
+        raise DataError(f"{describe(path)}: one image cannot be split into training and held-out sets")
+    order = np.random.default_rng(seed).permutation(len(files))
+    n_test = max(1, int(round(len(files) * TEST_FRACTION)))
+    test_order, train_order = order[:n_test], order[n_test:][:limit]  # only decode what will be kept
+    if image_size is None:
+        image_size = decode_image(files[train_order[0]], channels or 1).shape[:2]
+    decoded = {i: decode_image(files[i], channels or 1, image_size) for i in (*train_order, *test_order)}
+    return {"x_train": np.stack([decoded[i] for i in train_order]), "x_test": np.stack([decoded[i] for i in test_order])}
 
 
 def _to_unit_float(x: np.ndarray, source: str) -> np.ndarray:

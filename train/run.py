@@ -10,23 +10,21 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from vaedge import __version__
 from vaedge.errors import TrainingError
-from vaedge.runtime import atomic
-from vaedge.runtime.images import save_grid
+from vaedge.io import atomic
+from vaedge.io.images import save_grid
 from vaedge.train.config import TrainConfig
 from vaedge.train.data import load_dataset
 from vaedge.train.model import VAE  # also registers VAE/Sampling for checkpoint loading
+from vaedge.versions import versions
 
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_RE = re.compile(r"^epoch-(\d{4})$")
@@ -130,14 +128,7 @@ def pipeline(images: np.ndarray, batch_size: int, shuffle_seed: int | None = Non
 
 
 def _versions() -> dict[str, str]:
-    return {
-        "vaedge": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "keras_backend": keras.backend.backend(),
-    }
+    return {**versions("numpy", "tensorflow", "keras"), "keras_backend": keras.backend.backend()}
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -160,18 +151,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 def _publish_checkpoint(out: Path, epoch: int, vae, history: dict) -> None:
-    root = out / CHECKPOINTS
-    root.mkdir(exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".epoch-{epoch:04d}.", suffix=".partial"))
-    try:
+    # replace: an epoch left by a run that died after it, before finishing
+    with atomic.staged_directory(out / CHECKPOINTS / f"epoch-{epoch:04d}", replace=True) as staging:
         vae.save(staging / "vae.keras")
         atomic.write_json(staging / "history.json", history)
-        final = root / f"epoch-{epoch:04d}"
-        if final.exists():  # left by a run that died after this epoch, before finishing
-            shutil.rmtree(final)
-        os.rename(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_final(out: Path, vae, config: TrainConfig, history: dict, test: dict) -> None:

@@ -54,7 +54,7 @@ def test_onnx_graphs_names_no_random_ops_dynamic_batch(bundle, role, inputs, out
 
 def test_tflite_dynamic_batch_and_names(bundle):
     for name in ("decoder.tflite", "decoder.int8.tflite", "encoder.tflite", "encoder.int8.tflite"):
-        model = TFLiteModel(bundle / name)
+        model = TFLiteModel((bundle / name).read_bytes(), name)
         for n in (1, 7, 256):
             feed = {"z": np.zeros((n, 2), np.float32)} if name.startswith("decoder") else {"image": np.zeros((n, 28, 28, 1), np.float32)}
             out = model.run(feed)

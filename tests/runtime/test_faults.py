@@ -81,7 +81,7 @@ def test_generate_without_write_permission_leaves_nothing(bundle, reliability):
 RSS = """
 import json, resource, sys
 from vaedge import runtime
-from vaedge.runtime.bench import rss_mb
+from vaedge.bench.timing import rss_mb
 generator = runtime.load(sys.argv[1])
 generator.sample(256, seed=0)
 base = rss_mb()

@@ -65,7 +65,7 @@ def test_chunked_sampling_equals_one_batch(bundle):
 
 
 def test_encode_uint8_equals_float_and_reconstruct_mean(generator, fashion_mnist_dir):
-    from vaedge.runtime.images import read_images
+    from vaedge.io.images import read_images
 
     pixels, names = read_images([fashion_mnist_dir], generator.image_shape, limit=10)
     assert pixels.dtype == np.uint8 and names[0] == "fashion-mnist[0]"
@@ -102,7 +102,7 @@ def test_quantized_variants_load_and_stay_close(bundle, generator, precision):
 def test_reconstruct_matches_keras_with_the_same_eps(bundle, fashion_mnist_dir, request):
     keras = pytest.importorskip("keras")  # the base-install CI venv runs the rest of this file
     trained_run = request.getfixturevalue("trained_run")
-    from vaedge.runtime.images import read_images
+    from vaedge.io.images import read_images
     from vaedge.train.model import Sampling
 
     generator = runtime.load(bundle)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaedge.runtime.manifest import FORMAT, FORMAT_VERSION, MANIFEST, file_entry, manifest_digest
+from vaedge.runtime.manifest import MANIFEST, build_manifest, file_entry, tensor_specs
 
 LATENT, SIDE = 2, 4
 
@@ -38,16 +38,9 @@ def make_bundle(root: Path, decoder_op: str = "Sigmoid", encoder_bytes: bytes | 
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         model.ir_version = 8
         (root / name).write_bytes(model.SerializeToString() if name == "decoder.onnx" or encoder_bytes is None else encoder_bytes)
-    latent = {"shape": ["N", LATENT], "dtype": "float32"}
-    image = {"name": "image", "shape": ["N", SIDE, SIDE, 1], "dtype": "float32"}
-    files = [
-        file_entry(root, "encoder.onnx", role="encoder", format="onnx", precision="fp32", inputs=[image],
-                   outputs=[{"name": "z_mean", **latent}, {"name": "z_log_var", **latent}]),
-        file_entry(root, "decoder.onnx", role="decoder", format="onnx", precision="fp32",
-                   inputs=[{"name": "z", **latent}], outputs=[image]),
-    ]
-    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "image": {"shape": [SIDE, SIDE, 1]},
-                "latent_dim": LATENT, "files": files}
-    manifest["manifest_sha256"] = manifest_digest(manifest)
-    (root / MANIFEST).write_text(json.dumps(manifest))
+    files = []
+    for role in ("encoder", "decoder"):
+        inputs, outputs = tensor_specs(role, (SIDE, SIDE, 1), LATENT)
+        files.append(file_entry(root, f"{role}.onnx", role=role, format="onnx", precision="fp32", inputs=inputs, outputs=outputs))
+    (root / MANIFEST).write_text(json.dumps(build_manifest((SIDE, SIDE, 1), LATENT, files)))
     return root

@@ -11,7 +11,7 @@ from PIL import Image
 from vaedge.errors import DataError
 from vaedge.train import data as data_module
 from vaedge.train.data import load_dataset
-from vaedge.runtime.idx import IMAGES_MAGIC
+from vaedge.io.idx import IMAGES_MAGIC
 
 
 def write_idx(path, array, magic=IMAGES_MAGIC, gz=True, cut=0):
@@ -138,7 +138,7 @@ def _bad_dataset(case: str, root):
         ("truncated_gzip", "cannot read"),
         ("truncated_data", "header declares"),
         ("missing_test", "missing t10k-images"),
-        ("empty_folder", "no .png/.jpg images"),
+        ("empty_folder", "no .png/.jpg/.jpeg/.bmp/.gif/.webp images"),
         ("corrupt_image", "cannot decode image"),
         ("bad_shape", "multiples of 4"),
         ("npz_missing_key", "missing array(s) x_test"),

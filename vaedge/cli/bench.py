@@ -23,12 +23,12 @@ def bench(
 ) -> None:
     """Throughput at batch 1/64/256, batch-1 latency, size, memory and cold start, vs the sgemm roofline."""
     if keras is not None:
-        from vaedge.cli.quiet import import_tensorflow
+        from vaedge.quiet import import_tensorflow
 
         import_tensorflow()
-    from vaedge.cli.bench_report import chart_png, table
-    from vaedge.runtime import atomic
-    from vaedge.runtime.bench import bench as run_bench
+    from vaedge.bench.report import chart_png, table
+    from vaedge.bench.run import bench as run_bench
+    from vaedge.io import atomic
 
     results = run_bench(bundle, keras, seconds=seconds, threads=threads)
     from rich.console import Console

@@ -8,25 +8,22 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BACKEND, BUNDLE, PRECISION, PROVIDER, THREADS, open_bundle
+from vaedge.cli.bundle_options import BUNDLE, with_generator
 from vaedge.cli.errors import reported
 
 
 @reported
+@with_generator
 def encode(
     bundle: Path = BUNDLE,
     images: list[Path] = typer.Argument(..., help="Image files, or an IDX file/folder or .npz."),
     limit: Optional[int] = typer.Option(None, help="At most this many images."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    backend: str = BACKEND,
-    provider: Optional[list[str]] = PROVIDER,
-    precision: str = PRECISION,
-    threads: Optional[int] = THREADS,
+    generator=None,
 ) -> None:
     """Print z_mean and z_log_var (a log-variance) per image."""
-    from vaedge.runtime.images import read_images
+    from vaedge.io.images import read_images
 
-    generator = open_bundle(bundle, backend, provider, precision, threads)
     pixels, names = read_images(images, generator.image_shape, limit)
     z_mean, z_log_var = generator.encode(pixels)
     rows = [{"image": name, "z_mean": m.tolist(), "z_log_var": v.tolist()} for name, m, v in zip(names, z_mean, z_log_var)]

@@ -24,7 +24,7 @@ def export(
     force: bool = typer.Option(False, help="Replace an existing bundle, whole."),
 ) -> None:
     """Export encoder and decoder as optimised ONNX and TFLite graphs, validated against Keras."""
-    from vaedge.cli.quiet import import_tensorflow
+    from vaedge.quiet import import_tensorflow
 
     import_tensorflow()
     from vaedge.cli.report import print_checks

@@ -7,11 +7,12 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BACKEND, BUNDLE, PRECISION, PROVIDER, THREADS, open_bundle
+from vaedge.cli.bundle_options import BUNDLE, with_generator
 from vaedge.cli.errors import fail, reported
 
 
 @reported
+@with_generator
 def generate(
     bundle: Path = BUNDLE,
     out: Path = typer.Option(..., "--out", help="PNG grid to write."),
@@ -20,27 +21,23 @@ def generate(
     temperature: float = typer.Option(1.0, help="z = temperature * eps."),
     columns: Optional[int] = typer.Option(None, help="Grid columns (default: square)."),
     npy: Optional[Path] = typer.Option(None, "--npy", help="Also write eps, z and images to this .npz."),
-    backend: str = BACKEND,
-    provider: Optional[list[str]] = PROVIDER,
-    precision: str = PRECISION,
-    threads: Optional[int] = THREADS,
+    generator=None,
 ) -> None:
     """Generate n images from the prior, sampled on the host and decoded by the bundle's decoder."""
     if n <= 0:
         raise fail(f"--n must be positive, got {n}")
-    from vaedge.runtime.images import save_grid
+    from vaedge.io.images import save_grid
 
-    generator = open_bundle(bundle, backend, provider, precision, threads)
     images, eps = generator.sample(n, seed=seed, temperature=temperature, return_eps=True)
     if npy is not None:
         import io
 
         import numpy as np
 
-        from vaedge.runtime import atomic
+        from vaedge.io import atomic
 
         buffer = io.BytesIO()
         np.savez(buffer, eps=eps, z=(temperature * eps).astype(np.float32), images=images)
         atomic.write_bytes(npy, buffer.getvalue())
     save_grid(out, images, columns=columns)
-    typer.echo(f"{out}: {n} images ({generator.providers[0]}, {precision})")
+    typer.echo(f"{out}: {n} images ({generator.providers[0]}, {generator.precision})")

@@ -7,26 +7,23 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BACKEND, BUNDLE, PRECISION, PROVIDER, THREADS, open_bundle
+from vaedge.cli.bundle_options import BUNDLE, with_generator
 from vaedge.cli.errors import reported
 
 
 @reported
+@with_generator
 def interpolate(
     bundle: Path = BUNDLE,
     start: Path = typer.Argument(..., help="First image file."),
     end: Path = typer.Argument(..., help="Last image file."),
     out: Path = typer.Option(..., "--out", help="PNG strip to write."),
     steps: int = typer.Option(10, help="Images in the strip, ends included."),
-    backend: str = BACKEND,
-    provider: Optional[list[str]] = PROVIDER,
-    precision: str = PRECISION,
-    threads: Optional[int] = THREADS,
+    generator=None,
 ) -> None:
     """Decode evenly spaced points between the z_mean of two images."""
-    from vaedge.runtime.images import read_images, save_grid
+    from vaedge.io.images import read_images, save_grid
 
-    generator = open_bundle(bundle, backend, provider, precision, threads)
     (a, b), _ = read_images([start, end], generator.image_shape, limit=2)
     strip = generator.interpolate(a, b, steps)
     save_grid(out, strip, columns=steps)

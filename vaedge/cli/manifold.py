@@ -7,26 +7,23 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BACKEND, BUNDLE, PRECISION, PROVIDER, THREADS, open_bundle
+from vaedge.cli.bundle_options import BUNDLE, with_generator
 from vaedge.cli.errors import reported
 
 
 @reported
+@with_generator
 def manifold(
     bundle: Path = BUNDLE,
     out: Path = typer.Option(..., "--out", help="PNG to write."),
     size: int = typer.Option(20, help="Grid is size x size."),
     data: Optional[list[Path]] = typer.Option(None, help="Images (files, IDX or .npz) choosing the two dims for latent dim > 2."),
     limit: int = typer.Option(1000, help="At most this many images from --data."),
-    backend: str = BACKEND,
-    provider: Optional[list[str]] = PROVIDER,
-    precision: str = PRECISION,
-    threads: Optional[int] = THREADS,
+    generator=None,
 ) -> None:
     """Decode a grid over the prior's quantiles (two dims with most variance on --data when D > 2)."""
-    from vaedge.runtime.images import read_images, save_grid
+    from vaedge.io.images import read_images, save_grid
 
-    generator = open_bundle(bundle, backend, provider, precision, threads)
     images = read_images(data, generator.image_shape, limit)[0] if data else None
     save_grid(out, generator.latent_grid(size, images=images), columns=size, scale=1)
     typer.echo(f"{out}: {size}x{size} latent map")

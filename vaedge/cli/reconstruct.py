@@ -7,11 +7,12 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BACKEND, BUNDLE, PRECISION, PROVIDER, THREADS, open_bundle
+from vaedge.cli.bundle_options import BUNDLE, with_generator
 from vaedge.cli.errors import reported
 
 
 @reported
+@with_generator
 def reconstruct(
     bundle: Path = BUNDLE,
     images: list[Path] = typer.Argument(..., help="Image files, or an IDX file/folder or .npz."),
@@ -19,17 +20,13 @@ def reconstruct(
     limit: Optional[int] = typer.Option(16, help="At most this many images."),
     seed: Optional[int] = typer.Option(0, help="Seed for the posterior eps."),
     mean: bool = typer.Option(False, "--mean", help="Decode z_mean instead of sampling the posterior."),
-    backend: str = BACKEND,
-    provider: Optional[list[str]] = PROVIDER,
-    precision: str = PRECISION,
-    threads: Optional[int] = THREADS,
+    generator=None,
 ) -> None:
     """Encode, sample z on the host, decode: inputs and reconstructions in pairs."""
     import numpy as np
 
-    from vaedge.runtime.images import read_images, save_grid
+    from vaedge.io.images import read_images, save_grid
 
-    generator = open_bundle(bundle, backend, provider, precision, threads)
     pixels, names = read_images(images, generator.image_shape, limit)
     recon = generator.reconstruct(pixels, seed=seed, sample=not mean)
     pairs = np.empty((2 * len(pixels), *generator.image_shape), np.float32)

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from vaedge.runtime import atomic
+from vaedge.io import atomic
 
 
 def checks_table(checks, title: str) -> Table:

@@ -42,7 +42,7 @@ def train(
     if resume and force:
         raise fail("--resume and --force contradict each other")
 
-    from vaedge.cli.quiet import import_tensorflow
+    from vaedge.quiet import import_tensorflow
 
     import_tensorflow()
     from vaedge.train.config import TrainConfig

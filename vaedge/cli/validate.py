@@ -25,7 +25,7 @@ def validate(
     from vaedge.runtime.parity import raise_on_failure
 
     if keras or encoder or decoder:
-        from vaedge.cli.quiet import import_tensorflow
+        from vaedge.quiet import import_tensorflow
 
         import_tensorflow()
         from vaedge.export.run import validate_with_keras

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from vaedge.bench.timing import Row
 from vaedge.export import convert
 from vaedge.export.sources import from_run
 from vaedge.runtime.backends import OnnxModel
@@ -16,15 +18,17 @@ from vaedge.runtime.backends import OnnxModel
 KERAS_COLD_START = """
 import sys
 import keras, numpy as np
-from vaedge.runtime.images import save_grid
+from vaedge.io.images import save_grid
 decoder = keras.saving.load_model(sys.argv[1] + "/decoder.keras")
 z = np.random.default_rng(0).standard_normal((64, decoder.inputs[0].shape[-1])).astype("float32")
 save_grid(sys.argv[2], decoder.predict(z, verbose=0))
 """
 
 
+@contextlib.contextmanager
 def keras_decoders(run: Path):
-    """Yield (name, open() -> decode(z), file) for Keras predict, Keras direct call and plain tf2onnx."""
+    """(Row, open() -> decode(z), file) for Keras predict, Keras direct call and plain tf2onnx; the plain
+    tf2onnx graph lives in a temporary directory removed when the block ends."""
     file = Path(run) / "decoder.keras"
 
     def predict():
@@ -35,13 +39,14 @@ def keras_decoders(run: Path):
         decoder = keras.saving.load_model(file, compile=False)
         return lambda z: np.asarray(decoder(z, training=False))
 
-    raw = Path(tempfile.mkdtemp()) / "decoder.tf2onnx.onnx"
-    raw.write_bytes(convert.to_onnx(convert.decoder_function(from_run(run))).SerializeToString())
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "decoder.tf2onnx.onnx"
+        raw.write_bytes(convert.to_onnx(convert.decoder_function(from_run(run))).SerializeToString())
 
-    def plain_tf2onnx():
-        model = OnnxModel(raw)
-        return lambda z: model.run({"z": z})
+        def plain_tf2onnx():
+            model = OnnxModel(raw.read_bytes(), raw.name)
+            return lambda z: model.run({"z": z})
 
-    yield "Keras predict", predict, file
-    yield "Keras direct call", direct_call, file
-    yield "onnxruntime fp32 (plain tf2onnx)", plain_tf2onnx, raw
+        yield [(Row("Keras", variant="predict"), predict, file),
+               (Row("Keras", variant="direct call"), direct_call, file),
+               (Row("onnxruntime", variant="plain tf2onnx"), plain_tf2onnx, raw)]

@@ -42,7 +42,7 @@ def chart_png(results: dict, width: int = 900) -> bytes:
     for i, (row, value) in enumerate(zip(rows, values)):
         y = 30 + pad * 2 + i * (bar_h + pad)
         draw.text((pad, y + 7), row["name"][:40], fill="black")
-        colour = (120, 120, 120) if row["name"].startswith("Keras") else (40, 110, 200)
+        colour = (120, 120, 120) if row["engine"] == "Keras" else (40, 110, 200)
         draw.rectangle([label_w, y, label_w + value * scale, y + bar_h], fill=colour)
         draw.text((label_w + value * scale + 4, y + 7), f"{value:,.0f}", fill="black")
     if math.isfinite(roofline):

@@ -1,15 +1,24 @@
-"""Keep TensorFlow's native start-up chatter (absl/oneDNN/CUDA probes) off the user's terminal."""
+"""Keep native libraries' chatter (TensorFlow's start-up, the TFLite converter, LiteRT's delegate
+notes) off the user's terminal: only vaedge's own lines reach a person, unless they ask with --verbose."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 
+VERBOSE_ENV = "VAEDGE_VERBOSE"
+
 
 @contextlib.contextmanager
 def native_stderr_silenced():
-    """Point file descriptor 2 at /dev/null while TensorFlow loads; Python errors still raise normally."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Point file descriptor 2 at /dev/null for the block; Python exceptions still raise normally.
+
+    Does nothing when VAEDGE_VERBOSE=1 (what `--verbose` sets).
+    """
+    if os.environ.get(VERBOSE_ENV) == "1":
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:

@@ -1,0 +1,84 @@
+"""The whole benchmark: every decoder variant of a bundle (and Keras, given a run) in one process.
+
+The limit is a roofline: float32 GEMM GFLOP/s measured with numpy at the start of the run, divided
+by the decoder's FLOPs per image (from the manifest, counted on the graph as tf2onnx wrote it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import resource
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from vaedge.bench.timing import BATCHES, Row, cold_start, measure, sgemm_gflops
+from vaedge.runtime.backends import open_bundle_file
+from vaedge.runtime.manifest import Manifest, read_manifest
+
+ENGINES = {"onnx": "onnxruntime", "tflite": "LiteRT"}
+
+
+def bundle_rows(manifest: Manifest, threads: int | None):
+    """(Row, open() -> decode(z), file) for every decoder graph in the bundle whose engine is installed."""
+    for f in manifest.files:
+        if f.role != "decoder" or f.format not in ENGINES:
+            continue
+        if f.format == "tflite" and importlib.util.find_spec("ai_edge_litert") is None:
+            continue  # LiteRT not installed: the row is left out, not faked
+
+        def open_decoder(f=f):
+            model = open_bundle_file(manifest, f, threads=threads)
+            return lambda z: model.run({"z": z})["image"]
+
+        variant = "optimised" if f.format == "onnx" and f.precision == "fp32" else ""
+        yield Row(ENGINES[f.format], f.precision, variant, batch=f.batch), open_decoder, manifest.path(f)
+
+
+def bench(bundle: Path, keras_run: Path | None = None, seconds: float = 0.5, threads: int | None = None) -> dict:
+    """Every figure of the benchmark, as a JSON-ready dict."""
+    manifest = read_manifest(bundle)
+    gflops = sgemm_gflops()
+    flops = manifest.flops_per_image("decoder")
+    roofline = gflops * 1e9 / flops if flops else float("nan")
+    latents = np.random.default_rng(0).standard_normal((max(BATCHES), manifest.latent_dim), dtype=np.float32)
+    rows: list[Row] = []
+    with contextlib.ExitStack() as stack:
+        sources = []
+        if keras_run is not None:
+            from vaedge.bench.keras_rows import keras_decoders
+
+            sources += stack.enter_context(keras_decoders(keras_run))
+        sources += list(bundle_rows(manifest, threads))
+        for row, open_decoder, file in sources:
+            rows.append(measure(row, open_decoder, latents, seconds, file))
+    keras_call = next((r for r in rows if (r.engine, r.variant) == ("Keras", "direct call")), None)
+    keras_predict = next((r for r in rows if (r.engine, r.variant) == ("Keras", "predict")), None)
+    for row in rows:
+        row.vs_roofline = row.images_per_s[256] / roofline
+        row.vs_keras_call = row.images_per_s[256] / keras_call.images_per_s[256] if keras_call else float("nan")
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "cold.png"
+        runtime_cold = cold_start([sys.executable, "-m", "vaedge", "generate", str(bundle), "--n", "64",
+                                   "--seed", "0", "--out", str(png)], png)
+        keras_cold = float("nan")
+        if keras_run is not None:
+            from vaedge.bench.keras_rows import KERAS_COLD_START
+
+            keras_cold = cold_start([sys.executable, "-c", KERAS_COLD_START, str(keras_run), str(png)], png)
+    return {
+        "bundle": str(bundle),
+        "sgemm_gflops": gflops,
+        "decoder_flops_per_image": flops,
+        "roofline_images_per_s": roofline,
+        "rows": [{"name": r.name, **asdict(r)} for r in rows],
+        "keras_predict_batch1_p50_ms": keras_predict.latency_p50_ms if keras_predict else float("nan"),
+        "cold_start_s": {"runtime_generate": runtime_cold, "keras_script": keras_cold,
+                         "speedup": keras_cold / runtime_cold},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "settings": {"seconds_per_measurement": seconds, "threads": threads},
+    }

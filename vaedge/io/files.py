@@ -1,0 +1,88 @@
+"""Reading files that strangers made: regular files only, every read bounded before it happens.
+
+A FIFO, a device such as /dev/zero or a socket would hang a reader or feed it without end, so a
+path is opened non-blocking, checked with fstat on the open descriptor (not on a path that could
+be swapped afterwards) and read up to a byte budget. Callers hash and parse the bytes returned,
+never the path again.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zlib
+from pathlib import Path
+
+from vaedge.errors import DataError, VaedgeError
+
+MiB = 1 << 20
+
+
+def describe(path) -> str:
+    """A file name as data: control characters and escapes shown as `\\x1b`, never sent raw."""
+    text = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def read_regular(path, max_bytes: int, error: type[VaedgeError] = DataError, follow_symlinks: bool = True) -> bytes:
+    """All bytes of the regular file `path`, at most `max_bytes`; anything else raises `error`."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    name = describe(path)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise error(f"{name}: no such file") from None
+    except OSError as exc:
+        if not follow_symlinks and os.path.islink(path):
+            raise error(f"{name}: is a symlink; only regular files are read") from None
+        raise error(f"{name}: cannot open ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{name}: not a regular file (a {_kind(info.st_mode)}); only regular files are read")
+        if info.st_size > max_bytes:
+            raise error(f"{name}: {info.st_size:,} bytes, more than the {max_bytes:,} allowed for it")
+        chunks, total = [], 0
+        while chunk := os.read(fd, min(MiB, max_bytes + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:  # grew while we read it
+                raise error(f"{name}: more than the {max_bytes:,} bytes allowed for it")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise error(f"{name}: cannot read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+
+
+def gunzip_bounded(data: bytes, max_bytes: int, name: str, error: type[VaedgeError] = DataError) -> bytes:
+    """Decompress gzip `data` to at most `max_bytes`, refusing bombs before they are inflated."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise error(f"{name}: not valid gzip ({exc})") from None
+    if len(out) > max_bytes:
+        raise error(f"{name}: inflates to more than the {max_bytes:,} bytes allowed for it")
+    if not inflater.eof:
+        raise error(f"{name}: truncated gzip stream")
+    return out
+
+
+def _kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return kind
+    return "special file"
+
+
+def is_regular(path: Path) -> bool:
+    """True for a regular file (following symlinks), False for anything else or nothing."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+

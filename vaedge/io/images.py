@@ -1,0 +1,162 @@
+"""Images in and out: PNG grids of generated images, and image files from users decoded safely.
+
+Every decoder goes through `decode_image`, which reads a regular file within a byte budget, checks
+the pixel count the header declares before decoding, and maps every mode Pillow opens to 8-bit
+grayscale or RGB:
+
+| mode | becomes |
+| --- | --- |
+| 1, L, P, RGB, CMYK, YCbCr, LAB, HSV | Pillow's own conversion to L or RGB |
+| I;16 (16-bit PNG), I, F | scaled from their full range (65535 for 16-bit) to 0..255, not clipped |
+| LA, PA, RGBA, P with transparency | composited over black, the background of MNIST-style images |
+| animated GIF, APNG, multi-page TIFF | the first frame |
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from vaedge.errors import DataError, VaedgeError
+from vaedge.io import atomic
+from vaedge.io.files import MiB, describe, read_regular
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+MAX_IMAGE_BYTES = 64 * MiB
+MAX_IMAGE_PIXELS = 64_000_000  # 8000 x 8000; checked from the header, before decoding
+
+
+def grid(images: np.ndarray, columns: int | None = None, padding: int = 1) -> np.ndarray:
+    """(N, H, W, C) floats in [0, 1] -> one uint8 (rows*H, columns*W, C) mosaic, row-major."""
+    n, height, width, channels = images.shape
+    columns = min(columns or math.ceil(math.sqrt(n)), n)
+    rows = math.ceil(n / columns)
+    step_h, step_w = height + padding, width + padding
+    mosaic = np.zeros((rows * step_h - padding, columns * step_w - padding, channels), np.uint8)
+    pixels = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
+    for i, image in enumerate(pixels):
+        r, c = divmod(i, columns)
+        mosaic[r * step_h : r * step_h + height, c * step_w : c * step_w + width] = image
+    return mosaic
+
+
+def png_bytes(pixels: np.ndarray, scale: int = 1) -> bytes:
+    """uint8 (H, W, 1|3) -> PNG bytes, upscaled by an integer factor with nearest neighbour."""
+    from PIL import Image
+
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_grid(path: Path, images: np.ndarray, columns: int | None = None, scale: int = 2) -> Path:
+    """Write images (N, H, W, C) in [0, 1] as one PNG grid, atomically."""
+    atomic.write_bytes(Path(path), png_bytes(grid(images, columns), scale=scale))
+    return Path(path)
+
+
+def decode_image(path: Path, channels: int, size: tuple[int, int] | None = None,
+                 error: type[VaedgeError] = DataError) -> np.ndarray:
+    """One image file -> uint8 (H, W, channels), resized (bilinear) to `size` (H, W) if given."""
+    from PIL import Image, UnidentifiedImageError
+
+    name = describe(path)
+    data = read_regular(path, MAX_IMAGE_BYTES, error)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # palette/transparency notes: handled below
+            with Image.open(io.BytesIO(data)) as img:
+                if img.width * img.height > MAX_IMAGE_PIXELS:
+                    raise error(f"{name}: {img.width}x{img.height} pixels, more than the {MAX_IMAGE_PIXELS:,} allowed")
+                img.seek(0)
+                img = _to_8bit(img, channels)
+                if size is not None and (img.height, img.width) != tuple(size):
+                    img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+                return np.asarray(img, np.uint8).reshape(img.height, img.width, channels)
+    except VaedgeError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning, EOFError, MemoryError) as exc:
+        raise error(f"{name}: cannot decode image ({type(exc).__name__}: {describe(str(exc))})") from None
+
+
+def _to_8bit(img, channels: int):
+    """Any Pillow mode -> 'L' or 'RGB' (see the module's table)."""
+    from PIL import Image
+
+    target = "L" if channels == 1 else "RGB"
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        array = np.asarray(img, np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or (img.mode == "I" and array.max(initial=0) > 255) else 255.0
+        if img.mode == "F" and array.max(initial=0) <= 1.0:
+            top = 1.0
+        gray = Image.fromarray(np.clip(np.rint(array / top * 255.0), 0, 255).astype(np.uint8), "L")
+        return gray.convert(target)
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("LA", "PA", "RGBa", "La"):
+        img = img.convert("RGBA")
+    if img.mode == "RGBA":
+        black = Image.new("RGBA", img.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(black, img).convert("RGB")
+    return img.convert(target)
+
+
+def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Image files, IDX files/folders or .npz files -> (uint8 (N, H, W, C), a name per image).
+
+    Pictures are converted to the bundle's channels and resized (bilinear) to its (H, W); an .npz
+    gives `x_test` (else `x_train`), an IDX folder its t10k images. `limit` keeps the first N and
+    bounds what is read.
+    """
+    from vaedge.errors import InputError
+    from vaedge.io.arrays import read_npz
+    from vaedge.io.idx import IMAGES_MAGIC, find_idx_file, read_idx
+
+    height, width, channels = image_shape
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be at least 1, got {limit}")
+    arrays, names, count = [], [], 0
+    for path in map(Path, paths):
+        left = None if limit is None else limit - count
+        name = describe(path.name)
+        if not path.exists():
+            raise InputError(f"{describe(path)}: no such file or directory")
+        if path.is_dir() or "-ubyte" in path.name:
+            idx = find_idx_file(path, "test", "images") if path.is_dir() else path
+            if idx is None:
+                raise InputError(f"{describe(path)}: no t10k-images-idx3-ubyte[.gz] in this folder")
+            try:
+                batch = read_idx(idx, IMAGES_MAGIC, limit=left)[..., None]
+            except DataError as exc:
+                raise InputError(str(exc)) from None
+        elif path.suffix == ".npz":
+            found = read_npz(path, ["x_test", "x_train"], limit=left, error=InputError)
+            key = "x_test" if "x_test" in found else "x_train" if "x_train" in found else None
+            if key is None:
+                raise InputError(f"{describe(path)}: no x_test or x_train array")
+            batch = found[key]
+            batch = batch[..., None] if batch.ndim == 3 else batch
+            if batch.ndim != 4 or batch.shape[0] == 0:
+                raise InputError(f"{describe(path)}: {key} holds no images shaped (N, H, W[, C]); got {batch.shape}")
+            if batch.dtype != np.uint8:
+                batch = np.clip(np.rint(batch * 255.0 if batch.max() <= 1.0 else batch), 0, 255).astype(np.uint8)
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            batch = decode_image(path, channels, (height, width), error=InputError)[None]
+        else:
+            raise InputError(f"{describe(path)}: not an image, IDX or .npz file")
+        names += [name] if len(batch) == 1 else [f"{name}[{i}]" for i in range(len(batch))]
+        arrays.append(batch)
+        count += len(batch)
+        if limit is not None and count >= limit:
+            break
+    images = np.concatenate(arrays)[:limit]
+    return images, names[: len(images)]
