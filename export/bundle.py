@@ -9,14 +9,11 @@ is renamed into place, so a killed or failed export leaves no bundle (or the pre
 from __future__ import annotations
 
 import dataclasses
-import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import onnx
 
-from vaedge import __version__
 from vaedge.errors import ExportError
 from vaedge.export import convert, quantize
 from vaedge.export.config import ExportConfig
@@ -27,11 +24,10 @@ from vaedge.export.sources import KerasSource
 from vaedge.export.validate import keras_reference, stored_subset
 from vaedge.io import atomic
 from vaedge.runtime.manifest import (
-    FORMAT, FORMAT_VERSION, MANIFEST, SAMPLING_FORMULA, file_entry, manifest_digest, read_manifest,
+    MANIFEST, build_manifest, file_entry, is_bundle, read_manifest, runtime_section, tensor_specs,
 )
-from vaedge.runtime.generator import CHUNK
 from vaedge.runtime.parity import IMAGE_GATE, LATENT_GATE, PARITY_FILE, PSNR_GATE, check_bundle, raise_on_failure
-from vaedge.runtime.sampling import host_sample, prior_eps
+from vaedge.versions import versions
 
 
 @dataclasses.dataclass
@@ -100,9 +96,7 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
     """Export `source` into the bundle directory `out`; raise ParityError if an fp32 graph misses its gate."""
     config.validate()
     out = Path(out)
-    if out.exists() and not force:
-        raise ExportError(f"{out}: already exists; pass --force to replace it")
-    with atomic.staged_directory(out, replace=force) as stage:
+    with atomic.staged_directory(out, replace=force, owned=is_bundle, what="bundle") as stage:
         calibration = quantize.calibration_data(source, train_images, config.seed)
         entries, graph_facts = _write_models(stage, source, config, calibration)
         reference = keras_reference(source, held_out, config.seed)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from vaedge.errors import ExportError
+from vaedge.io import atomic
+from vaedge.io.files import describe
+from vaedge.runtime.manifest import is_bundle
 from vaedge.export.bundle import ExportResult, export_bundle
 from vaedge.export.config import ExportConfig
 from vaedge.export.sources import KerasSource, from_files, from_run
@@ -21,6 +24,18 @@ def load_source(run: Path | None, encoder: Path | None, decoder: Path | None, un
     return from_files(encoder, decoder, unsafe=unsafe)
 
 
+def check_out(out: Path, force: bool, sources: list[Path]) -> None:
+    """Before any work: `out` may be new, empty or (with --force) a bundle vaedge made, and must not
+    hold, or sit inside, what is being exported."""
+    atomic.check_directory_target(out, force, is_bundle, "bundle")
+    target = out.resolve()
+    for source in map(Path, sources):
+        where = source.resolve()
+        if where == target or target in where.parents or where in target.parents:
+            raise ExportError(f"{describe(out)}: overlaps {describe(source)}, which is being exported; "
+                              "write the bundle somewhere else")
+
+
 def images_for(source: KerasSource, data: str | None, train: int, held_out: int, seed: int):
     """(training images, held-out images) fitted to the model's input shape."""
     config = source.train_config or {}
@@ -34,8 +49,7 @@ def export(config: ExportConfig, out: Path, run: Path | None = None, encoder: Pa
            decoder: Path | None = None, force: bool = False) -> ExportResult:
     """Export a run (or an encoder/decoder pair) into the bundle directory `out`."""
     config.validate()
-    if Path(out).exists() and not force:
-        raise ExportError(f"{out}: already exists; pass --force to replace it")
+    check_out(Path(out), force, [p for p in (run, encoder, decoder) if p is not None])
     source = load_source(run, encoder, decoder, config.unsafe)
     config.source = str(run) if run is not None else f"{encoder} + {decoder}"
     train_images, held_out = images_for(source, config.data, config.calibration_images, config.validation_images, config.seed)

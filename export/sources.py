@@ -6,16 +6,22 @@ the sampling step is cut away and never exported.
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 
 from vaedge.errors import ExportError
+from vaedge.io.files import MiB, describe, read_regular
 from vaedge.train.config import TrainConfig
 from vaedge.train.model import Sampling  # registers vaedge's layers for loading runs
 
+MAX_KERAS_BYTES = 1024 * MiB
+MAX_JSON_BYTES = 16 * MiB
 LAYER_BASE_KEYS = ("name", "trainable", "dtype", "autocast", "input_dim", "input_shape", "batch_input_shape")
 
 
@@ -76,7 +82,7 @@ def from_run(run_dir: Path, unsafe: bool = False) -> KerasSource:
     config = TrainConfig.load(run_dir)
     encoder = _load(run_dir / "encoder.keras", unsafe)
     decoder = _load(run_dir / "decoder.keras", unsafe)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = _metrics(run_dir / "metrics.json")
     source = KerasSource(_cut_at_sampling(encoder, run_dir / "encoder.keras"), decoder, f"vaedge run {run_dir}",
                          train_config=config.__dict__, metrics=metrics)
     return _checked(source, run_dir)
@@ -90,17 +96,52 @@ def from_files(encoder_path: Path, decoder_path: Path, unsafe: bool = False) -> 
     return _checked(source, encoder_path)
 
 
-def _load(path: Path, unsafe: bool) -> keras.Model:
-    if not path.is_file():
-        raise ExportError(f"{path}: no such file")
+def _metrics(path: Path) -> dict:
+    """A run's metrics.json: a JSON object whose figures are numbers (bounded read, typed errors)."""
     try:
-        return keras.saving.load_model(path, custom_objects=COURSE_OBJECTS, compile=False, safe_mode=not unsafe)
+        metrics = json.loads(read_regular(path, MAX_JSON_BYTES, ExportError))
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, ExportError):
+            raise
+        raise ExportError(f"{describe(path)}: not valid JSON ({exc})") from None
+    figures = ("test_neg_elbo", "test_reconstruction", "test_kl")
+    if not isinstance(metrics, dict) or not all(isinstance(metrics.get(k), (int, float)) and not isinstance(metrics.get(k), bool)
+                                                for k in figures if k in metrics):
+        raise ExportError(f"{describe(path)}: expected a JSON object with numeric {', '.join(figures)}")
+    return metrics
+
+
+def keras_bytes(path: Path) -> bytes:
+    """A .keras file's bytes, refused before Keras sees them if it is not a regular file, too large, or a
+    zip whose members declare more than the budget (a 2 GiB config.json is a decompression bomb)."""
+    data = read_regular(path, MAX_KERAS_BYTES, ExportError)
+    if data[:4] == b"PK\x03\x04":
+        try:
+            members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        except (zipfile.BadZipFile, ValueError) as exc:
+            raise ExportError(f"{describe(path)}: not a valid .keras zip ({exc})") from None
+        total = sum(m.file_size for m in members)
+        config = sum(m.file_size for m in members if m.filename.endswith(".json"))
+        if total > MAX_KERAS_BYTES or config > MAX_JSON_BYTES:
+            raise ExportError(f"{describe(path)}: its zip declares {total:,} bytes ({config:,} of JSON), more than the "
+                              f"{MAX_KERAS_BYTES:,} ({MAX_JSON_BYTES:,} of JSON) a VAE needs")
+    return data
+
+
+def _load(path: Path, unsafe: bool) -> keras.Model:
+    data = keras_bytes(path)
+    try:
+        # Keras loads from a path: give it a private copy of exactly the bytes that were checked.
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / ("model" + (path.suffix or ".keras"))
+            copy.write_bytes(data)
+            return keras.saving.load_model(copy, custom_objects=COURSE_OBJECTS, compile=False, safe_mode=not unsafe)
     except ValueError as exc:
         if "safe_mode" in str(exc) or "Lambda" in str(exc):
-            raise ExportError(f"{path}: holds a Lambda layer (arbitrary code); load it only if you trust it, with --unsafe") from None
-        raise ExportError(f"{path}: cannot load as a Keras model ({str(exc).splitlines()[0]})") from None
+            raise ExportError(f"{describe(path)}: holds a Lambda layer (arbitrary code); load it only if you trust it, with --unsafe") from None
+        raise ExportError(f"{describe(path)}: cannot load as a Keras model ({str(exc).splitlines()[0]})") from None
     except Exception as exc:  # zip, h5 and deserialisation errors have no common base
-        raise ExportError(f"{path}: cannot load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise ExportError(f"{describe(path)}: cannot load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
 
 
 def _cut_at_sampling(encoder: keras.Model, path) -> keras.Model:
@@ -109,15 +150,15 @@ def _cut_at_sampling(encoder: keras.Model, path) -> keras.Model:
     if not samplers:
         outputs = encoder.outputs
         if len(outputs) != 2:
-            raise ExportError(f"{path}: expected an encoder with outputs (z_mean, z_log_var) or a Sampling layer, "
+            raise ExportError(f"{describe(path)}: expected an encoder with outputs (z_mean, z_log_var) or a Sampling layer, "
                               f"found {len(outputs)} outputs and no Sampling layer")
         z_mean, z_log_var = outputs
     elif len(samplers) > 1:
-        raise ExportError(f"{path}: {len(samplers)} Sampling layers; expected one")
+        raise ExportError(f"{describe(path)}: {len(samplers)} Sampling layers; expected one")
     else:
         inputs = samplers[0]._inbound_nodes[0].input_tensors
         if len(inputs) != 2:
-            raise ExportError(f"{path}: the Sampling layer takes {len(inputs)} tensors, expected (mu, sigma)")
+            raise ExportError(f"{describe(path)}: the Sampling layer takes {len(inputs)} tensors, expected (mu, sigma)")
         z_mean, z_log_var = inputs
     inputs = encoder.inputs[0] if len(encoder.inputs) == 1 else encoder.inputs
     return keras.Model(inputs, {"z_mean": z_mean, "z_log_var": z_log_var}, name="encoder")

@@ -14,11 +14,13 @@ import numpy as np
 from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
 from vaedge.runtime.backends import BACKENDS, open_bundle_file
-from vaedge.runtime.inputs import as_images, as_latents, non_negative_float, positive_int, seed_value
+from vaedge.runtime.inputs import (
+    as_images, as_latents, bounded_int, check_memory, non_negative_float, positive_int, seed_value,
+)
 from vaedge.runtime.manifest import CHUNK, PRECISIONS, check_files, read_manifest, unlisted_files
 from vaedge.runtime.sampling import host_sample, latent_grid, prior_eps
 
-MEMORY_BYTES = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+MAX_THREADS = 256
 
 
 def load(bundle, backend: str = "onnx", providers: list[str] | None = None, precision: str = "fp32",
@@ -29,7 +31,7 @@ def load(bundle, backend: str = "onnx", providers: list[str] | None = None, prec
     if not isinstance(precision, str) or precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if threads is not None:
-        threads = positive_int(threads, "threads")
+        threads = bounded_int(threads, "threads", MAX_THREADS)
     if providers is not None and (isinstance(providers, str) or not all(isinstance(p, str) for p in providers)):
         raise InputError(f"providers must be a list of provider names, got {providers!r}")
     if backend == "tflite" and providers:
@@ -71,10 +73,7 @@ class Generator:
 
     def _check_fits(self, n: int) -> None:
         """Refuse n images that would take more than half of this machine's memory."""
-        need = n * int(np.prod(self.image_shape)) * 4
-        if need > MEMORY_BYTES // 2:
-            raise InputError(f"{n} images need {need / 2**30:.1f} GiB, more than half of this machine's "
-                             f"{MEMORY_BYTES / 2**30:.0f} GiB; stream them with iter_sample() or ask for fewer")
+        check_memory(n * int(np.prod(self.image_shape)) * 4, f"{n} images")
 
     def _result(self, n: int) -> np.ndarray:
         """An empty float32 (n, H, W, C) result that fits in memory."""
@@ -157,6 +156,7 @@ class Generator:
     def interpolate(self, a, b, steps: int = 10) -> np.ndarray:
         """`steps` images on the straight line between a and b (each an image or a latent (D,))."""
         steps = positive_int(steps, "steps")
+        self._check_fits(steps)
         start, end = self._as_latent(a), self._as_latent(b)
         t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
         return self.decode((1 - t) * start + t * end)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
 from vaedge.errors import InputError
+
+MEMORY_BYTES = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def as_latents(z, latent_dim: int) -> np.ndarray:
@@ -57,31 +60,60 @@ def as_images(images, image_shape: tuple[int, int, int]) -> np.ndarray:
 
 def positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
+        raise InputError(f"{name} must be a positive integer, got {_short(value)}")
     return int(value)
 
 
 def non_negative_float(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    """A real number (int, float, Fraction, Decimal, numpy scalar) as a finite float >= 0."""
+    try:
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else None
+    except (OverflowError, ValueError):  # 10**400, or a Fraction too large for a float
+        number = None
+    if number is None or not np.isfinite(number) or number < 0:
+        raise InputError(f"{name} must be a finite number >= 0, got {_short(value)}")
+    return number
+
+
+def bounded_int(value, name: str, limit: int) -> int:
+    """A positive integer no larger than `limit` (threads, grid columns: counts that size allocations)."""
+    value = positive_int(value, name)
+    if value > limit:
+        raise InputError(f"{name} must be at most {limit}, got {value}")
+    return value
+
+
+def check_memory(need_bytes: int, what: str) -> None:
+    """Refuse work whose results alone would take more than half of this machine's memory."""
+    if need_bytes > MEMORY_BYTES // 2:
+        raise InputError(f"{what} need {need_bytes / 2**30:.1f} GiB, more than half of this machine's "
+                         f"{MEMORY_BYTES / 2**30:.0f} GiB")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def seed_value(seed):
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
+        raise InputError(f"seed must be a non-negative integer or None, got {_short(seed)}")
     return int(seed)
 
 
 def _numeric(x, name: str) -> np.ndarray:
+    if x is None or isinstance(x, (str, bytes)):
+        raise InputError(f"{name} must be an array of numbers, got {type(x).__name__}")
     try:
         array = np.asarray(x)
     except Exception as exc:  # ragged lists and exotic objects
-        raise InputError(f"{name} is not an array ({exc})") from None
+        raise InputError(f"{name} is not an array ({str(exc).splitlines()[0][:120]})") from None
     if array.dtype.kind not in "biuf":
         raise InputError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    # before any pass over it: a zero-stride view can claim far more elements than memory holds
+    check_memory(array.size * 4, f"{array.size:,} values of {name}")
     if array.dtype.kind == "f" and array.dtype.itemsize > 8:
         array = array.astype(np.float64)
     return array

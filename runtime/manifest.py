@@ -151,6 +151,15 @@ def manifest_digest(raw: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------- reading
+def is_bundle(path: Path) -> bool:
+    """True if `path` holds a vaedge.json that says it is a vaedge bundle (what --force may replace)."""
+    try:
+        raw = json.loads(read_regular(Path(path) / MANIFEST, MAX_MANIFEST_BYTES, BundleError, follow_symlinks=False))
+    except (BundleError, ValueError, RecursionError):
+        return False
+    return isinstance(raw, dict) and raw.get("format") == FORMAT
+
+
 def read_manifest(bundle: Path) -> Manifest:
     """Parse and schema-check `bundle/vaedge.json`; raise BundleError listing every problem."""
     root = Path(bundle)

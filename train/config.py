@@ -23,6 +23,17 @@ def check_image_shape(image_shape: tuple[int, int, int]) -> None:
         raise ValueError(f"images must have 1 or 3 channels, got {channels}")
 
 
+def is_run(path: Path) -> bool:
+    """True if `path` holds a `train_config.json` vaedge wrote (what --force may replace)."""
+    from vaedge.io.files import read_regular
+
+    try:
+        raw = json.loads(read_regular(Path(path) / CONFIG_FILE, 1 << 20, TrainingError, follow_symlinks=False))
+    except (TrainingError, ValueError):
+        return False
+    return isinstance(raw, dict) and {"data", "latent_dim", "epochs"} <= set(raw)
+
+
 @dataclass
 class TrainConfig:
     """One training run. `image_shape` (H, W, C) is filled from the data when the run starts."""
@@ -73,16 +84,55 @@ class TrainConfig:
     @classmethod
     def load(cls, run_dir: Path) -> TrainConfig:
         """Rebuild the config a run was made with from its `train_config.json`."""
+        from vaedge.io.files import describe, read_regular
+
         path = Path(run_dir) / CONFIG_FILE
+        name = describe(path)
+        if not path.exists():
+            raise TrainingError(f"{name}: not found; is {describe(run_dir)} a vaedge run directory?")
         try:
-            raw = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise TrainingError(f"{path}: not found; is {run_dir} a vaedge run directory?") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise TrainingError(f"{path}: unreadable ({exc})") from None
+            raw = json.loads(read_regular(path, 1 << 20, TrainingError))
+        except (ValueError, RecursionError) as exc:
+            if isinstance(exc, TrainingError):
+                raise
+            raise TrainingError(f"{name}: not valid JSON ({exc})") from None
         if not isinstance(raw, dict):
-            raise TrainingError(f"{path}: expected a JSON object")
+            raise TrainingError(f"{name}: expected a JSON object")
         unknown = sorted(set(raw) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise TrainingError(f"{path}: unknown fields {unknown}")
-        return cls(**raw)
+        problems = [f"unknown fields {unknown}"] if unknown else []
+        problems += _type_problems(cls, {k: v for k, v in raw.items() if k not in unknown})
+        if problems:
+            raise TrainingError(f"{name}: " + "; ".join(problems))
+        config = cls(**raw)
+        try:
+            config.validate()
+            if config.image_shape is not None:
+                check_image_shape(tuple(config.image_shape))
+        except (TypeError, ValueError) as exc:  # TrainingError is a ValueError
+            raise TrainingError(f"{name}: {exc}") from None
+        return config
+
+
+def _type_problems(cls, raw: dict) -> list[str]:
+    """Fields whose JSON type differs from their default's (bool is not an int; None only where allowed)."""
+    problems = []
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        value = raw[f.name]
+        if default is None:
+            ok = value is None or isinstance(value, (int, float, str, bool, list))
+        elif value is None:
+            ok = False
+        elif isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            problems.append(f"{f.name} is {json.dumps(value)[:40]}, expected a {type(default).__name__ if default is not None else 'value or null'}")
+    return problems

@@ -21,7 +21,7 @@ import tensorflow as tf
 from vaedge.errors import TrainingError
 from vaedge.io import atomic
 from vaedge.io.images import save_grid
-from vaedge.train.config import TrainConfig
+from vaedge.train.config import TrainConfig, is_run
 from vaedge.train.data import load_dataset
 from vaedge.train.model import VAE  # also registers VAE/Sampling for checkpoint loading
 from vaedge.versions import versions
@@ -54,8 +54,9 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
             raise TrainingError(f"{out}: already finished all {config.epochs} epochs; nothing to resume")
     else:
         config.validate()
-        _claim_run_dir(out, force)
+        atomic.check_directory_target(out, force, is_run, "run")  # before any work
         checkpoint = None
+    final = out
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -66,6 +67,8 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
         raise TrainingError(f"{config.data}: images are {data.image_shape}, the run was made with {config.image_shape}")
     config.image_shape = list(data.image_shape)
     config.versions = config.versions or _versions()
+    if not resume:  # only now that the data loaded: a run that fails on its data leaves nothing
+        out = _claim_run_dir(out)
     config.save(out)
     if verbose:
         device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
@@ -97,15 +100,18 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
     )
     test = vae.evaluate(test_ds, verbose=0, return_dict=True)
     _write_final(out, vae, config, history, test)
-    return out
+    if out != final:  # --force over an existing run: the new one is complete, swap it in whole
+        atomic.publish_directory(out, final, replace=True, owned=is_run, what="run")
+    return final
 
 
-def _claim_run_dir(out: Path, force: bool) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        if not force:
-            raise TrainingError(f"{out}: already exists; pass --force to replace it or --resume to continue it")
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
+def _claim_run_dir(out: Path) -> Path:
+    """The directory to train in: `out` itself when new, else (a forced replacement of a run) a hidden
+    sibling that replaces `out` only once the new run is complete, so a failed run destroys nothing."""
+    if out.is_dir() and any(out.iterdir()):
+        return atomic.sibling_directory(out)
     out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def _strategy(name: str):

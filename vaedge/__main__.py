@@ -1,5 +1,5 @@
 """`python -m vaedge` is the `vaedge` command."""
 
-from vaedge.cli import main
+from vaedge.entry import main
 
 main()

@@ -31,3 +31,11 @@ class MissingExtraError(VaedgeError):
 
 class ExportError(VaedgeError):
     """Keras models could not be loaded, converted or written as a bundle."""
+
+
+class OutputError(VaedgeError):
+    """An output path cannot be written safely: not vaedge's to replace, or not a regular file."""
+
+
+class SignatureError(BundleError):
+    """A bundle's signature is missing or does not verify with the given public key."""

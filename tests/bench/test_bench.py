@@ -39,7 +39,8 @@ def test_bench_with_keras_adds_keras_and_plain_tf2onnx(bundle, request, tmp_path
     pytest.importorskip("tensorflow")
     trained_run = request.getfixturevalue("trained_run")
     _, report = run_bench([str(bundle), "--keras", str(trained_run)], tmp_path)
-    rows = {row["name"]: row for row in report["rows"]}
-    assert {"Keras predict", "Keras direct call", "onnxruntime fp32 (plain tf2onnx)"} <= set(rows)
-    assert rows["Keras direct call"]["vs_keras_call"] == pytest.approx(1.0)
+    rows = {(row["engine"], row["variant"]): row for row in report["rows"]}
+    assert {("Keras", "predict"), ("Keras", "direct call"), ("onnxruntime", "plain tf2onnx")} <= set(rows)
+    assert rows["Keras", "direct call"]["vs_keras_call"] == pytest.approx(1.0)
+    assert rows["onnxruntime", "plain tf2onnx"]["name"] == "onnxruntime fp32 (plain tf2onnx)"
     assert report["cold_start_s"]["keras_script"] > 0 and report["cold_start_s"]["speedup"] > 0

@@ -14,7 +14,6 @@ LATENT, SIDE = 2, 4
 
 def make_bundle(root: Path, decoder_op: str = "Sigmoid", encoder_bytes: bytes | None = None) -> Path:
     """Encoder: image (N, 4, 4, 1) -> flatten @ W -> z_mean, z_log_var. Decoder: op(z @ W) -> image."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     root.mkdir(parents=True)

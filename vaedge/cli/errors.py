@@ -7,6 +7,7 @@ import functools
 import typer
 
 from vaedge.errors import VaedgeError
+from vaedge.io.files import describe
 
 # Module that failed to import -> the pip command that brings it.
 EXTRAS = {
@@ -16,11 +17,16 @@ EXTRAS = {
     "onnx": "pip install 'vaedge[train]'",
     "onnxslim": "pip install 'vaedge[train]'",
     "ai_edge_litert": "pip install 'vaedge[litert]'",
+    "openvino": "pip install 'vaedge[openvino]'",
+    "model_signing": "pip install 'vaedge[sign]'",
+    "OpenSSL": "pip install 'vaedge[sign]'",
 }
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    """Print `error: message` as one line (control characters escaped, so a file name holding a
+    newline or a terminal escape cannot split it or reach the terminal raw) and return the exit."""
+    typer.echo(f"error: {describe(message)}", err=True)
     return typer.Exit(code)
 
 
@@ -39,7 +45,7 @@ def reported(command):
                 raise fail(f"`vaedge {command.__name__}` needs {root}, which is not installed: {EXTRAS[root]}") from None
             raise
         except OSError as exc:  # disk full, permission denied, missing path
-            where = f"{exc.filename}: " if exc.filename else ""
+            where = f"{describe(exc.filename)}: " if exc.filename else ""
             raise fail(f"{where}{exc.strerror or exc}") from None
         except KeyboardInterrupt:
             raise fail("interrupted", code=130) from None

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from vaedge.io.files import describe
 from vaedge.cli.errors import reported
 
 
@@ -37,5 +38,5 @@ def export(
     result = run_export(config, out, run=run, encoder=encoder, decoder=decoder, force=force)
     print_checks(result.checks, f"parity against Keras: {result.bundle}")
     for name, why in result.skipped.items():
-        typer.echo(f"not written: {name}: missed its quality gate ({why})", err=True)
-    typer.echo(f"{result.bundle}: bundle written and validated")
+        typer.echo(describe(f"not written: {name}: missed its quality gate ({why})"), err=True)
+    typer.echo(f"{describe(result.bundle)}: bundle written and validated")

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.io.files import describe
 from vaedge.cli.errors import fail, reported
 
 
@@ -26,18 +27,26 @@ def generate(
     """Generate n images from the prior, sampled on the host and decoded by the bundle's decoder."""
     if n <= 0:
         raise fail(f"--n must be positive, got {n}")
+    if columns is not None and columns < 1:
+        raise fail(f"--columns must be positive, got {columns}")
+    import numpy as np
+
+    from vaedge.io import atomic
     from vaedge.io.images import save_grid
+    from vaedge.runtime.inputs import check_memory
+
+    for target in (out, npy):
+        if target is not None:
+            atomic.check_file_target(target)  # before any work: never a device, FIFO or directory
+    # the images (float32), then the 2x-scaled uint8 grid and its PNG, about as large again each
+    check_memory(3 * n * int(np.prod(generator.image_shape)) * 4, f"{n} images and their PNG grid")
 
     images, eps = generator.sample(n, seed=seed, temperature=temperature, return_eps=True)
     if npy is not None:
         import io
 
-        import numpy as np
-
-        from vaedge.io import atomic
-
         buffer = io.BytesIO()
         np.savez(buffer, eps=eps, z=(temperature * eps).astype(np.float32), images=images)
         atomic.write_bytes(npy, buffer.getvalue())
     save_grid(out, images, columns=columns)
-    typer.echo(f"{out}: {n} images ({generator.providers[0]}, {generator.precision})")
+    typer.echo(f"{describe(out)}: {n} images ({generator.providers[0]}, {generator.precision})")

@@ -30,7 +30,7 @@ def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", he
         from rich.table import Table
         from rich.text import Text
 
-        console = Console(highlight=False)
+        console = Console(highlight=False, markup=False)
         console.print(f"{describe(bundle)}: images {tuple(manifest.image_shape)} NHWC in [0, 1], latent dim {manifest.latent_dim}")
         console.print(f"sampling on the host: {summary['sampling']}")
         table = Table("file", "role", "format", "precision", "bytes", "sha256")

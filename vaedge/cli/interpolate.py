@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.io.files import describe
 from vaedge.cli.errors import reported
 
 
@@ -27,4 +27,4 @@ def interpolate(
     (a, b), _ = read_images([start, end], generator.image_shape, limit=2)
     strip = generator.interpolate(a, b, steps)
     save_grid(out, strip, columns=steps)
-    typer.echo(f"{out}: {steps} images from {start.name} to {end.name}")
+    typer.echo(f"{describe(out)}: {steps} images from {describe(start.name)} to {describe(end.name)}")

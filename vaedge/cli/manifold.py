@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.io.files import describe
 from vaedge.cli.errors import reported
 
 
@@ -26,4 +27,4 @@ def manifold(
 
     images = read_images(data, generator.image_shape, limit)[0] if data else None
     save_grid(out, generator.latent_grid(size, images=images), columns=size, scale=1)
-    typer.echo(f"{out}: {size}x{size} latent map")
+    typer.echo(f"{describe(out)}: {size}x{size} latent map")

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.io.files import describe
 from vaedge.cli.errors import reported
 
 
@@ -32,4 +33,4 @@ def reconstruct(
     pairs = np.empty((2 * len(pixels), *generator.image_shape), np.float32)
     pairs[0::2], pairs[1::2] = pixels / 255.0, recon
     save_grid(out, pairs, columns=2 * min(len(pixels), 8))
-    typer.echo(f"{out}: {len(pixels)} images and their reconstructions")
+    typer.echo(f"{describe(out)}: {len(pixels)} images and their reconstructions")

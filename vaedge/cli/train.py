@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from vaedge.cli.errors import fail, reported
+from vaedge.io.files import describe
 
 
 @reported
@@ -54,6 +55,6 @@ def train(
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
     typer.echo(
-        f"{run_dir}: {metrics['epochs']} epochs, test negative ELBO {metrics['test_neg_elbo']:.2f} nats "
+        f"{describe(run_dir)}: {metrics['epochs']} epochs, test negative ELBO {metrics['test_neg_elbo']:.2f} nats "
         f"(reconstruction {metrics['test_reconstruction']:.2f} + KL {metrics['test_kl']:.2f})"
     )

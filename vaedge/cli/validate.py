@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from vaedge.io.files import describe
 from vaedge.cli.errors import reported
 
 
@@ -31,12 +32,12 @@ def validate(
         from vaedge.export.run import validate_with_keras
 
         checks = validate_with_keras(bundle, keras, encoder, decoder, data, unsafe=unsafe)
-        title = f"{bundle} against fresh Keras outputs"
+        title = f"{describe(bundle)} against fresh Keras outputs"
     else:
         from vaedge.runtime.parity import validate_stored
 
         checks = validate_stored(bundle)
-        title = f"{bundle} against the reference stored at export"
+        title = f"{describe(bundle)} against the reference stored at export"
     print_checks(checks, title, json_path)
     raise_on_failure(checks)
-    typer.echo(f"{bundle}: every file matches its sha256 and every graph passes its gate")
+    typer.echo(f"{describe(bundle)}: every file matches its sha256 and every graph passes its gate")

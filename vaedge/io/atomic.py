@@ -1,4 +1,10 @@
-"""Atomic writes: readers see either the old file/directory or the whole new one, never a part."""
+"""Atomic writes: readers see either the old file/directory or the whole new one, never a part.
+
+Nothing is replaced that vaedge may not replace: a file output only ever replaces a regular file
+(never a device, FIFO, directory or symlink), and a directory output only an empty directory or
+one that `owned` recognises as vaedge's own (a run, a bundle, a site), and only once the new one
+is complete.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,13 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from vaedge.errors import OutputError
+from vaedge.io.files import describe
 
 
 def _umask() -> int:
@@ -20,9 +30,23 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp's 0600 would hide files from other users
 
 
+def check_file_target(path: Path) -> None:
+    """Raise OutputError unless `path` is absent or an existing regular file (not a symlink)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"{describe(path)}: cannot write there ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        kind = "a symlink" if stat.S_ISLNK(mode) else "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise OutputError(f"{describe(path)}: is {kind}; vaedge only replaces regular files")
+
+
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary sibling, fsync it, then rename it over `path`."""
+    """Write `data` to a temporary sibling, fsync it, then rename it over `path` (absent or a regular file)."""
     path = Path(path)
+    check_file_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -31,6 +55,7 @@ def write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE)
+        check_file_target(path)  # again: it may have appeared while we wrote
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -58,29 +83,66 @@ def temporary_sibling(path: Path, suffix: str = "") -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def check_directory_target(final: Path, replace: bool, owned: Callable[[Path], bool] | None, what: str) -> None:
+    """Raise OutputError unless `final` is absent, an empty directory, or (with `replace`) a directory
+    `owned` recognises as vaedge's own `what`."""
+    final = Path(final)
+    if not final.exists() and not final.is_symlink():
+        return
+    name = describe(final)
+    if final.is_symlink() or not final.is_dir():
+        raise OutputError(f"{name}: exists and is not a directory; vaedge writes a {what} only into a new directory")
+    if not any(final.iterdir()):
+        return
+    if not replace:
+        raise OutputError(f"{name}: already exists; pass --force to replace it")
+    if owned is None or not owned(final):
+        raise OutputError(f"{name}: is not a {what} made by vaedge; --force only replaces vaedge's own {what}s")
+
+
 @contextlib.contextmanager
-def staged_directory(final: Path, replace: bool = False) -> Iterator[Path]:
+def staged_directory(final: Path, replace: bool = False, owned: Callable[[Path], bool] | None = None,
+                     what: str = "directory") -> Iterator[Path]:
     """Yield an empty temporary sibling of `final`; on success rename it to `final`.
 
-    With `replace`, an existing `final` is swapped out whole (old moved aside, new renamed in,
-    old deleted). On any exception the temporary directory is removed and `final` is untouched.
+    An existing `final` is swapped out whole (old moved aside, new renamed in, old deleted) only
+    when it is empty, or when `replace` is set and `owned(final)` says vaedge made it; that is
+    checked before any work and again before the swap. On any exception the temporary directory
+    is removed and `final` is untouched.
     """
     final = Path(final)
+    check_directory_target(final, replace, owned, what)
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+        staging = sibling_directory(final)
     except OSError as exc:  # name what the user asked for, not our temporary name
         raise type(exc)(exc.errno, exc.strerror, str(final)) from None
-    os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging
-        if final.exists() and replace:
-            old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
-            os.replace(final, old / final.name)
-            os.replace(staging, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(staging, final)
+        publish_directory(staging, final, replace, owned, what)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def sibling_directory(final: Path) -> Path:
+    """A new, empty, hidden directory beside `final`, for building what will replace it."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    os.chmod(staging, 0o777 & ~_umask())
+    return staging
+
+
+def publish_directory(staging: Path, final: Path, replace: bool = False, owned: Callable[[Path], bool] | None = None,
+                      what: str = "directory") -> None:
+    """Rename the complete `staging` directory to `final`, swapping out an existing `final` whole
+    (only one `check_directory_target` allows)."""
+    final = Path(final)
+    check_directory_target(final, replace, owned, what)
+    if final.exists():
+        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
+        os.replace(final, old / final.name)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(staging, final)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaedge.errors import DataError, VaedgeError
+from vaedge.errors import DataError, InputError, VaedgeError
 from vaedge.io import atomic
 from vaedge.io.files import MiB, describe, read_regular
 
@@ -33,14 +33,15 @@ MAX_IMAGE_PIXELS = 64_000_000  # 8000 x 8000; checked from the header, before de
 def grid(images: np.ndarray, columns: int | None = None, padding: int = 1) -> np.ndarray:
     """(N, H, W, C) floats in [0, 1] -> one uint8 (rows*H, columns*W, C) mosaic, row-major."""
     n, height, width, channels = images.shape
-    columns = min(columns or math.ceil(math.sqrt(n)), n)
+    if columns is not None and (isinstance(columns, bool) or not isinstance(columns, int) or columns < 1):
+        raise InputError(f"columns must be a positive integer, got {columns!r}")
+    columns = min(columns or math.ceil(math.sqrt(n)), n)  # never wider than the images need
     rows = math.ceil(n / columns)
     step_h, step_w = height + padding, width + padding
     mosaic = np.zeros((rows * step_h - padding, columns * step_w - padding, channels), np.uint8)
-    pixels = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
-    for i, image in enumerate(pixels):
+    for i, image in enumerate(images):  # one image at a time: no float copies of the whole batch
         r, c = divmod(i, columns)
-        mosaic[r * step_h : r * step_h + height, c * step_w : c * step_w + width] = image
+        mosaic[r * step_h : r * step_h + height, c * step_w : c * step_w + width] = np.clip(np.rint(image * 255.0), 0, 255)
     return mosaic
 
 
@@ -117,7 +118,6 @@ def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = No
     gives `x_test` (else `x_train`), an IDX folder its t10k images. `limit` keeps the first N and
     bounds what is read.
     """
-    from vaedge.errors import InputError
     from vaedge.io.arrays import read_npz
     from vaedge.io.idx import IMAGES_MAGIC, find_idx_file, read_idx
 
