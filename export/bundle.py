@@ -92,7 +92,7 @@ def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, g
 
 
 def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out: np.ndarray,
-                  train_images: np.ndarray, force: bool = False) -> ExportResult:
+                  train_images: np.ndarray, force: bool = False, sign_key: Path | None = None) -> ExportResult:
     """Export `source` into the bundle directory `out`; raise ParityError if an fp32 graph misses its gate."""
     config.validate()
     out = Path(out)
@@ -121,4 +121,8 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
             "skipped": skipped,
         }
         atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, validation))
+        if sign_key is not None:  # the last write: the signature covers the bundle exactly as published
+            from vaedge.runtime.signature import sign_bundle
+
+            sign_bundle(stage, sign_key)
     return ExportResult(out, kept, skipped)

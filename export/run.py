@@ -46,14 +46,15 @@ def images_for(source: KerasSource, data: str | None, train: int, held_out: int,
 
 
 def export(config: ExportConfig, out: Path, run: Path | None = None, encoder: Path | None = None,
-           decoder: Path | None = None, force: bool = False) -> ExportResult:
+           decoder: Path | None = None, force: bool = False, sign_key: Path | None = None) -> ExportResult:
     """Export a run (or an encoder/decoder pair) into the bundle directory `out`."""
     config.validate()
     check_out(Path(out), force, [p for p in (run, encoder, decoder) if p is not None])
     source = load_source(run, encoder, decoder, config.unsafe)
     config.source = str(run) if run is not None else f"{encoder} + {decoder}"
     train_images, held_out = images_for(source, config.data, config.calibration_images, config.validation_images, config.seed)
-    return export_bundle(source, config, out, held_out=held_out, train_images=train_images, force=force)
+    return export_bundle(source, config, out, held_out=held_out, train_images=train_images, force=force,
+                         sign_key=sign_key)
 
 
 def validate_with_keras(bundle: Path, run: Path | None, encoder: Path | None, decoder: Path | None,

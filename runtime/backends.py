@@ -136,10 +136,11 @@ def open_model(model: bytes, format: str, name: str, providers=None, threads=Non
     raise InputError(f"unknown model format {format!r}")
 
 
-def open_bundle_file(manifest: Manifest, file: ModelFile, providers=None, threads=None):
-    """Read, hash-check and load one graph of a bundle, then check its real signature against the manifest."""
+def open_bundle_file(manifest: Manifest, file: ModelFile, providers=None, threads=None, data: bytes | None = None):
+    """Load one graph of a bundle from `data` (bytes already read and hash-checked) or read and check
+    it now; then check its real signature against the manifest."""
     name = describe(manifest.path(file))
-    model = open_model(read_file(manifest, file), file.format, name, providers, threads)
+    model = open_model(read_file(manifest, file) if data is None else data, file.format, name, providers, threads)
     check_signature(model.signature(), file, name)
     return model
 

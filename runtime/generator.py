@@ -17,15 +17,17 @@ from vaedge.runtime.backends import BACKENDS, open_bundle_file
 from vaedge.runtime.inputs import (
     as_images, as_latents, bounded_int, check_memory, non_negative_float, positive_int, seed_value,
 )
-from vaedge.runtime.manifest import CHUNK, PRECISIONS, check_files, read_manifest, unlisted_files
+from vaedge.runtime.manifest import CHUNK, PRECISIONS, read_all, read_manifest, unlisted_files
 from vaedge.runtime.sampling import host_sample, latent_grid, prior_eps
 
 MAX_THREADS = 256
 
 
 def load(bundle, backend: str = "onnx", providers: list[str] | None = None, precision: str = "fp32",
-         threads: int | None = None, chunk: int = CHUNK) -> Generator:
-    """Open a bundle directory written by `vaedge export`; raise BundleError/InputError on any problem."""
+         threads: int | None = None, chunk: int = CHUNK, public_key=None) -> Generator:
+    """Open a bundle directory written by `vaedge export`; raise BundleError/InputError on any problem.
+
+    With `public_key` (a PEM file), the bundle's signature must verify with it (SignatureError)."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if not isinstance(precision, str) or precision not in PRECISIONS:
@@ -41,12 +43,17 @@ def load(bundle, backend: str = "onnx", providers: list[str] | None = None, prec
     extra = unlisted_files(manifest)
     if extra:
         raise BundleError(f"{describe(manifest.root)}: files not listed in the manifest: {', '.join(extra)}")
-    check_files(manifest)  # every file, so a tampered file is named even if this load would not open it
+    loaded = read_all(manifest)  # every file once, hash-checked: the engines load these very bytes
+    if public_key is not None:
+        from vaedge.runtime.signature import verify_bundle
+
+        verify_bundle(manifest, loaded, bundle_path(public_key))
     encoder = manifest.find("encoder", BACKENDS[backend], precision)
     decoder = manifest.find("decoder", BACKENDS[backend], precision)
     # Both sessions open now, so a file an engine rejects is refused at load, not mid-job.
-    return Generator(manifest, open_bundle_file(manifest, encoder, providers, threads),
-                     open_bundle_file(manifest, decoder, providers, threads), chunk, backend=backend, precision=precision)
+    return Generator(manifest, open_bundle_file(manifest, encoder, providers, threads, loaded[encoder.path]),
+                     open_bundle_file(manifest, decoder, providers, threads, loaded[decoder.path]), chunk,
+                     backend=backend, precision=precision)
 
 
 def bundle_path(bundle) -> Path:

@@ -20,6 +20,7 @@ from vaedge.errors import BundleError
 from vaedge.io.files import MiB, describe, read_regular
 
 MANIFEST = "vaedge.json"
+SIGNATURE = "vaedge.sig"  # written by `vaedge sign` / `export --sign-key`, outside the manifest it signs
 FORMAT = "vaedge-bundle"
 FORMAT_VERSION = 1
 MAX_MANIFEST_BYTES = 1 * MiB
@@ -65,6 +66,7 @@ class Manifest:
     root: Path
     raw: dict
     files: list[ModelFile]
+    data: bytes = b""  # the manifest's bytes as read: what a signature is checked against
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -184,7 +186,7 @@ def read_manifest(bundle: Path) -> Manifest:
                        inputs=e.get("inputs", []), outputs=e.get("outputs", []),
                        extra={k: v for k, v in e.items() if k not in ModelFile.__dataclass_fields__})
              for e in raw["files"]]
-    return Manifest(root, raw, files)
+    return Manifest(root, raw, files, data)
 
 
 def _int(value, low: int, high: int) -> bool:
@@ -306,7 +308,7 @@ def verify_files(manifest: Manifest, only: list[ModelFile] | None = None) -> lis
 
 def unlisted_files(manifest: Manifest) -> list[str]:
     """Entries in the bundle directory that the manifest does not list (hidden files included)."""
-    listed = {MANIFEST, *(f.path for f in manifest.files)}
+    listed = {MANIFEST, SIGNATURE, *(f.path for f in manifest.files)}
     return sorted(describe(p.name) for p in manifest.root.iterdir() if p.name not in listed)
 
 
@@ -315,3 +317,17 @@ def check_files(manifest: Manifest, only: list[ModelFile] | None = None) -> None
     problems = verify_files(manifest, only)
     if problems:
         raise BundleError("bundle files do not match the manifest: " + "; ".join(problems))
+
+
+def read_all(manifest: Manifest) -> dict[str, bytes]:
+    """{file name: bytes} of the manifest and every file it lists, each read once and hash-checked;
+    BundleError names every file that does not match. Engines load these bytes, nothing re-read."""
+    loaded, problems = {MANIFEST: manifest.data}, []
+    for f in manifest.files:
+        try:
+            loaded[f.path] = read_file(manifest, f)
+        except BundleError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise BundleError("bundle files do not match the manifest: " + "; ".join(problems))
+    return loaded

@@ -9,6 +9,13 @@ import os
 VERBOSE_ENV = "VAEDGE_VERBOSE"
 
 
+def set_verbose(verbose: bool) -> None:
+    """`--verbose`: let native libraries' output through for the rest of this process."""
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+
+
 @contextlib.contextmanager
 def native_stderr_silenced():
     """Point file descriptor 2 at /dev/null for the block; Python exceptions still raise normally.
@@ -34,6 +41,8 @@ def import_tensorflow() -> None:
     """Import TensorFlow and Keras quietly (idempotent)."""
     with native_stderr_silenced():
         import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        tensorflow.get_logger().setLevel("ERROR")  # Python-side absl/TF logging, not only native
 
         tensorflow.config.list_logical_devices()  # the CUDA probe logs on first device query

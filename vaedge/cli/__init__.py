@@ -12,6 +12,7 @@ from vaedge.cli.info import info
 from vaedge.cli.interpolate import interpolate
 from vaedge.cli.manifold import manifold
 from vaedge.cli.reconstruct import reconstruct
+from vaedge.cli.sign import sign
 from vaedge.cli.train import train
 from vaedge.cli.validate import validate
 
@@ -32,6 +33,7 @@ app.command("manifold")(manifold)
 app.command("encode")(encode)
 app.command("info")(info)
 app.command("bench")(bench)
+app.command("sign")(sign)
 
 
 @app.callback()

@@ -20,13 +20,16 @@ RUNTIME_OPTIONS = {
     "provider": (Optional[list[str]], typer.Option(None, help="onnxruntime execution provider; repeat for a fallback list (default: best available).")),
     "precision": (str, typer.Option("fp32", help="fp32, fp16 or int8 (as exported).")),
     "threads": (Optional[int], typer.Option(None, help="Intra-op threads (default: the engine decides).")),
+    "public_key": (Optional[Path], typer.Option(None, "--public-key", help="PEM public key: refuse the bundle unless its signature verifies with it.")),
 }
 
 
-def open_bundle(bundle: Path, backend: str, provider: Optional[list[str]], precision: str, threads: Optional[int]):
+def open_bundle(bundle: Path, backend: str, provider: Optional[list[str]], precision: str, threads: Optional[int],
+                public_key: Optional[Path] = None):
     from vaedge.runtime import load
 
-    return load(bundle, backend=backend, providers=provider or None, precision=precision, threads=threads)
+    return load(bundle, backend=backend, providers=provider or None, precision=precision, threads=threads,
+                public_key=public_key)
 
 
 def with_generator(command):

@@ -22,11 +22,14 @@ def export(
     tflite: bool = typer.Option(True, help="Also write TFLite graphs."),
     data: Optional[str] = typer.Option(None, help="Images for calibration and validation (default: the run's data)."),
     unsafe: bool = typer.Option(False, help="Allow Keras files with Lambda layers (runs their code)."),
-    force: bool = typer.Option(False, help="Replace an existing bundle, whole."),
+    force: bool = typer.Option(False, help="Replace an existing bundle vaedge made, whole, once the new one passed."),
+    sign_key: Optional[Path] = typer.Option(None, help="EC private key (PEM): sign the bundle (vaedge.sig) before publishing it."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show the converters' own output."),
 ) -> None:
     """Export encoder and decoder as optimised ONNX and TFLite graphs, validated against Keras."""
-    from vaedge.quiet import import_tensorflow
+    from vaedge.quiet import import_tensorflow, native_stderr_silenced, set_verbose
 
+    set_verbose(verbose)
     import_tensorflow()
     from vaedge.cli.report import print_checks
     from vaedge.export.config import ExportConfig
@@ -35,8 +38,10 @@ def export(
     config = ExportConfig(precisions=list(precision), tflite=tflite, data=data, unsafe=unsafe)
     if opset is not None:
         config.opset = opset
-    result = run_export(config, out, run=run, encoder=encoder, decoder=decoder, force=force)
+    with native_stderr_silenced():  # tf2onnx, the TFLite converter and LiteRT talk on stderr
+        result = run_export(config, out, run=run, encoder=encoder, decoder=decoder, force=force, sign_key=sign_key)
     print_checks(result.checks, f"parity against Keras: {result.bundle}")
     for name, why in result.skipped.items():
         typer.echo(describe(f"not written: {name}: missed its quality gate ({why})"), err=True)
-    typer.echo(f"{describe(result.bundle)}: bundle written and validated")
+    signed = f", signed with {describe(sign_key)}" if sign_key else ""
+    typer.echo(f"{describe(result.bundle)}: bundle written and validated{signed}")
