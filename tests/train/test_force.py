@@ -1,0 +1,71 @@
+"""--force replaces only what vaedge made, and only once the new thing is complete; bad run files are one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from vaedge.cli import app
+
+runner = CliRunner()
+pytestmark = pytest.mark.reliability
+
+
+def train_args(data, out):
+    return ["train", "--data", str(data), "--epochs", "1", "--limit", "256", "--quiet", "--out", str(out)]
+
+
+def test_force_refuses_a_folder_vaedge_did_not_make(tmp_path, fashion_mnist_dir, reliability):
+    mine = tmp_path / "my photos"
+    mine.mkdir()
+    (mine / "holiday.jpg").write_bytes(b"precious")
+    result = runner.invoke(app, [*train_args(fashion_mnist_dir, mine), "--force"])
+    assert result.exit_code == 1 and "is not a run made by vaedge" in result.output, result.output
+    assert sorted(p.name for p in mine.iterdir()) == ["holiday.jpg"] and (mine / "holiday.jpg").read_bytes() == b"precious"
+    reliability("data loss: train --force on a folder of the user's own files", "refused, every file intact")
+
+
+def test_forced_run_whose_data_fails_keeps_the_old_run(trained_run, tmp_path, reliability):
+    old = tmp_path / "run"
+    shutil.copytree(trained_run, old)
+    before = sorted(p.relative_to(old) for p in old.rglob("*"))
+    result = runner.invoke(app, [*train_args(tmp_path / "no-such-data", old), "--force"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert sorted(p.relative_to(old) for p in old.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no half-made sibling left either
+    reliability("data loss: train --force whose --data fails to load", "old run intact, nothing left behind")
+
+
+def test_run_failing_on_its_data_leaves_no_directory(tmp_path, reliability):
+    result = runner.invoke(app, train_args(tmp_path / "missing", tmp_path / "new"))
+    assert result.exit_code == 1 and not (tmp_path / "new").exists(), result.output
+    reliability("data loss: a new run that fails on its data", "no empty --out left behind")
+
+
+def test_forced_run_replaces_a_run_whole(trained_run, tmp_path, fashion_mnist_dir):
+    old = tmp_path / "run"
+    shutil.copytree(trained_run, old)
+    result = runner.invoke(app, [*train_args(fashion_mnist_dir, old), "--force"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((old / "train_config.json").read_text())["limit"] == 256
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.parametrize("file, content, message", [
+    ("train_config.json", "{nope", "not valid JSON"),
+    ("train_config.json", json.dumps({"data": "x", "latent_dim": True, "epochs": "ten"}), "latent_dim is true, expected a int"),
+    ("train_config.json", "[1, 2]", "expected a JSON object"),
+    ("metrics.json", "{nope", "not valid JSON"),
+    ("metrics.json", json.dumps({"test_neg_elbo": "low"}), "numeric"),
+])
+def test_corrupt_run_files_are_one_line(trained_run, tmp_path, file, content, message, reliability):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / file).write_text(content)
+    result = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "b")])
+    assert result.exit_code == 1 and message in result.output and result.output.count("\n") == 1, result.output
+    assert not (tmp_path / "b").exists()
+    reliability(f"corrupt run file: {file}", "one line naming the file, nothing written")
