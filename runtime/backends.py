@@ -103,6 +103,7 @@ class TFLiteModel:
                 self.interpreter = Interpreter(model_content=model, num_threads=threads)
                 ops = [op["op_name"] for op in self.interpreter._get_ops_details()]
                 check_tflite_ops(ops, name)
+                self.interpreter.allocate_tensors()  # applies the XNNPACK delegate, which announces itself
                 self.runner = self.interpreter.get_signature_runner()
                 signature = self.interpreter.get_signature_list()
         except BundleError:
