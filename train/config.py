@@ -50,6 +50,8 @@ class TrainConfig:
     mixed_precision: bool = False
     strategy: str = "default"
     jit_compile: bool | None = None  # None: Keras decides ("auto")
+    lr_schedule: str = "cosine"  # or "constant"; see vaedge.train.schedule
+    early_stop: int | None = None  # stop after this many epochs without a better held-out loss
     image_shape: list[int] | None = None
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -65,6 +67,10 @@ class TrainConfig:
             problems.append(f"limit must be >= 1, got {self.limit}")
         if self.strategy not in STRATEGIES:
             problems.append(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            problems.append(f"lr_schedule must be cosine or constant, got {self.lr_schedule!r}")
+        if self.early_stop is not None and self.early_stop < 1:
+            problems.append(f"early_stop must be >= 1, got {self.early_stop}")
         if self.channels not in (None, 1, 3):
             problems.append(f"channels must be 1 or 3, got {self.channels}")
         if self.image_size is not None:

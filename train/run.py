@@ -21,6 +21,7 @@ import tensorflow as tf
 from vaedge.errors import TrainingError
 from vaedge.io import atomic
 from vaedge.io.images import save_grid
+from vaedge.train import schedule
 from vaedge.train.config import TrainConfig, is_run
 from vaedge.train.data import load_dataset
 from vaedge.train.model import VAE  # also registers VAE/Sampling for checkpoint loading
@@ -81,8 +82,10 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
             history = json.loads((checkpoint[1] / "history.json").read_text())
         else:
             vae = VAE(tuple(config.image_shape), config.latent_dim, seed=config.seed, name="vae")
+            steps = schedule.steps_per_epoch(len(data.x_train), config.batch_size)
             vae.compile(
-                optimizer=keras.optimizers.Adam(config.learning_rate),
+                optimizer=keras.optimizers.Adam(schedule.learning_rate(config.lr_schedule, config.learning_rate,
+                                                                       config.epochs, steps)),
                 jit_compile="auto" if config.jit_compile is None else config.jit_compile,
             )
             history = {}
@@ -95,11 +98,16 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
         epochs=config.epochs,
         initial_epoch=initial_epoch,
         shuffle=False,  # the tf.data pipeline shuffles
-        callbacks=[EpochCheckpoint(out, history)],
+        callbacks=[EpochCheckpoint(out, history, config.early_stop)],
         verbose=verbose,
     )
+    last = vae.evaluate(test_ds, verbose=0, return_dict=True)
+    best = schedule.best_epoch(history)
+    if best and best != len(history.get("loss", [])):  # keep the best held-out epoch, not the last
+        with strategy.scope():
+            vae = keras.saving.load_model(out / CHECKPOINTS / f"epoch-{best:04d}" / "vae.keras")
     test = vae.evaluate(test_ds, verbose=0, return_dict=True)
-    _write_final(out, vae, config, history, test)
+    _write_final(out, vae, config, history, test, best, last)
     if out != final:  # --force over an existing run: the new one is complete, swap it in whole
         atomic.publish_directory(out, final, replace=True, owned=is_run, what="run")
     return final
@@ -140,9 +148,9 @@ def _versions() -> dict[str, str]:
 class EpochCheckpoint(keras.callbacks.Callback):
     """Stop on a non-finite loss; otherwise append to `history` and publish `checkpoints/epoch-NNNN/`."""
 
-    def __init__(self, out: Path, history: dict):
+    def __init__(self, out: Path, history: dict, early_stop: int | None = None):
         super().__init__()
-        self.out, self.history = out, history
+        self.out, self.history, self.early_stop = out, history, early_stop
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
@@ -154,6 +162,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
         _publish_checkpoint(self.out, epoch + 1, self.model, self.history)
+        if schedule.should_stop(self.history, self.early_stop):
+            self.model.stop_training = True
 
 
 def _publish_checkpoint(out: Path, epoch: int, vae, history: dict) -> None:
@@ -163,7 +173,9 @@ def _publish_checkpoint(out: Path, epoch: int, vae, history: dict) -> None:
         atomic.write_json(staging / "history.json", history)
 
 
-def _write_final(out: Path, vae, config: TrainConfig, history: dict, test: dict) -> None:
+def _write_final(out: Path, vae, config: TrainConfig, history: dict, test: dict, best: int, last: dict) -> None:
+    """encoder.keras and decoder.keras from `vae` (the best epoch's), samples, and metrics.json with
+    the kept (best) epoch's held-out figures and the last epoch's beside them."""
     for name, model in (("encoder.keras", vae.encoder), ("decoder.keras", vae.decoder)):
         with atomic.temporary_sibling(out / name, suffix=".keras") as tmp:
             model.save(tmp)
@@ -177,6 +189,9 @@ def _write_final(out: Path, vae, config: TrainConfig, history: dict, test: dict)
         "test_neg_elbo": float(test["loss"]),
         "test_reconstruction": float(test["reconstruction_loss"]),
         "test_kl": float(test["kl_loss"]),
+        "best_epoch": best,
+        "last_epoch_test_neg_elbo": float(last["loss"]),
+        "lr_schedule": config.lr_schedule,
         "units": "nats per image",
     }
     atomic.write_json(out / "metrics.json", metrics)

@@ -26,6 +26,8 @@ def train(
     mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision", help="float16 compute on GPUs."),
     strategy: Optional[str] = typer.Option(None, help="default, mirrored (local GPUs) or multiworker (TF_CONFIG)."),
     jit_compile: Optional[bool] = typer.Option(None, "--jit-compile/--no-jit-compile", help="XLA-compile the train step (default: Keras decides)."),
+    lr_schedule: Optional[str] = typer.Option(None, help="cosine (decay to 0 over the epochs) or constant. (default cosine)"),
+    early_stop: Optional[int] = typer.Option(None, help="Stop after N epochs without a better held-out loss."),
     force: bool = typer.Option(False, help="Replace an existing run directory."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint and saved config."),
     quiet: bool = typer.Option(False, help="No progress bar."),
@@ -36,6 +38,7 @@ def train(
         "learning_rate": learning_rate, "seed": seed, "limit": limit,
         "image_size": list(image_size) if image_size else None, "channels": channels,
         "mixed_precision": mixed_precision, "strategy": strategy, "jit_compile": jit_compile,
+        "lr_schedule": lr_schedule, "early_stop": early_stop,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if resume and given:
@@ -56,5 +59,6 @@ def train(
     metrics = json.loads((run_dir / "metrics.json").read_text())
     typer.echo(
         f"{describe(run_dir)}: {metrics['epochs']} epochs, test negative ELBO {metrics['test_neg_elbo']:.2f} nats "
-        f"(reconstruction {metrics['test_reconstruction']:.2f} + KL {metrics['test_kl']:.2f})"
+        f"(reconstruction {metrics['test_reconstruction']:.2f} + KL {metrics['test_kl']:.2f}), kept epoch "
+        f"{metrics['best_epoch']} (last epoch {metrics['last_epoch_test_neg_elbo']:.2f})"
     )
