@@ -6,6 +6,7 @@ import typer
 
 from vaedge.cli.bench import bench
 from vaedge.cli.encode import encode
+from vaedge.cli.evaluate import evaluate
 from vaedge.cli.export import export
 from vaedge.cli.generate import generate
 from vaedge.cli.info import info
@@ -33,6 +34,7 @@ app.command("manifold")(manifold)
 app.command("encode")(encode)
 app.command("info")(info)
 app.command("bench")(bench)
+app.command("evaluate")(evaluate)
 app.command("sign")(sign)
 
 

@@ -1,0 +1,96 @@
+"""`vaedge evaluate`: the IWAE estimate against numpy, IWAE <= ELBO, K=1 = ELBO, test-split-only data, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vaedge import runtime
+from vaedge.cli import app
+from vaedge.runtime.evaluate import evaluate
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    pytest.importorskip("onnx")
+    from tests.runtime.tiny_bundle import make_bundle
+
+    return runtime.load(make_bundle(tmp_path_factory.mktemp("tiny") / "b"))
+
+
+def direct_iwae(images, k, seed):
+    """The same estimate written out with the tiny bundle's weights: encoder mean-of-pixels, decoder
+    sigmoid(sigmoid(z) @ ones) (tests/runtime/tiny_bundle.py), eps from default_rng(seed) per image chunk."""
+    x = images.reshape(len(images), -1).astype(np.float64) / 255.0
+    rng = np.random.default_rng(seed)
+    z_mean = np.repeat(x.mean(axis=1, keepdims=True), 2, axis=1)
+    z_log_var = z_mean.copy()
+    eps = rng.standard_normal((len(x), k, 2))
+    z = (z_mean[:, None] + np.exp(0.5 * z_log_var)[:, None] * eps).astype(np.float32).astype(np.float64)
+    p = 1 / (1 + np.exp(-np.repeat((1 / (1 + np.exp(-z))).sum(-1, keepdims=True), 16, axis=-1)))
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    log_px = np.sum(x[:, None] * np.log(p) + (1 - x[:, None]) * np.log(1 - p), axis=-1)
+    log_pz = -0.5 * np.sum(z**2, -1) - math.log(2 * math.pi)
+    log_qz = -0.5 * np.sum(eps**2 + z_log_var[:, None], -1) - math.log(2 * math.pi)
+    w = log_px + log_pz - log_qz
+    iwae = np.log(np.mean(np.exp(w - w.max(1, keepdims=True)), axis=1)) + w.max(1)
+    return -iwae.mean(), -w[:, 0].mean()
+
+
+def test_iwae_matches_a_direct_numpy_computation(tiny):
+    images = np.random.default_rng(1).integers(0, 256, (7, 4, 4, 1), dtype=np.uint8)
+    quality = evaluate(tiny, images, k=50, seed=3)
+    iwae, elbo = direct_iwae(images, 50, 3)
+    assert quality.iwae_nll == pytest.approx(iwae, abs=1e-4) and quality.neg_elbo == pytest.approx(elbo, abs=1e-4)
+    assert quality.k == 50 and quality.images == 7 and quality.iwae_stderr > 0
+
+
+def test_k1_equals_the_elbo_and_iwae_tightens(tiny):
+    images = np.random.default_rng(2).integers(0, 256, (40, 4, 4, 1), dtype=np.uint8)
+    one = evaluate(tiny, images, k=1, seed=0)
+    assert one.iwae_nll == pytest.approx(one.neg_elbo, abs=1e-9)
+    many = evaluate(tiny, images, k=200, seed=0)
+    assert many.iwae_nll <= many.neg_elbo
+
+
+def test_real_bundle_test_split_only_idx_and_npz(bundle, fashion_mnist_dir, tmp_path):
+    only_test = tmp_path / "t10k"
+    only_test.mkdir()
+    shutil.copy(fashion_mnist_dir / "t10k-images-idx3-ubyte.gz", only_test)
+    from vaedge.io.images import read_images
+
+    pixels, _ = read_images([fashion_mnist_dir], (28, 28, 1), limit=50)
+    np.savez(tmp_path / "x.npz", x_test=pixels[..., 0])
+    reports = []
+    for data in (only_test, tmp_path / "x.npz"):
+        result = runner.invoke(app, ["evaluate", str(bundle), "--data", str(data), "--k", "20", "--limit", "50",
+                                     "--precision", "fp32", "--precision", "int8", "--json", str(tmp_path / "e.json")])
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads((tmp_path / "e.json").read_text()))
+    for report in reports:
+        fp32, int8 = report["variants"]
+        assert {"file", "precision", "backend", "images", "k", "neg_elbo", "iwae_nll", "iwae_stderr"} <= set(fp32)
+        assert fp32["images"] == 50 and fp32["k"] == 20 and fp32["iwae_nll"] <= fp32["neg_elbo"] + 1e-6
+        assert abs(int8["iwae_vs_fp32"]) < 5 and "Bernoulli" in report["likelihood"]
+    assert reports[0]["variants"][0]["iwae_nll"] == pytest.approx(reports[1]["variants"][0]["iwae_nll"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--k", "0"], "--k must be in 1..100000"),
+    (["--limit", "0"], "--limit must be at least 1"),
+    (["--precision", "int4"], "no int4 onnx variant"),
+    (["--data", "/nonexistent"], "no such file"),
+])
+@pytest.mark.reliability
+def test_bad_arguments_are_one_line(bundle, fashion_mnist_dir, args, message, reliability):
+    base = ["evaluate", str(bundle), "--data", str(fashion_mnist_dir)]
+    result = runner.invoke(app, base + args if args[0] != "--data" else ["evaluate", str(bundle), *args])
+    assert result.exit_code == 1 and message in result.output and result.output.count("\n") == 1, result.output
+    reliability("bad input: vaedge evaluate K, N, variant, data", "one line, exit 1")

@@ -1,0 +1,95 @@
+"""`vaedge evaluate`: negative ELBO and IWAE -log p(x) of every exported variant, in nats per image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vaedge.cli.bundle_options import BUNDLE, RUNTIME_OPTIONS
+from vaedge.cli.errors import fail, reported
+from vaedge.io.files import describe
+
+
+@reported
+def evaluate(
+    bundle: Path = BUNDLE,
+    data: str = typer.Option(..., help="Test images: fashion_mnist, mnist, an IDX folder/file (t10k-* alone is enough) or an .npz (x_test alone is enough)."),
+    k: int = typer.Option(100, help="Importance samples per image (IWAE); K=1 is the ELBO."),
+    limit: int = typer.Option(500, help="At most this many test images."),
+    seed: int = typer.Option(0, help="Seed for eps."),
+    precision: Optional[list[str]] = typer.Option(None, help="Variants to evaluate (default: every one the bundle has)."),
+    backend: str = typer.Option("onnx", help="onnx, tflite or openvino."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON."),
+    threads: Optional[int] = RUNTIME_OPTIONS["threads"][1],
+    public_key: Optional[Path] = RUNTIME_OPTIONS["public_key"][1],
+) -> None:
+    """Estimate -log p(x) with the exported graphs and host sampling; compare every variant with fp32."""
+    if k < 1 or k > 100_000:
+        raise fail(f"--k must be in 1..100000, got {k}")
+    if limit < 1:
+        raise fail(f"--limit must be at least 1, got {limit}")
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from vaedge.io import atomic
+    from vaedge.io.images import read_images
+    from vaedge.runtime import load
+    from vaedge.runtime.backends import BACKENDS
+    from vaedge.runtime.evaluate import LIKELIHOOD, evaluate as estimate
+    from vaedge.runtime.manifest import read_manifest
+
+    if json_path is not None:
+        atomic.check_file_target(json_path)
+    manifest = read_manifest(bundle)
+    available = sorted({f.precision for f in manifest.files if f.role == "decoder" and f.format == BACKENDS.get(backend)},
+                       key=["fp32", "fp16", "int8"].index)
+    wanted = list(dict.fromkeys(precision or available))
+    missing = [p for p in wanted if p not in available]
+    if missing:
+        raise fail(f"{describe(bundle)}: no {', '.join(missing)} {backend} variant (has: {', '.join(available) or 'none'})")
+    images, _ = read_images([_test_split(data)], manifest.image_shape, limit)
+    results = []
+    console = Console(stderr=True, markup=False, highlight=False)
+    with Progress(console=console, transient=True) as progress:
+        for variant in wanted:
+            generator = load(bundle, backend=backend, precision=variant, threads=threads, public_key=public_key)
+            task = progress.add_task(f"{variant}: {len(images)} images x K={k}", total=len(images) * k)
+            quality = estimate(generator, images, k=k, seed=seed, progress=lambda done, total: progress.update(task, completed=done))
+            quality.file = manifest.find("decoder", BACKENDS[backend], variant).path
+            results.append(quality.as_dict())
+    fp32 = next((r for r in results if r["precision"] == "fp32"), None)
+    for r in results:
+        r["iwae_vs_fp32"] = r["iwae_nll"] - fp32["iwae_nll"] if fp32 else None
+    table = Table(title=f"{describe(bundle)}: nats per image on {len(images)} test images, K={k}, seed {seed}")
+    for column in ("variant", "negative ELBO", "IWAE -log p(x)", "± stderr", "vs fp32"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for r in results:
+        delta = "" if r["iwae_vs_fp32"] is None else f"{r['iwae_vs_fp32']:+.3f}"
+        table.add_row(f"{r['file']} ({r['backend']} {r['precision']})", f"{r['neg_elbo']:.2f}", f"{r['iwae_nll']:.2f}",
+                      f"{r['iwae_stderr']:.2f}", delta)
+    out = Console(markup=False, highlight=False)
+    if not out.is_terminal:
+        out = Console(markup=False, highlight=False, width=120)  # logs and pipes: one row per variant
+    out.print(table)
+    out.print(f"likelihood: {LIKELIHOOD}")
+    if json_path is not None:
+        atomic.write_json(json_path, {"bundle": str(bundle), "data": data, "likelihood": LIKELIHOOD, "seed": seed,
+                                      "variants": results})
+
+
+def _test_split(data: str) -> Path:
+    """A dataset name resolved to its local copy (no download here: the runtime has no Keras), or a path."""
+    from vaedge.errors import InputError
+
+    if data.replace("-", "_") in ("mnist", "fashion_mnist") and not Path(data).exists():
+        from vaedge.train.data import local_candidates  # numpy only: no TensorFlow
+
+        found = next((p for p in local_candidates(data.replace("-", "_")) if p.is_dir()), None)
+        if found is None:
+            raise InputError(f"{data}: no local copy (set VAEDGE_DATA_DIR or pass the folder of IDX files)")
+        return found
+    return Path(data)
