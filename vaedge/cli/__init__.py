@@ -16,6 +16,7 @@ from vaedge.cli.reconstruct import reconstruct
 from vaedge.cli.sign import sign
 from vaedge.cli.train import train
 from vaedge.cli.validate import validate
+from vaedge.cli.web import web
 
 app = typer.Typer(
     name="vaedge",
@@ -36,6 +37,7 @@ app.command("info")(info)
 app.command("bench")(bench)
 app.command("evaluate")(evaluate)
 app.command("sign")(sign)
+app.command("web")(web)
 
 
 @app.callback()

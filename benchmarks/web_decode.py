@@ -1,0 +1,68 @@
+"""Browser decode throughput: `vaedge web --ort-web` in Debian's headless Chromium, at batch 1 and 64.
+
+Builds the offline site from BUNDLE, serves it on 127.0.0.1 with COOP/COEP, then times
+`window.vaedge.decode` inside the page (after two warm-up calls), best of --rounds. Optionally
+saves a screenshot of the page (the README's docs/web.png).
+
+    .venv/bin/python benchmarks/web_decode.py BUNDLE --ort-web build/ort-web/node_modules/onnxruntime-web/dist \
+        --screenshot docs/web.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from vaedge.web.browser import DECODE_RATE_JS, find_chromium, launch
+from vaedge.web.serve import make_server, url
+from vaedge.web.site import build_site
+
+REPEATS = {1: 400, 64: 40}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--ort-web", type=Path, required=True, help="dist/ of an onnxruntime-web npm install")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--screenshot", type=Path)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    chromium = find_chromium()
+    if chromium is None:
+        raise SystemExit("no system Chromium (apt install chromium)")
+    with tempfile.TemporaryDirectory() as scratch:
+        site = build_site(args.bundle, Path(scratch) / "site", ort_web=args.ort_web)
+        server = make_server(site, 0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        with sync_playwright() as playwright:
+            browser = launch(playwright, chromium)
+            page = browser.new_page()
+            page.set_viewport_size({"width": 1100, "height": 900})
+            page.goto(url(server))
+            page.wait_for_function("document.body.dataset.rendered === 'true'", timeout=120_000)
+            status, version = page.text_content("#status"), browser.version
+            rates = {batch: max(page.evaluate(DECODE_RATE_JS, [batch, repeats]) for _ in range(args.rounds))
+                     for batch, repeats in REPEATS.items()}
+            if args.screenshot:
+                page.locator("#map").scroll_into_view_if_needed()
+                box = page.locator("#map").bounding_box()
+                page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.7 * box["height"])
+                page.wait_for_function("!document.getElementById('point').textContent.includes('0.00, 0.00')")
+                page.screenshot(path=str(args.screenshot), full_page=True)
+            browser.close()
+        server.shutdown()
+    result = {"chromium": version, "page": status,
+              "img_per_s": {str(b): round(r) for b, r in rates.items()}}
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
