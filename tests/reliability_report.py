@@ -22,10 +22,11 @@ VAEDGE_RELIABILITY_REPORT=reliability.json .venv/bin/python -m pytest -m "reliab
 .venv/bin/python tests/reliability_report.py reliability.json docs/reliability.md
 ```
 
-Tests rerun after a fix merge over the full run, fault by fault
-(`tests/reliability_report.py full.json rerun.json docs/reliability.md`). For this page: the memory
-row comes from a rerun of `test_memory_stays_bounded_for_100k_images` after its probe was fixed to
-read current RSS (it had read the high-water mark, which start-up peaks hid).
+Hostile input (files and arguments from strangers) is counted too: FIFOs and devices given as
+files, decompression bombs read under a 1.5 GiB address-space limit, a model file swapped after its
+hash check, forged manifests re-sealed with their own sha256, a decoder holding a `Loop`, signatures
+that do not verify, escapes and markup in file names, Ctrl-C during start-up, every Pillow image
+mode, and `--force` pointed at folders vaedge did not make.
 
 The default test run (`.venv/bin/python -m pytest`, what CI runs) includes the `reliability` tests
 with smaller counts: 5 random SIGKILLs during training, 40 bit flips, 200 + 150 fuzz examples. The
