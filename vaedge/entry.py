@@ -1,8 +1,9 @@
 """The `vaedge` console entry point: Ctrl-C gets one line and exit 130 from the very first line.
 
 Importing the commands (typer, rich, numpy) takes a moment; Python's default handling of a SIGINT
-in that window is a KeyboardInterrupt traceback. The handler below covers the imports, then
-hands over to the commands' own handling (`vaedge.cli.errors.reported`).
+in that window is a KeyboardInterrupt traceback, and typer exits 130 silently while it parses. The
+handler below covers the imports and the parsing; a command's own handling
+(`vaedge.cli.errors.reported`) takes over when its body starts.
 """
 
 import os
@@ -21,7 +22,6 @@ def main() -> None:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
     from vaedge.cli import app
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         app()
     except KeyboardInterrupt:  # between typer's parsing and a command's own handler

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 
 import typer
 
@@ -30,12 +32,24 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _interrupted(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def reported(command):
     """Decorator for typer commands: typed errors, missing extras and OS errors become one line."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
+            with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+                signal.signal(signal.SIGINT, signal.default_int_handler)  # from here, KeyboardInterrupt below
             return command(*args, **kwargs)
         except VaedgeError as exc:
             raise fail(str(exc)) from None
@@ -49,5 +63,9 @@ def reported(command):
             raise fail(f"{where}{exc.strerror or exc}") from None
         except KeyboardInterrupt:
             raise fail("interrupted", code=130) from None
+        except Exception as exc:  # Ctrl-C inside a C extension's import surfaces as its own error
+            if _interrupted(exc):
+                raise fail("interrupted", code=130) from None
+            raise
 
     return wrapper
