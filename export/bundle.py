@@ -1,7 +1,7 @@
 """`vaedge export`: Keras models -> a validated bundle directory, published by one rename.
 
 Pipeline: tf.function -> tf2onnx -> optimise (slim, fold BatchNorm, drop layout transposes)
--> fp16/int8 variants -> TFLite (fp32, int8) -> Keras reference -> parity gates -> manifest.
+-> fp16/int8 variants -> fixed-batch TFLite (fp32, int8, int8 I/O) -> Keras reference -> parity gates -> manifest.
 Everything is written into a temporary sibling of `--out`; only a bundle that passed validation
 is renamed into place, so a killed or failed export leaves no bundle (or the previous one) behind.
 """
@@ -20,6 +20,7 @@ from vaedge.export.config import ExportConfig
 from vaedge.export.flops import flops_per_image
 from vaedge.export.optimize import optimize
 from vaedge.export.subpixel import subpixel_conv_transpose
+from vaedge.export.tflite_graphs import write_tflite
 from vaedge.export.sources import KerasSource
 from vaedge.export.validate import keras_reference, stored_subset
 from vaedge.io import atomic
@@ -65,13 +66,7 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
             extra = {"opset": config.opset, "op_counts": convert.op_counts(model)}
             entries.append((name, dict(role=role, format="onnx", precision=precision, inputs=inputs, outputs=outputs, **extra)))
         if config.tflite:
-            atomic.write_bytes(stage / f"{role}.tflite", convert.to_tflite(function))
-            entries.append((f"{role}.tflite", dict(role=role, format="tflite", precision="fp32", inputs=inputs, outputs=outputs)))
-            if "int8" in config.precisions:
-                batches = next(iter(calibration[role].values()))
-                data = lambda: (batches[i : i + 1] for i in range(min(len(batches), 256)))  # noqa: E731
-                atomic.write_bytes(stage / f"{role}.int8.tflite", convert.to_tflite(function, calibration=data))
-                entries.append((f"{role}.int8.tflite", dict(role=role, format="tflite", precision="int8", inputs=inputs, outputs=outputs)))
+            entries += write_tflite(stage, role, source, config.tflite_batches, "int8" in config.precisions, calibration[role])
     return entries, {"op_counts": counts, "flops_per_image": flops}
 
 

@@ -8,6 +8,8 @@ from vaedge.errors import ExportError
 from vaedge.runtime.manifest import PRECISIONS
 
 DEFAULT_OPSET = 18  # the newest opset tf2onnx 1.17 emits; onnxruntime >= 1.16 runs it fully
+DEFAULT_TFLITE_BATCHES = (1, 64)  # latency, throughput: every TFLite graph has a fixed batch
+MAX_TFLITE_BATCH = 4096
 
 
 @dataclass
@@ -18,6 +20,7 @@ class ExportConfig:
     opset: int = DEFAULT_OPSET
     precisions: list[str] = field(default_factory=lambda: ["fp32"])
     tflite: bool = True
+    tflite_batches: list[int] = field(default_factory=lambda: list(DEFAULT_TFLITE_BATCHES))
     data: str | None = None  # held-out and calibration images; default: the run's training data
     calibration_images: int = 512
     validation_images: int = 256
@@ -27,6 +30,8 @@ class ExportConfig:
     def __post_init__(self) -> None:
         # fp32 is the reference graph every variant is checked with; each precision once, in order.
         self.precisions = list(dict.fromkeys(["fp32", *self.precisions]))
+        if all(isinstance(b, int) and not isinstance(b, bool) for b in self.tflite_batches):
+            self.tflite_batches = sorted(set(self.tflite_batches))
 
     def validate(self) -> None:
         """Raise ExportError listing every invalid field; changes nothing."""
@@ -36,6 +41,9 @@ class ExportConfig:
             problems.append(f"unknown precision(s) {', '.join(unknown)} (choose from {', '.join(PRECISIONS)})")
         if not 13 <= self.opset <= DEFAULT_OPSET:
             problems.append(f"opset must be between 13 and {DEFAULT_OPSET}, got {self.opset}")
+        batches = self.tflite_batches
+        if not batches or not all(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= MAX_TFLITE_BATCH for b in batches):
+            problems.append(f"tflite batches must be ints in 1..{MAX_TFLITE_BATCH}, at least one, got {batches}")
         if self.calibration_images < 1 or self.validation_images < 1:
             problems.append("calibration and validation need at least one image")
         if problems:

@@ -1,7 +1,9 @@
 """Keras -> ONNX (tf2onnx) and Keras -> TFLite, from `tf.function`s with explicit input signatures.
 
 Graph tensor names are the API: the encoder maps `image` to `z_mean`, `z_log_var`; the decoder
-maps `z` to `image`. The batch dimension stays dynamic; no graph holds a random op.
+maps `z` to `image`. The ONNX graphs keep a dynamic batch; the TFLite graphs are converted with a
+fixed one (`batch`), which keeps TF's converter from emitting SHAPE -> STRIDED_SLICE -> PACK in front
+of every RESHAPE and TRANSPOSE_CONV. No graph holds a random op.
 """
 
 from __future__ import annotations
@@ -21,27 +23,38 @@ from vaedge.export.sources import KerasSource
 ENCODER_OUTPUTS = ("z_mean", "z_log_var")
 
 
-def encoder_function(source: KerasSource) -> tf.types.experimental.GenericFunction:
-    """tf.function: image (N, H, W, C) float32 -> {z_mean, z_log_var} (N, D), BatchNorm in inference mode."""
-    spec = tf.TensorSpec((None, *source.image_shape), tf.float32, name="image")
+def encoder_function(source: KerasSource, batch: int | None = None, fold: bool = False) -> tf.types.experimental.GenericFunction:
+    """tf.function: image (batch or N, H, W, C) float32 -> {z_mean, z_log_var} (N, D), BatchNorm in
+    inference mode, or with `fold` folded into its neighbours (export/fold_keras.py)."""
+    spec = tf.TensorSpec((batch, *source.image_shape), tf.float32, name="image")
+    run = _folded(source.encoder) if fold else lambda image: source.encoder(image, training=False)
 
     @tf.function(input_signature=[spec])
     def encode(image):
-        out = source.encoder(image, training=False)
+        out = run(image)
         return {"z_mean": out["z_mean"], "z_log_var": out["z_log_var"]}
 
     return encode
 
 
-def decoder_function(source: KerasSource) -> tf.types.experimental.GenericFunction:
-    """tf.function: z (N, D) float32 -> {image} (N, H, W, C) in [0, 1]."""
-    spec = tf.TensorSpec((None, source.latent_dim), tf.float32, name="z")
+def decoder_function(source: KerasSource, batch: int | None = None, fold: bool = False) -> tf.types.experimental.GenericFunction:
+    """tf.function: z (batch or N, D) float32 -> {image} (N, H, W, C) in [0, 1]; `fold` as for the encoder."""
+    spec = tf.TensorSpec((batch, source.latent_dim), tf.float32, name="z")
+    folded = _folded(source.decoder) if fold else None  # weights folded now, eagerly, not while tracing
 
     @tf.function(input_signature=[spec])
     def decode(z):
-        return {"image": source.decoder(z, training=False)}
+        return {"image": next(iter(folded(z).values())) if fold else source.decoder(z, training=False)}
 
     return decode
+
+
+def _folded(model):
+    """model's inference call with BatchNorm folded: x -> {output name: tensor}."""
+    from vaedge.export.fold_keras import folded
+
+    call, _ = folded(model)
+    return lambda x: dict(zip(model.output_names, call(x)))
 
 
 def to_onnx(function, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
@@ -56,12 +69,13 @@ def to_onnx(function, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     return model
 
 
-def to_tflite(function, calibration: Callable[[], Iterable[np.ndarray]] | None = None) -> bytes:
+def to_tflite(function, calibration: Callable[[], Iterable[np.ndarray]] | None = None, int8_io: bool = False) -> bytes:
     """Convert with TF's converter; with `calibration`, full-integer int8 weights and activations.
 
     Goes through a SavedModel whose `serving_default` signature is the frozen `function`, so the
-    TFLite file carries the same input/output names. Inputs and outputs stay
-    float32 (quantize/dequantize at the edges), so every variant has the same signature.
+    TFLite file carries the same input/output names. Inputs and outputs stay float32 (quantize/
+    dequantize at the edges), so the variant has the same signature, unless `int8_io`: then they are
+    int8 too (microcontrollers, Edge TPU), with the scale and zero point in the graph's tensors.
     """
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -82,6 +96,8 @@ def to_tflite(function, calibration: Callable[[], Iterable[np.ndarray]] | None =
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = lambda: ([batch] for batch in calibration())
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if int8_io:
+                converter.inference_input_type = converter.inference_output_type = tf.int8
         return converter.convert()
 
 

@@ -30,7 +30,8 @@ def test_bench_reports_every_variant_against_the_roofline(bundle, tmp_path):
     assert {"onnxruntime fp32 (optimised)", "onnxruntime fp16", "onnxruntime int8"} <= set(names)
     for row in report["rows"]:
         assert all(row["images_per_s"][str(b)] > 0 for b in (1, 64, 256))
-        assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"] and row["size_bytes"] > 0
+        assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"]
+        assert row["size_bytes"] > 0 or not row["file"]  # rows over several fixed-batch files name none
     assert report["cold_start_s"]["runtime_generate"] > 0
     assert "roofline" in result.output and "cold start to PNG" in result.output
 

@@ -19,8 +19,9 @@ from vaedge.runtime.manifest import check_files, read_manifest
 from vaedge.runtime.parity import validate_stored
 
 runner = CliRunner()
-FILES = ["encoder.onnx", "encoder.fp16.onnx", "encoder.int8.onnx", "encoder.tflite", "encoder.int8.tflite",
-         "decoder.onnx", "decoder.fp16.onnx", "decoder.int8.onnx", "decoder.tflite", "decoder.int8.tflite"]
+FILES = [f"{role}.{variant}" for role in ("encoder", "decoder")
+         for variant in ("onnx", "fp16.onnx", "int8.onnx", "b1.tflite", "b64.tflite", "int8.b1.tflite", "int8.b64.tflite",
+                         "int8io.b1.tflite", "int8io.b64.tflite")]
 
 
 def test_every_variant_written_and_listed(exported):
@@ -52,10 +53,11 @@ def test_onnx_graphs_names_no_random_ops_dynamic_batch(bundle, role, inputs, out
             assert result[0].shape[0] == n and all(np.isfinite(r).all() for r in result)
 
 
-def test_tflite_dynamic_batch_and_names(bundle):
-    for name in ("decoder.tflite", "decoder.int8.tflite", "encoder.tflite", "encoder.int8.tflite"):
+def test_tflite_fixed_batch_graphs_take_any_n_and_keep_names(bundle):
+    for name in ("decoder.b64.tflite", "decoder.int8.b1.tflite", "encoder.b1.tflite", "encoder.int8.b64.tflite"):
         model = TFLiteModel((bundle / name).read_bytes(), name)
-        for n in (1, 7, 256):
+        assert model.batch == int(name.split(".b")[1].split(".")[0])
+        for n in (1, 7, 256):  # pieces of the fixed batch, the last one padded
             feed = {"z": np.zeros((n, 2), np.float32)} if name.startswith("decoder") else {"image": np.zeros((n, 28, 28, 1), np.float32)}
             out = model.run(feed)
             assert sorted(out) == (["image"] if name.startswith("decoder") else ["z_log_var", "z_mean"])

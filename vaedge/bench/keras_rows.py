@@ -1,4 +1,5 @@
-"""The Keras side of `vaedge bench`: Keras predict, Keras direct call and plain tf2onnx, from a run."""
+"""The Keras side of `vaedge bench`: Keras predict, Keras direct call, plain tf2onnx and TF's default
+dynamic-batch TFLite conversion, from a run."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ save_grid(sys.argv[2], decoder.predict(z, verbose=0))
 
 
 @contextlib.contextmanager
-def keras_decoders(run: Path):
+def keras_decoders(run: Path, threads: int | None = None):
     """(Row, open() -> decode(z), file) for Keras predict, Keras direct call and plain tf2onnx; the plain
     tf2onnx graph lives in a temporary directory removed when the block ends."""
     file = Path(run) / "decoder.keras"
@@ -47,6 +48,17 @@ def keras_decoders(run: Path):
             model = OnnxModel(raw.read_bytes(), raw.name)
             return lambda z: model.run({"z": z})
 
+        # TF's converter as it comes, batch left dynamic: what bundles held before fixed batches.
+        dynamic = Path(tmp) / "decoder.dynamic.tflite"
+        dynamic.write_bytes(convert.to_tflite(convert.decoder_function(from_run(run))))
+
+        def dynamic_tflite():
+            from vaedge.runtime.backends import TFLiteModel
+
+            model = TFLiteModel(dynamic.read_bytes(), dynamic.name, threads)
+            return lambda z: model.run({"z": z})["image"]
+
         yield [(Row("Keras", variant="predict"), predict, file),
                (Row("Keras", variant="direct call"), direct_call, file),
-               (Row("onnxruntime", variant="plain tf2onnx"), plain_tf2onnx, raw)]
+               (Row("onnxruntime", variant="plain tf2onnx"), plain_tf2onnx, raw),
+               (Row("LiteRT", variant="dynamic batch, TF default"), dynamic_tflite, dynamic)]

@@ -20,6 +20,7 @@ def export(
     precision: list[str] = typer.Option(["fp32"], help="fp32, fp16 or int8; repeat for several variants."),
     opset: Optional[int] = typer.Option(None, help="ONNX opset (default 18)."),
     tflite: bool = typer.Option(True, help="Also write TFLite graphs."),
+    tflite_batch: list[int] = typer.Option([1, 64], help="Fixed batch of the TFLite graphs; repeat for several (default 1 and 64)."),
     data: Optional[str] = typer.Option(None, help="Images for calibration and validation (default: the run's data)."),
     unsafe: bool = typer.Option(False, help="Allow Keras files with Lambda layers (runs their code)."),
     force: bool = typer.Option(False, help="Replace an existing bundle vaedge made, whole, once the new one passed."),
@@ -35,7 +36,8 @@ def export(
     from vaedge.export.config import ExportConfig
     from vaedge.export.run import export as run_export
 
-    config = ExportConfig(precisions=list(precision), tflite=tflite, data=data, unsafe=unsafe)
+    config = ExportConfig(precisions=list(precision), tflite=tflite, tflite_batches=list(tflite_batch), data=data,
+                          unsafe=unsafe)
     if opset is not None:
         config.opset = opset
     with native_stderr_silenced():  # tf2onnx, the TFLite converter and LiteRT talk on stderr
