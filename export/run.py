@@ -58,10 +58,10 @@ def export(config: ExportConfig, out: Path, run: Path | None = None, encoder: Pa
 
 
 def validate_with_keras(bundle: Path, run: Path | None, encoder: Path | None, decoder: Path | None,
-                        data: str | None, images: int = 256, unsafe: bool = False):
-    """Fresh Keras outputs vs every graph in the bundle."""
+                        data: str | None, images: int = 256, unsafe: bool = False, backends=None):
+    """Fresh Keras outputs vs every graph in the bundle (on `backends`, default each format's own engine)."""
     from vaedge.export.validate import validate
 
     source = load_source(run, encoder, decoder, unsafe)
     _, held_out = images_for(source, data, 1, images, 0)
-    return validate(bundle, source, held_out)
+    return validate(bundle, source, held_out, backends=backends)

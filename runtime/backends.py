@@ -1,4 +1,4 @@
-"""Run one graph: onnxruntime for .onnx, LiteRT for .tflite. Inputs and outputs by tensor name.
+"""Run one graph: onnxruntime (or OpenVINO) for .onnx, LiteRT for .tflite. Inputs and outputs by tensor name.
 
 Models are built from bytes already read and hash-checked (`open_bundle_file`), never from a path
 that could be swapped between the check and the load; their real tensor names, shapes and dtypes
@@ -15,7 +15,7 @@ from vaedge.quiet import native_stderr_silenced
 from vaedge.runtime.graph_ops import check_onnx_ops, check_tflite_ops
 from vaedge.runtime.manifest import Manifest, ModelFile, read_file
 
-BACKENDS = {"onnx": "onnx", "tflite": "tflite"}  # backend -> the format of file it runs
+BACKENDS = {"onnx": "onnx", "tflite": "tflite", "openvino": "onnx"}  # backend -> the format of file it runs
 PREFERRED_PROVIDERS = (
     "TensorrtExecutionProvider",
     "CUDAExecutionProvider",
@@ -115,34 +115,70 @@ class TFLiteModel:
         self.name = name
         (details,) = signature.values()
         self.input_names, self.output_names = list(details["inputs"]), list(details["outputs"])
+        first = self.runner.get_input_details()[self.input_names[0]]["shape_signature"]
+        self.batch = int(first[0]) if len(first) and first[0] > 0 else None  # None: a dynamic batch
 
     def signature(self) -> dict[str, tuple[list, str]]:
         details = self.runner.get_input_details() | self.runner.get_output_details()
         return {name: ([int(d) if d > 0 else None for d in t["shape_signature"]], np.dtype(t["dtype"]).name)
                 for name, t in details.items()}
 
+    def quantization(self) -> dict[str, dict]:
+        """{tensor name: {"scale", "zero_point"}} of the graph's int8 inputs and outputs."""
+        details = self.runner.get_input_details() | self.runner.get_output_details()
+        return {name: {"scale": float(t["quantization"][0]), "zero_point": int(t["quantization"][1])}
+                for name, t in details.items() if np.dtype(t["dtype"]) == np.int8}
+
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Any number of rows; a fixed-batch graph runs them in pieces of its batch, the last one padded."""
+        rows = len(next(iter(feeds.values())))
+        if self.batch is not None and rows != self.batch:
+            from vaedge.runtime.fixed_batch import run_pieces
+
+            return run_pieces(lambda _, piece: self.run(piece), feeds, [(self.batch, min(self.batch, rows - start))
+                                                                       for start in range(0, rows, self.batch)])
         outputs = self.runner(**{k: np.ascontiguousarray(v) for k, v in feeds.items()})
         return {name: np.array(outputs[name]) for name in self.output_names}
 
 
-def open_model(model: bytes, format: str, name: str, providers=None, threads=None):
-    """An engine for graph bytes of `format` ('onnx' or 'tflite')."""
-    if format == "onnx":
+def open_model(model: bytes, format: str, name: str, providers=None, threads=None, backend: str | None = None,
+               device: str | None = None, precision: str = "fp32"):
+    """An engine for graph bytes of `format` ('onnx' or 'tflite'): `backend`, by default the format's own
+    (onnxruntime, LiteRT); `device` and `precision` (the file's) are for the openvino backend."""
+    if format not in BACKENDS.values():
+        raise InputError(f"unknown model format {format!r}")
+    backend = backend or format
+    if BACKENDS.get(backend) != format:
+        raise InputError(f"the {backend!r} backend does not run {format!r} files")
+    if device is not None and backend != "openvino":
+        raise InputError(f"device applies to the openvino backend, not {backend}")
+    if backend == "onnx":
         return OnnxModel(model, name, providers, threads)
-    if format == "tflite":
-        if providers:
-            raise InputError("providers apply to the onnx backend; LiteRT picks its own delegates")
-        return TFLiteModel(model, name, threads)
-    raise InputError(f"unknown model format {format!r}")
+    if providers:
+        raise InputError("providers apply to the onnx backend; " + ("OpenVINO takes a device" if backend == "openvino"
+                                                                    else "LiteRT picks its own delegates"))
+    if backend == "openvino":
+        from vaedge.runtime.openvino_backend import OpenVinoModel  # optional: vaedge[openvino]
+
+        return OpenVinoModel(model, name, device or "CPU", threads, precision)
+    return TFLiteModel(model, name, threads)
 
 
-def open_bundle_file(manifest: Manifest, file: ModelFile, providers=None, threads=None, data: bytes | None = None):
+def open_bundle_file(manifest: Manifest, file: ModelFile, providers=None, threads=None, data: bytes | None = None,
+                     backend: str | None = None, device: str | None = None):
     """Load one graph of a bundle from `data` (bytes already read and hash-checked) or read and check
-    it now; then check its real signature against the manifest."""
+    it now, on `backend` (default: the file format's own engine); then check its real signature against the manifest."""
     name = describe(manifest.path(file))
-    model = open_model(read_file(manifest, file) if data is None else data, file.format, name, providers, threads)
+    model = open_model(read_file(manifest, file) if data is None else data, file.format, name, providers, threads,
+                       backend, device, file.precision)
     check_signature(model.signature(), file, name)
+    if file.quantization:  # int8 inputs/outputs: quantized on the host with what both manifest and graph say
+        from vaedge.runtime.fixed_batch import HostQuantized
+
+        actual = model.quantization() if hasattr(model, "quantization") else {}
+        if actual != file.quantization:
+            raise BundleError(f"{name}: the graph's int8 quantization {actual} differs from the manifest's {file.quantization}")
+        return HostQuantized(model, file.quantization)
     return model
 
 

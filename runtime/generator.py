@@ -1,4 +1,4 @@
-"""`load(bundle)` -> a Generator: sampling on the host, the graphs on onnxruntime (or LiteRT).
+"""`load(bundle)` -> a Generator: sampling on the host, the graphs on onnxruntime (or LiteRT, or OpenVINO).
 
 Every file is hash-checked against the manifest before any model is opened; one session per model
 is created at load and reused by every call; work is done in chunks so any n runs in bounded memory.
@@ -14,6 +14,7 @@ import numpy as np
 from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
 from vaedge.runtime.backends import BACKENDS, open_bundle_file
+from vaedge.runtime.fixed_batch import open_role
 from vaedge.runtime.inputs import (
     as_images, as_latents, bounded_int, check_memory, non_negative_float, positive_int, seed_value,
 )
@@ -24,8 +25,10 @@ MAX_THREADS = 256
 
 
 def load(bundle, backend: str = "onnx", providers: list[str] | None = None, precision: str = "fp32",
-         threads: int | None = None, chunk: int = CHUNK, public_key=None) -> Generator:
+         threads: int | None = None, chunk: int = CHUNK, public_key=None, device: str | None = None) -> Generator:
     """Open a bundle directory written by `vaedge export`; raise BundleError/InputError on any problem.
+
+    `backend="openvino"` runs the ONNX files on OpenVINO's `device` (CPU, GPU, NPU or AUTO; default CPU).
 
     With `public_key` (a PEM file), the bundle's signature must verify with it (SignatureError)."""
     if not isinstance(backend, str) or backend not in BACKENDS:
@@ -38,6 +41,12 @@ def load(bundle, backend: str = "onnx", providers: list[str] | None = None, prec
         raise InputError(f"providers must be a list of provider names, got {providers!r}")
     if backend == "tflite" and providers:
         raise InputError("providers apply to the onnx backend; LiteRT picks its own delegates")
+    if device is not None and backend != "openvino":
+        raise InputError(f"device applies to the openvino backend, not {backend}")
+    if backend == "openvino":
+        from vaedge.runtime.openvino_backend import check_device
+
+        device = check_device("CPU" if device is None else device)  # before any file is read
     chunk = positive_int(chunk, "chunk")
     manifest = read_manifest(bundle_path(bundle))
     extra = unlisted_files(manifest)
@@ -48,12 +57,12 @@ def load(bundle, backend: str = "onnx", providers: list[str] | None = None, prec
         from vaedge.runtime.signature import verify_bundle
 
         verify_bundle(manifest, loaded, bundle_path(public_key))
-    encoder = manifest.find("encoder", BACKENDS[backend], precision)
-    decoder = manifest.find("decoder", BACKENDS[backend], precision)
-    # Both sessions open now, so a file an engine rejects is refused at load, not mid-job.
-    return Generator(manifest, open_bundle_file(manifest, encoder, providers, threads, loaded[encoder.path]),
-                     open_bundle_file(manifest, decoder, providers, threads, loaded[decoder.path]), chunk,
-                     backend=backend, precision=precision)
+    # Both sessions open now, so a file an engine rejects is refused at load, not mid-job. TFLite
+    # graphs have fixed batches: each role is the set of them, picked per chunk (fixed_batch.plan).
+    opened = [open_role(manifest, role, BACKENDS[backend], precision,
+                        lambda f: open_bundle_file(manifest, f, providers, threads, loaded[f.path], backend, device))
+              for role in ("encoder", "decoder")]
+    return Generator(manifest, *opened, chunk, backend=backend, precision=precision)
 
 
 def bundle_path(bundle) -> Path:

@@ -36,6 +36,7 @@ TENSORS = {"encoder": (["image"], ["z_mean", "z_log_var"]), "decoder": (["z"], [
 BATCH = "N"
 CHUNK = 256  # images per engine call in the runtime: bounded memory whatever n is
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+TFLITE_FIELDS = ("ops", "xnnpack", "gpu_compatible", "gpu_warnings", "quantization")  # delegate readiness, int8 I/O
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class ModelFile:
         """The fixed batch of the graph's first input, or None for a dynamic batch."""
         first = self.inputs[0]["shape"][0] if self.inputs else BATCH
         return first if isinstance(first, int) else None
+
+    @property
+    def quantization(self) -> dict:
+        """{tensor name: {"scale", "zero_point"}} of the int8 inputs/outputs ({} when all are float32)."""
+        return self.extra.get("quantization", {})
 
 
 @dataclass
@@ -248,6 +254,41 @@ def _entry_problems(i: int, entry, image_shape, latent_dim) -> list[str]:
     if role in TENSORS and image_shape is not None and latent_dim is not None:
         for kind, names in zip(("inputs", "outputs"), TENSORS[role]):
             problems += _tensor_problems(f"{where}.{kind}", entry.get(kind), names, role, image_shape, latent_dim)
+    return problems + _delegate_problems(where, entry)
+
+
+OP_NAME = re.compile(r"^[A-Z0-9_]{1,64}$")
+
+
+def _delegate_problems(where: str, entry: dict) -> list[str]:
+    """The TFLite fields: ops, xnnpack, gpu_compatible, gpu_warnings, and `quantization`, which int8
+    inputs/outputs need ({tensor: {scale > 0, zero_point in -128..127}}, exactly the int8 tensors)."""
+    problems = []
+    if entry.get("format") != "tflite":
+        return [f"{where}.{k} applies to tflite files only" for k in TFLITE_FIELDS if k in entry]
+    ops = entry.get("ops", [])
+    if not (isinstance(ops, list) and len(ops) <= 4096 and all(isinstance(o, str) and OP_NAME.match(o) for o in ops)):
+        problems.append(f"{where}.ops must be a list of op names (A-Z, 0-9, _)")
+    xnnpack = entry.get("xnnpack", {"partitions": 0, "whole": False})
+    if not (isinstance(xnnpack, dict) and set(xnnpack) == {"partitions", "whole"} and _int(xnnpack["partitions"], 0, 4096)
+            and isinstance(xnnpack["whole"], bool)):
+        problems.append(f"{where}.xnnpack must be {{partitions: int, whole: bool}}, got {_show(xnnpack)}")
+    if not isinstance(entry.get("gpu_compatible", False), bool):
+        problems.append(f"{where}.gpu_compatible must be true or false")
+    warnings = entry.get("gpu_warnings", [])
+    if not (isinstance(warnings, list) and len(warnings) <= 64 and all(isinstance(w, str) and len(w) <= 1000 for w in warnings)):
+        problems.append(f"{where}.gpu_warnings must be a list of at most 64 strings")
+    tensors = [t for kind in ("inputs", "outputs") if isinstance(entry.get(kind), list) for t in entry[kind] if isinstance(t, dict)]
+    int8 = sorted(str(t.get("name")) for t in tensors if t.get("dtype") == "int8")
+    quantization = entry.get("quantization", {})
+    if not isinstance(quantization, dict) or sorted(quantization) != int8:
+        return problems + [f"{where}.quantization must give scale and zero point for exactly the int8 tensors {int8}, "
+                           f"got {_show(quantization)}"]
+    for name, q in quantization.items():
+        ok = (isinstance(q, dict) and set(q) == {"scale", "zero_point"} and isinstance(q["scale"], float)
+              and 0 < q["scale"] < 1e6 and _int(q["zero_point"], -128, 127))
+        if not ok:
+            problems.append(f"{where}.quantization.{name} must be {{scale: float > 0, zero_point: int in -128..127}}, got {_show(q)}")
     return problems
 
 
@@ -278,6 +319,9 @@ def _show(value) -> str:
 # ---------------------------------------------------------------------------------- files
 def read_file(manifest: Manifest, file: ModelFile) -> bytes:
     """The bytes of one bundle file, read once and checked against its size and sha256."""
+    path = manifest.path(file)
+    if not path.exists() and not path.is_symlink():
+        raise BundleError(f"{describe(path)}: missing")
     data = read_regular(manifest.path(file), max(file.size, 0), BundleError, follow_symlinks=False)
     _check_bytes(manifest, file, data)
     return data

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vaedge.errors import BundleError, ParityError
+from vaedge.errors import BundleError, InputError, ParityError
 from vaedge.io.files import describe
 from vaedge.io.arrays import npz_arrays
-from vaedge.runtime.backends import open_bundle_file
+from vaedge.runtime.backends import BACKENDS, open_bundle_file
 from vaedge.runtime.manifest import Manifest, ModelFile, check_files, read_file, read_manifest
 from vaedge.runtime.sampling import host_sample
 
@@ -62,68 +62,84 @@ def _value_check(file, probe, tensor, actual, expected, precision, gate) -> Chec
     return Check(file, probe, tensor, "psnr_db", value, PSNR_GATE, bool(value >= PSNR_GATE))
 
 
-def _io_checks(file: ModelFile, model, expected_io) -> list[Check]:
+def _io_checks(file: ModelFile, label: str, model, expected_io) -> list[Check]:
     checks = []
     for kind, actual, wanted in (("inputs", model.input_names, expected_io[0]), ("outputs", model.output_names, expected_io[1])):
         declared = [t["name"] for t in getattr(file, kind)]
         ok = sorted(actual) == sorted(wanted) and sorted(declared) == sorted(wanted)
-        checks.append(Check(file.path, "names", kind, "names", float(ok), 1.0, ok,
+        checks.append(Check(label, "names", kind, "names", float(ok), 1.0, ok,
                             f"graph {sorted(actual)}, manifest {sorted(declared)}, expected {sorted(wanted)}"))
     return checks
 
 
-def check_bundle(manifest: Manifest, reference: dict, formats=("onnx", "tflite"), providers=None) -> list[Check]:
-    """Run every model of the given formats on the reference inputs; return one Check per comparison."""
+def _encoder_checks(file: ModelFile, label: str, out: dict, reference: dict, fp32_decoder) -> list[Check]:
+    expected_shape = reference["z_mean"].shape
+    shape_ok = all(out[t].shape == expected_shape for t in ENCODER_IO[1])
+    checks = [Check(label, "shapes", "z_mean, z_log_var", "shape", float(shape_ok), 1.0, shape_ok,
+                    f"got {[out[t].shape for t in ENCODER_IO[1]]}, expected {expected_shape}")]
+    if not shape_ok:
+        return checks
+    probe = f"{len(reference['images'])} held-out images"
+    if file.precision == "fp32":
+        return checks + [_value_check(label, probe, t, out[t], reference[t], "fp32", LATENT_GATE) for t in ENCODER_IO[1]]
+    posterior = reference["latent_group"] == LATENT_GROUPS.index("posterior means")
+    decoded = fp32_decoder.run({"z": out["z_mean"]})["image"]
+    return checks + [_value_check(label, probe + " decoded", "z_mean", decoded, reference["decoded"][posterior],
+                                  file.precision, IMAGE_GATE)]
+
+
+def _decoder_checks(file: ModelFile, label: str, out: np.ndarray, reference: dict) -> list[Check]:
+    shape_ok = out.shape == reference["decoded"].shape
+    checks = [Check(label, "shapes", "image", "shape", float(shape_ok), 1.0, shape_ok,
+                    f"got {out.shape}, expected {reference['decoded'].shape}")]
+    if not shape_ok:
+        return checks
+    for group, name in enumerate(LATENT_GROUPS):
+        rows = reference["latent_group"] == group
+        checks.append(_value_check(label, f"{int(rows.sum())} {name}", "image", out[rows], reference["decoded"][rows],
+                                   file.precision, IMAGE_GATE))
+    return checks
+
+
+def check_bundle(manifest: Manifest, reference: dict, formats=("onnx", "tflite"), providers=None,
+                 backends=None) -> list[Check]:
+    """Run every model of the given formats on the reference inputs; return one Check per comparison.
+
+    Each file runs on its format's own engine, or with `backends` (e.g. ("onnx", "openvino")) on each
+    listed backend that runs its format; checks from a backend other than the format's own are
+    labelled "file (backend)"."""
+    backends = tuple(backends or formats)
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise InputError(f"unknown backend(s) {', '.join(map(repr, unknown))}; vaedge has {', '.join(BACKENDS)}")
     checks: list[Check] = []
     fp32_decoder = open_bundle_file(manifest, manifest.find("decoder", "onnx", "fp32"), providers)
-    posterior = reference["latent_group"] == LATENT_GROUPS.index("posterior means")
     fp32_pair: dict[str, dict] = {}
     for file in manifest.files:
-        if file.format not in formats or file.role not in ("encoder", "decoder"):
+        if file.role not in ("encoder", "decoder"):
             continue
-        model = open_bundle_file(manifest, file, providers if file.format == "onnx" else None)
-        io_checks = _io_checks(file, model, ENCODER_IO if file.role == "encoder" else DECODER_IO)
-        checks += io_checks
-        if not all(c.passed for c in io_checks):
-            continue
-        if file.role == "encoder":
-            out = model.run({"image": reference["images"]})
-            expected_shape = reference["z_mean"].shape
-            shape_ok = all(out[t].shape == expected_shape for t in ENCODER_IO[1])
-            checks.append(Check(file.path, "shapes", "z_mean, z_log_var", "shape", float(shape_ok), 1.0, shape_ok,
-                                f"got {[out[t].shape for t in ENCODER_IO[1]]}, expected {expected_shape}"))
-            if not shape_ok:
+        for backend in (b for b in backends if BACKENDS[b] == file.format):
+            label = file.path if backend == file.format else f"{file.path} ({backend})"
+            model = open_bundle_file(manifest, file, providers if backend == "onnx" else None, backend=backend)
+            io_checks = _io_checks(file, label, model, ENCODER_IO if file.role == "encoder" else DECODER_IO)
+            checks += io_checks
+            if not all(c.passed for c in io_checks):
                 continue
-            probe = f"{len(reference['images'])} held-out images"
-            if file.precision == "fp32":
-                for tensor in ENCODER_IO[1]:
-                    checks.append(_value_check(file.path, probe, tensor, out[tensor], reference[tensor], "fp32", LATENT_GATE))
-                fp32_pair.setdefault(file.format, {})["encoder"] = out
+            if file.role == "encoder":
+                out = model.run({"image": reference["images"]})
+                model_checks = _encoder_checks(file, label, out, reference, fp32_decoder)
             else:
-                decoded = fp32_decoder.run({"z": out["z_mean"]})["image"]
-                checks.append(_value_check(file.path, probe + " decoded", "z_mean", decoded,
-                                           reference["decoded"][posterior], file.precision, IMAGE_GATE))
-        else:
-            out = model.run({"z": reference["latents"]})["image"]
-            shape_ok = out.shape == reference["decoded"].shape
-            checks.append(Check(file.path, "shapes", "image", "shape", float(shape_ok), 1.0, shape_ok,
-                                f"got {out.shape}, expected {reference['decoded'].shape}"))
-            if not shape_ok:
-                continue
-            for group, name in enumerate(LATENT_GROUPS):
-                rows = reference["latent_group"] == group
-                probe = f"{int(rows.sum())} {name}"
-                checks.append(_value_check(file.path, probe, "image", out[rows], reference["decoded"][rows],
-                                           file.precision, IMAGE_GATE))
-            if file.precision == "fp32":
-                fp32_pair.setdefault(file.format, {})["decoder"] = model
-    for format, pair in fp32_pair.items():
+                out, model_checks = model, _decoder_checks(file, label, model.run({"z": reference["latents"]})["image"], reference)
+            checks += model_checks
+            if file.precision == "fp32" and model_checks[0].passed:  # the shapes were right
+                fp32_pair.setdefault(backend, {})[file.role] = out  # encoder: its outputs; decoder: the model
+    for backend, pair in fp32_pair.items():
         if set(pair) == {"encoder", "decoder"}:
             z = host_sample(pair["encoder"]["z_mean"], pair["encoder"]["z_log_var"], reference["eps"])
             out = pair["decoder"].run({"z": z})["image"]
             # Two graphs in a chain: the encoder's own (gated) latent error reaches the image, so the
             # chain is held to the latent gate; each graph alone meets the image gate above.
-            checks.append(_value_check(f"encoder+decoder ({format}, fp32)", "host sampling, same eps as Keras Sampling",
+            checks.append(_value_check(f"encoder+decoder ({backend}, fp32)", "host sampling, same eps as Keras Sampling",
                                        "image", out, reference["reconstruction"], "fp32", LATENT_GATE))
     return checks
 
@@ -158,10 +174,11 @@ def load_stored_reference(manifest: Manifest) -> dict[str, np.ndarray]:
     return arrays
 
 
-def validate_stored(bundle: Path, formats=("onnx", "tflite")) -> list[Check]:
-    """Hashes of every file, then every graph against the stored Keras reference; no TensorFlow needed."""
+def validate_stored(bundle: Path, formats=("onnx", "tflite"), backends=None) -> list[Check]:
+    """Hashes of every file, then every graph against the stored Keras reference; no TensorFlow needed.
+    Without `backends`, tflite files are skipped when LiteRT is not installed."""
     manifest = read_manifest(bundle)
     check_files(manifest)
-    if importlib.util.find_spec("ai_edge_litert") is None:
+    if backends is None and importlib.util.find_spec("ai_edge_litert") is None:
         formats = tuple(f for f in formats if f != "tflite")
-    return check_bundle(manifest, load_stored_reference(manifest), formats=formats)
+    return check_bundle(manifest, load_stored_reference(manifest), formats=formats, backends=backends)

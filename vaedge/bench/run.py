@@ -17,26 +17,48 @@ from pathlib import Path
 import numpy as np
 
 from vaedge.bench.timing import BATCHES, Row, cold_start, measure, sgemm_gflops
-from vaedge.runtime.backends import open_bundle_file
+from vaedge.runtime.backends import BACKENDS, open_bundle_file
 from vaedge.runtime.manifest import Manifest, read_manifest
 
-ENGINES = {"onnx": "onnxruntime", "tflite": "LiteRT"}
+ENGINES = {"onnx": "onnxruntime", "openvino": "OpenVINO", "tflite": "LiteRT"}  # backend -> engine name
+OPTIONAL_MODULES = {"openvino": "openvino", "tflite": "ai_edge_litert"}
 
 
 def bundle_rows(manifest: Manifest, threads: int | None):
-    """(Row, open() -> decode(z), file) for every decoder graph in the bundle whose engine is installed."""
+    """(Row, open() -> decode(z), file) for every decoder graph in the bundle on every installed engine
+    that runs it (each ONNX decoder on onnxruntime, then on OpenVINO's CPU)."""
+    installed = [b for b in ENGINES if b not in OPTIONAL_MODULES or importlib.util.find_spec(OPTIONAL_MODULES[b])]
     for f in manifest.files:
-        if f.role != "decoder" or f.format not in ENGINES:
+        if f.role != "decoder":
             continue
-        if f.format == "tflite" and importlib.util.find_spec("ai_edge_litert") is None:
-            continue  # LiteRT not installed: the row is left out, not faked
+        for backend in (b for b in installed if BACKENDS[b] == f.format):  # a missing engine's row is left out, not faked
+            variant = "optimised" if f.format == "onnx" and f.precision == "fp32" else ""
+            if f.format == "tflite":
+                variant = ("int8 I/O, " if f.quantization else "") + (f"fixed b{f.batch}" if f.batch else "dynamic batch")
+            row = Row(ENGINES[backend], f.precision, variant, batch=f.batch)
 
-        def open_decoder(f=f):
-            model = open_bundle_file(manifest, f, threads=threads)
+            def open_decoder(f=f, backend=backend, row=row):
+                model = open_bundle_file(manifest, f, threads=threads, backend=backend)
+                row.settings = dict(getattr(model, "settings", {}))  # OpenVINO's hints and threads, as compiled
+                return lambda z: model.run({"z": z})["image"]
+
+            yield row, open_decoder, manifest.path(f)
+    if "tflite" in installed:
+        yield from chunked_tflite_rows(manifest, threads)
+
+
+def chunked_tflite_rows(manifest: Manifest, threads: int | None):
+    """(Row, open, file) per TFLite precision as `runtime.load(backend="tflite")` runs it: its fixed-batch
+    graphs picked per chunk (vaedge.runtime.fixed_batch.plan), the last piece padded."""
+    from vaedge.runtime.fixed_batch import open_role
+
+    for precision in dict.fromkeys(f.precision for f in manifest.files if f.format == "tflite" and f.role == "decoder"):
+
+        def open_decoder(precision=precision):
+            model = open_role(manifest, "decoder", "tflite", precision, lambda f: open_bundle_file(manifest, f, threads=threads))
             return lambda z: model.run({"z": z})["image"]
 
-        variant = "optimised" if f.format == "onnx" and f.precision == "fp32" else ""
-        yield Row(ENGINES[f.format], f.precision, variant, batch=f.batch), open_decoder, manifest.path(f)
+        yield Row("LiteRT", precision, "runtime: fixed batches by chunk"), open_decoder, None
 
 
 def bench(bundle: Path, keras_run: Path | None = None, seconds: float = 0.5, threads: int | None = None) -> dict:
@@ -52,7 +74,7 @@ def bench(bundle: Path, keras_run: Path | None = None, seconds: float = 0.5, thr
         if keras_run is not None:
             from vaedge.bench.keras_rows import keras_decoders
 
-            sources += stack.enter_context(keras_decoders(keras_run))
+            sources += stack.enter_context(keras_decoders(keras_run, threads))
         sources += list(bundle_rows(manifest, threads))
         for row, open_decoder, file in sources:
             rows.append(measure(row, open_decoder, latents, seconds, file))

@@ -30,6 +30,7 @@ class Row:
     rss_delta_mb: float = float("nan")
     vs_roofline: float = float("nan")
     vs_keras_call: float = float("nan")
+    settings: dict = field(default_factory=dict)  # what the engine was set to (OpenVINO: hints, threads)
 
     @property
     def name(self) -> str:

@@ -16,20 +16,21 @@ import typer
 
 BUNDLE = typer.Argument(..., help="Bundle directory written by `vaedge export`.")
 RUNTIME_OPTIONS = {
-    "backend": (str, typer.Option("onnx", help="onnx (onnxruntime) or tflite (LiteRT).")),
+    "backend": (str, typer.Option("onnx", help="onnx (onnxruntime), tflite (LiteRT) or openvino (OpenVINO on the ONNX files).")),
     "provider": (Optional[list[str]], typer.Option(None, help="onnxruntime execution provider; repeat for a fallback list (default: best available).")),
     "precision": (str, typer.Option("fp32", help="fp32, fp16 or int8 (as exported).")),
     "threads": (Optional[int], typer.Option(None, help="Intra-op threads (default: the engine decides).")),
+    "device": (Optional[str], typer.Option(None, help="OpenVINO device for --backend openvino: CPU, GPU, NPU or AUTO (default CPU).")),
     "public_key": (Optional[Path], typer.Option(None, "--public-key", help="PEM public key: refuse the bundle unless its signature verifies with it.")),
 }
 
 
 def open_bundle(bundle: Path, backend: str, provider: Optional[list[str]], precision: str, threads: Optional[int],
-                public_key: Optional[Path] = None):
+                public_key: Optional[Path] = None, device: Optional[str] = None):
     from vaedge.runtime import load
 
     return load(bundle, backend=backend, providers=provider or None, precision=precision, threads=threads,
-                public_key=public_key)
+                public_key=public_key, device=device)
 
 
 def with_generator(command):

@@ -20,6 +20,9 @@ def validate(
     data: Optional[str] = typer.Option(None, help="Held-out images (default: the run's data)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
     unsafe: bool = typer.Option(False, help="Allow Keras files with Lambda layers."),
+    backend: Optional[list[str]] = typer.Option(
+        None, "--backend", help="Run the graphs on this backend: onnx, tflite or openvino; repeat for several "
+                                "(default: each file on its own engine, tflite only if LiteRT is installed)."),
 ) -> None:
     """Verify sha256 of every file, then parity: against Keras with --keras, else the stored reference."""
     from vaedge.cli.report import print_checks
@@ -31,12 +34,12 @@ def validate(
         import_tensorflow()
         from vaedge.export.run import validate_with_keras
 
-        checks = validate_with_keras(bundle, keras, encoder, decoder, data, unsafe=unsafe)
+        checks = validate_with_keras(bundle, keras, encoder, decoder, data, unsafe=unsafe, backends=backend or None)
         title = f"{describe(bundle)} against fresh Keras outputs"
     else:
         from vaedge.runtime.parity import validate_stored
 
-        checks = validate_stored(bundle)
+        checks = validate_stored(bundle, backends=backend or None)
         title = f"{describe(bundle)} against the reference stored at export"
     print_checks(checks, title, json_path)
     raise_on_failure(checks)
