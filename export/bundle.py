@@ -19,6 +19,7 @@ from vaedge.export import convert, quantize
 from vaedge.export.config import ExportConfig
 from vaedge.export.flops import flops_per_image
 from vaedge.export.optimize import optimize
+from vaedge.export.quality import quality_report
 from vaedge.export.subpixel import subpixel_conv_transpose
 from vaedge.export.tflite_graphs import write_tflite
 from vaedge.export.sources import KerasSource
@@ -36,6 +37,7 @@ class ExportResult:
     bundle: Path
     checks: list
     skipped: dict[str, str]  # variant file -> why it was not written
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)  # precision -> likelihood cost over target
 
 
 PRODUCERS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "onnxslim", "ai-edge-litert")
@@ -116,8 +118,11 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
             "skipped": skipped,
         }
         atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, validation))
+        validation["likelihood"], notes = quality_report(stage, held_out, config.seed)
+        validation["likelihood_notes"] = notes
+        atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, validation))
         if sign_key is not None:  # the last write: the signature covers the bundle exactly as published
             from vaedge.runtime.signature import sign_bundle
 
             sign_bundle(stage, sign_key)
-    return ExportResult(out, kept, skipped)
+    return ExportResult(out, kept, skipped, notes)

@@ -43,6 +43,8 @@ def export(
     with native_stderr_silenced():  # tf2onnx, the TFLite converter and LiteRT talk on stderr
         result = run_export(config, out, run=run, encoder=encoder, decoder=decoder, force=force, sign_key=sign_key)
     print_checks(result.checks, f"parity against Keras: {result.bundle}")
+    for precision, why in result.notes.items():
+        typer.echo(describe(f"note: {precision}: {why}"), err=True)
     for name, why in result.skipped.items():
         typer.echo(describe(f"not written: {name}: missed its quality gate ({why})"), err=True)
     signed = f", signed with {describe(sign_key)}" if sign_key else ""
