@@ -2,10 +2,10 @@
 
 Builds the offline site from BUNDLE, serves it on 127.0.0.1 with COOP/COEP, then times
 `window.vaedge.decode` inside the page (after two warm-up calls), best of --rounds. Optionally
-saves a screenshot of the page (the README's docs/web.png).
+saves a screenshot of the page (the README's docs/web.png), after dropping --drop IMAGE on it.
 
     .venv/bin/python benchmarks/web_decode.py BUNDLE --ort-web build/ort-web/node_modules/onnxruntime-web/dist \
-        --screenshot docs/web.png
+        --screenshot docs/web.png --drop shirt.png
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--ort-web", type=Path, required=True, help="dist/ of an onnxruntime-web npm install")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--screenshot", type=Path)
+    parser.add_argument("--drop", type=Path, help="an image to reconstruct on the page before the screenshot")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     chromium = find_chromium()
@@ -49,6 +50,10 @@ def main() -> None:
             status, version = page.text_content("#status"), browser.version
             rates = {batch: max(page.evaluate(DECODE_RATE_JS, [batch, repeats]) for _ in range(args.rounds))
                      for batch, repeats in REPEATS.items()}
+            if args.screenshot and args.drop:
+                page.uncheck("#invert")  # Fashion-MNIST images are already light objects on black
+                page.set_input_files("#file", str(args.drop))
+                page.wait_for_function("document.getElementById('encoded').textContent.includes('z_mean = [')")
             if args.screenshot:
                 page.locator("#map").scroll_into_view_if_needed()
                 box = page.locator("#map").bounding_box()

@@ -105,7 +105,7 @@ def test_dropped_image_is_reconstructed_and_bad_files_are_shown(loaded, tmp_path
 def test_offline_site_fetches_and_names_nothing_outside(loaded, site):
     assert all(url.startswith(loaded.page.url) for url in loaded.requests), loaded.requests
     own = [p for p in site.rglob("*") if p.is_file() and p.parent == site]
-    assert {p.name for p in own} >= {"index.html", "app.js", "style.css", "vaedge-site.json"}
+    assert {p.name for p in own} >= {"index.html", "vaedge.js", "app.js", "style.css", "vaedge-site.json"}
     for path in own:
         if path.suffix != ".onnx":
             assert not re.search(rb"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", path.read_bytes()), path

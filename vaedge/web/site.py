@@ -1,8 +1,9 @@
 """`vaedge web`: a static site that samples, decodes, encodes and reconstructs in the browser.
 
-The site holds the page (static/), the bundle's encoder and decoder ONNX graphs copied from bytes
-whose sha256 was checked against the manifest, `vaedge-site.json` (what the page needs from the
-manifest; also the marker by which `--force` knows the directory is vaedge's) and, with `ort_web`,
+The site holds the page (static/: vaedge.js, the window.vaedge API; app.js, the page), the bundle's
+encoder and decoder ONNX graphs copied from bytes whose sha256 was checked against the manifest,
+`vaedge-site.json` (what the page needs from the manifest, and which latent dims the held-out images
+use; also the marker by which `--force` knows the directory is vaedge's) and, with `ort_web`,
 the onnxruntime-web files, so the page fetches nothing from the network. Without it the page loads
 onnxruntime-web from a CDN, every file checked by its subresource-integrity hash.
 """
@@ -13,17 +14,21 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from vaedge.errors import BundleError, InputError
 from vaedge.io import atomic
-from vaedge.io.files import MiB, read_regular
+from vaedge.io.arrays import npz_arrays
+from vaedge.io.files import MiB, describe, read_regular
 from vaedge.runtime.manifest import PRECISIONS, read_file, read_manifest
+from vaedge.runtime.parity import MAX_REFERENCE_BYTES
 from vaedge.web import ort
 
 MARKER = "vaedge-site.json"
 FORMAT = "vaedge-site"
 FORMAT_VERSION = 1
 ORT_DIR = "ort"
-PAGE = ("index.html", "app.js", "style.css")
+PAGE = ("index.html", "vaedge.js", "app.js", "style.css")
 ORT_SLOT = "<!-- vaedge:ort -->"
 
 
@@ -63,10 +68,14 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
                 continue
             files[entry.path] = read_file(manifest, entry)  # the bytes whose sha256 matched: what we copy
             models.setdefault(precision, {})[role] = {"path": entry.path, "sha256": entry.sha256, "size": entry.size}
+    try:
+        latents = latent_activity(manifest)
+    except BundleError as exc:
+        problems.append(str(exc))
     if problems:
         raise InputError(f"{bundle}: cannot make a site: " + "; ".join(problems))
     runtime = _ort_files(ort_web)
-    marker = site_description(manifest, models, precisions[0], local=ort_web is not None,
+    marker = site_description(manifest, models, precisions[0], latents, local=ort_web is not None,
                               version=ort.package_version(ort_web) if ort_web is not None else ort.VERSION)
     with atomic.staged_directory(out, replace=force, owned=is_site, what="site") as stage:
         for name in PAGE:
@@ -79,17 +88,39 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
     return Path(out)
 
 
+def latent_activity(manifest) -> dict:
+    """Which latent dims the data uses, for the page's map and sliders: the variance over the
+    bundle's held-out images (parity.npz) of each dim's `z_mean` (N, D); dims the model leaves at
+    the prior have a z_mean near 0 for every image. `order` lists dims by that variance, largest first
+    (0..D-1 when the bundle holds no reference)."""
+    dims = manifest.latent_dim
+    file = next((f for f in manifest.files if f.role == "parity"), None)
+    if file is None:
+        return {"order": list(range(dims)), "z_mean_variance": None, "images": 0}
+    name = describe(manifest.path(file))
+    z_mean = npz_arrays(read_file(manifest, file), name, ["z_mean"], max_bytes=MAX_REFERENCE_BYTES,
+                        error=BundleError).get("z_mean")
+    if z_mean is None or z_mean.ndim != 2 or z_mean.shape[1] != dims or len(z_mean) < 2 \
+            or not np.isfinite(z_mean).all():
+        shape = "missing" if z_mean is None else f"shape {z_mean.shape}"
+        raise BundleError(f"{name}: z_mean is {shape}, expected finite (N >= 2, {dims})")
+    variance = z_mean.astype(np.float64).var(axis=0)
+    order = sorted(range(dims), key=lambda j: (-variance[j], j))
+    return {"order": order, "z_mean_variance": [round(float(v), 6) for v in variance], "images": len(z_mean)}
+
+
 def _ort_files(ort_web: Path | None) -> dict[str, bytes]:
     return {} if ort_web is None else ort.read_dist(ort_web)
 
 
-def site_description(manifest, models: dict, default: str, local: bool, version: str | None) -> dict:
+def site_description(manifest, models: dict, default: str, latents: dict, local: bool, version: str | None) -> dict:
     """The marker's content: what the page reads before loading anything else."""
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "image": {"shape": list(manifest.image_shape), "layout": "NHWC", "range": [0.0, 1.0]},
         "latent_dim": manifest.latent_dim,
+        "latents": latents,
         "sampling": {"formula": manifest.sampling_formula, "prior": "N(0, I)",
                      "page": "z = temperature * eps, eps from a seeded generator in JavaScript"},
         "models": models,
