@@ -12,6 +12,7 @@ import collections
 import tempfile
 from collections.abc import Callable, Iterable
 
+import keras
 import numpy as np
 import onnx
 import tensorflow as tf
@@ -54,6 +55,8 @@ def _folded(model):
     from vaedge.export.fold_keras import folded
 
     call, _ = folded(model)
+    if isinstance(model.output, dict):  # the encoder cut at its Sampling layer: outputs flattened by key
+        return lambda x: keras.tree.pack_sequence_as(model.output, call(x))
     return lambda x: dict(zip(model.output_names, call(x)))
 
 
