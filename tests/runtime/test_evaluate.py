@@ -27,12 +27,11 @@ def tiny(tmp_path_factory):
 
 def direct_iwae(images, k, seed):
     """The same estimate written out with the tiny bundle's weights: encoder mean-of-pixels, decoder
-    sigmoid(sigmoid(z) @ ones) (tests/runtime/tiny_bundle.py), eps from default_rng(seed) per image chunk."""
+    sigmoid(sigmoid(z) @ ones) (tests/runtime/tiny_bundle.py), image i's eps from default_rng([seed, i])."""
     x = images.reshape(len(images), -1).astype(np.float64) / 255.0
-    rng = np.random.default_rng(seed)
     z_mean = np.repeat(x.mean(axis=1, keepdims=True), 2, axis=1)
     z_log_var = z_mean.copy()
-    eps = rng.standard_normal((len(x), k, 2))
+    eps = np.stack([np.random.default_rng([seed, i]).standard_normal((k, 2)) for i in range(len(x))])
     z = (z_mean[:, None] + np.exp(0.5 * z_log_var)[:, None] * eps).astype(np.float32).astype(np.float64)
     p = 1 / (1 + np.exp(-np.repeat((1 / (1 + np.exp(-z))).sum(-1, keepdims=True), 16, axis=-1)))
     p = np.clip(p, 1e-7, 1 - 1e-7)
@@ -49,7 +48,8 @@ def test_iwae_matches_a_direct_numpy_computation(tiny):
     quality = evaluate(tiny, images, k=50, seed=3)
     iwae, elbo = direct_iwae(images, 50, 3)
     assert quality.iwae_nll == pytest.approx(iwae, abs=1e-4) and quality.neg_elbo == pytest.approx(elbo, abs=1e-4)
-    assert quality.k == 50 and quality.images == 7 and quality.iwae_stderr > 0
+    assert quality.k == 50 and quality.images == 7 and quality.iwae_stderr > 0 and quality.file == "decoder.onnx"
+    assert quality.minus(quality) == (0.0, 0.0) and "iwae_per_image" not in quality.as_dict()
 
 
 def test_k1_equals_the_elbo_and_iwae_tightens(tiny):
@@ -58,6 +58,19 @@ def test_k1_equals_the_elbo_and_iwae_tightens(tiny):
     assert one.iwae_nll == pytest.approx(one.neg_elbo, abs=1e-9)
     many = evaluate(tiny, images, k=200, seed=0)
     assert many.iwae_nll <= many.neg_elbo
+
+
+def test_figures_do_not_depend_on_chunking_and_the_elbo_not_on_k(tiny, monkeypatch):
+    import vaedge.runtime.evaluate as module
+
+    images = np.random.default_rng(4).integers(0, 256, (9, 4, 4, 1), dtype=np.uint8)
+    whole = evaluate(tiny, images, k=50, seed=7)
+    seen = []
+    monkeypatch.setattr(module, "DECODES_PER_CALL", 7)  # 7 samples per call: 8 chunks over K per image
+    chunked = evaluate(tiny, images, k=50, seed=7, progress=lambda done, total: seen.append((done, total)))
+    assert chunked.iwae_nll == pytest.approx(whole.iwae_nll, abs=1e-9) and chunked.neg_elbo == whole.neg_elbo
+    assert seen[-1] == (9 * 50, 9 * 50) and len(seen) == 9 * 8
+    assert evaluate(tiny, images, k=3, seed=7).neg_elbo == pytest.approx(whole.neg_elbo, abs=1e-12)
 
 
 def test_real_bundle_test_split_only_idx_and_npz(bundle, fashion_mnist_dir, tmp_path):
@@ -79,6 +92,9 @@ def test_real_bundle_test_split_only_idx_and_npz(bundle, fashion_mnist_dir, tmp_
         assert {"file", "precision", "backend", "images", "k", "neg_elbo", "iwae_nll", "iwae_stderr"} <= set(fp32)
         assert fp32["images"] == 50 and fp32["k"] == 20 and fp32["iwae_nll"] <= fp32["neg_elbo"] + 1e-6
         assert abs(int8["iwae_vs_fp32"]) < 5 and "Bernoulli" in report["likelihood"]
+        # paired over the same images and eps: far tighter than either variant's own standard error
+        assert 0 < int8["iwae_vs_fp32_stderr"] < int8["iwae_stderr"] / 5 and fp32["iwae_vs_fp32"] == 0
+        assert (fp32["file"], int8["file"]) == ("decoder.onnx", "decoder.int8.onnx")
     assert reports[0]["variants"][0]["iwae_nll"] == pytest.approx(reports[1]["variants"][0]["iwae_nll"])
 
 
@@ -87,6 +103,7 @@ def test_real_bundle_test_split_only_idx_and_npz(bundle, fashion_mnist_dir, tmp_
     (["--limit", "0"], "--limit must be at least 1"),
     (["--precision", "int4"], "no int4 onnx variant"),
     (["--data", "/nonexistent"], "no such file"),
+    (["--backend", "cuda"], "--backend must be one of onnx, tflite, openvino"),
 ])
 @pytest.mark.reliability
 def test_bad_arguments_are_one_line(bundle, fashion_mnist_dir, args, message, reliability):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -36,12 +35,14 @@ def evaluate(
     from rich.table import Table
 
     from vaedge.io import atomic
-    from vaedge.io.images import read_images
+    from vaedge.io.datasets import read_test_split
     from vaedge.runtime import load
     from vaedge.runtime.backends import BACKENDS
     from vaedge.runtime.evaluate import LIKELIHOOD, evaluate as estimate
     from vaedge.runtime.manifest import read_manifest
 
+    if backend not in BACKENDS:
+        raise fail(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if json_path is not None:
         atomic.check_file_target(json_path)
     manifest = read_manifest(bundle)
@@ -51,7 +52,10 @@ def evaluate(
     missing = [p for p in wanted if p not in available]
     if missing:
         raise fail(f"{describe(bundle)}: no {', '.join(missing)} {backend} variant (has: {', '.join(available) or 'none'})")
-    images, _ = read_images([_test_split(data)], manifest.image_shape, limit)
+    source, images = read_test_split(data, limit)
+    shape, expected = tuple(images.shape[1:]), tuple(manifest.image_shape)
+    if shape != expected and not (expected[2] == 1 and shape == expected[:2]):
+        raise fail(f"{source}: test images are {shape}, the bundle's are {expected}")
     results = []
     console = Console(stderr=True, markup=False, highlight=False)
     with Progress(console=console, transient=True) as progress:
@@ -59,16 +63,20 @@ def evaluate(
             generator = load(bundle, backend=backend, precision=variant, threads=threads, public_key=public_key)
             task = progress.add_task(f"{variant}: {len(images)} images x K={k}", total=len(images) * k)
             quality = estimate(generator, images, k=k, seed=seed, progress=lambda done, total: progress.update(task, completed=done))
-            quality.file = manifest.find("decoder", BACKENDS[backend], variant).path
-            results.append(quality.as_dict())
-    fp32 = next((r for r in results if r["precision"] == "fp32"), None)
-    for r in results:
-        r["iwae_vs_fp32"] = r["iwae_nll"] - fp32["iwae_nll"] if fp32 else None
+            results.append(quality)
+    fp32 = next((q for q in results if q.precision == "fp32"), None)
+    rows = []
+    for quality in results:  # same images, same eps: differences to fp32 are paired
+        row = quality.as_dict()
+        row["iwae_vs_fp32"], row["iwae_vs_fp32_stderr"] = quality.minus(fp32) if fp32 else (None, None)
+        row["neg_elbo_vs_fp32"] = quality.neg_elbo - fp32.neg_elbo if fp32 else None
+        rows.append(row)
+    results = rows
     table = Table(title=f"{describe(bundle)}: nats per image on {len(images)} test images, K={k}, seed {seed}")
-    for column in ("variant", "negative ELBO", "IWAE -log p(x)", "± stderr", "vs fp32"):
+    for column in ("variant", "negative ELBO", "IWAE -log p(x)", "± stderr", "IWAE vs fp32 (paired)"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for r in results:
-        delta = "" if r["iwae_vs_fp32"] is None else f"{r['iwae_vs_fp32']:+.3f}"
+        delta = "" if r["iwae_vs_fp32"] is None else f"{r['iwae_vs_fp32']:+.3f} ± {r['iwae_vs_fp32_stderr']:.3f}"
         table.add_row(f"{r['file']} ({r['backend']} {r['precision']})", f"{r['neg_elbo']:.2f}", f"{r['iwae_nll']:.2f}",
                       f"{r['iwae_stderr']:.2f}", delta)
     out = Console(markup=False, highlight=False)
@@ -80,16 +88,3 @@ def evaluate(
         atomic.write_json(json_path, {"bundle": str(bundle), "data": data, "likelihood": LIKELIHOOD, "seed": seed,
                                       "variants": results})
 
-
-def _test_split(data: str) -> Path:
-    """A dataset name resolved to its local copy (no download here: the runtime has no Keras), or a path."""
-    from vaedge.errors import InputError
-
-    if data.replace("-", "_") in ("mnist", "fashion_mnist") and not Path(data).exists():
-        from vaedge.train.data import local_candidates  # numpy only: no TensorFlow
-
-        found = next((p for p in local_candidates(data.replace("-", "_")) if p.is_dir()), None)
-        if found is None:
-            raise InputError(f"{data}: no local copy (set VAEDGE_DATA_DIR or pass the folder of IDX files)")
-        return found
-    return Path(data)

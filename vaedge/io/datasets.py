@@ -1,0 +1,69 @@
+"""Where named datasets live on this machine, and the held-out (test) split of a dataset without Keras.
+
+Training reads both splits (vaedge.train.data); evaluation needs only the test split, so a folder
+holding nothing but `t10k-*` IDX files, or an .npz holding nothing but `x_test`, is enough here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vaedge.errors import DataError, InputError
+from vaedge.io.files import describe
+
+KERAS_DATASETS = ("mnist", "fashion_mnist")
+DEBIAN_DATASETS = Path("/usr/share/datasets")
+
+
+def local_candidates(name: str) -> list[Path]:
+    """Where a local copy of a named dataset may be, in the order they are tried."""
+    spellings = [name, name.replace("_", "-")]
+    candidates = []
+    if os.environ.get("VAEDGE_DATA_DIR"):
+        candidates += [Path(os.environ["VAEDGE_DATA_DIR"]) / s for s in spellings]
+    candidates.append(DEBIAN_DATASETS / name.replace("_", "-"))
+    return list(dict.fromkeys(candidates))
+
+
+def read_test_split(data: str | Path, limit: int | None = None) -> tuple[str, np.ndarray]:
+    """(source, the first `limit` test images) of a dataset name with a local copy, an IDX folder
+    (its t10k images), a t10k images IDX file, or an .npz (its `x_test`).
+
+    Images come back as stored: uint8 (N, H, W[, C]) from IDX, uint8 or floats in [0, 1] from an
+    .npz. Raises InputError naming the file when there is no test split.
+    """
+    from vaedge.io.arrays import read_npz
+    from vaedge.io.idx import IMAGES_MAGIC, find_idx_file, read_idx
+
+    if limit is not None and limit < 1:
+        raise InputError(f"limit must be at least 1, got {limit}")
+    path = Path(data)
+    name = str(data).replace("-", "_")
+    if name in KERAS_DATASETS and not path.exists():
+        tried = local_candidates(name)
+        path = next((p for p in tried if p.is_dir()), None)
+        if path is None:
+            raise InputError(f"{data}: no local copy ({', '.join(map(str, tried))}); set VAEDGE_DATA_DIR "
+                             "or pass a folder with t10k-images-idx3-ubyte[.gz] or an .npz with x_test")
+    where = describe(path)
+    if not path.exists():
+        raise InputError(f"{where}: no such file or directory")
+    if path.suffix == ".npz":
+        arrays = read_npz(path, ["x_test"], limit=limit, error=InputError)
+        if "x_test" not in arrays:
+            raise InputError(f"{where}: no x_test array (the held-out split is what is evaluated)")
+        images = arrays["x_test"]
+    else:
+        idx = find_idx_file(path, "test", "images") if path.is_dir() else path
+        if idx is None:
+            raise InputError(f"{where}: no t10k-images-idx3-ubyte[.gz] here (the held-out split is what is evaluated)")
+        try:
+            images = read_idx(idx, IMAGES_MAGIC, limit=limit)
+        except DataError as exc:
+            raise InputError(str(exc)) from None
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise InputError(f"{where}: test images must be shaped (N, H, W[, C]) with N >= 1, got {images.shape}")
+    return where, images
