@@ -1,7 +1,10 @@
-"""Training speed: vaedge's compiled `fit` step vs the course notebook's eager GradientTape loop.
+"""Training speed over whole epochs: the course notebook's eager loop vs `vaedge train`'s step.
 
-Same images (the first N of Fashion-MNIST's training set), same batch size, same machine, one
-process. Prints img/s for each and the ratio; `--json` writes them.
+One process, so every side sees the same machine load; the same images (the first --images of
+Fashion-MNIST's training set) and batch size. Each side runs one warm-up epoch (tracing, graph
+building, allocator warm-up), then `--epochs` whole epochs are timed: steady-state img/s. Then
+`vaedge.train.run.train` itself runs 2 epochs and the gap between its two checkpoints is the wall
+time of one epoch as `vaedge train` runs it (train, validation on the 10k test images, checkpoint).
 
     .venv/bin/python benchmarks/train_speed.py --data ../shared/data/fashion-mnist --json train_speed.json
 """
@@ -68,13 +71,13 @@ def course_vae(input_shape=(28, 28, 1), latent_dim=2):
     return tf.keras.Model(inputs, decoder(z))
 
 
-def course_loop(images: np.ndarray, batch_size: int, steps: int) -> float:
-    """img/s of the notebook's training loop (eager, BN never told training=True)."""
+def course_epochs(images: np.ndarray, batch_size: int, epochs: int) -> float:
+    """img/s of the notebook's training loop (eager, BN never told training=True) over whole epochs."""
     vae = course_vae(images.shape[1:])
     optimizer = tf.keras.optimizers.Adam()
     loss_metric = tf.keras.metrics.Mean()
     bce_loss = tf.keras.losses.BinaryCrossentropy()
-    dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(1024).batch(batch_size).repeat()
+    dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(1024).batch(batch_size)
 
     def step(x_batch_train):
         with tf.GradientTape() as tape:
@@ -87,50 +90,83 @@ def course_loop(images: np.ndarray, batch_size: int, steps: int) -> float:
         optimizer.apply_gradients(zip(grads, vae.trainable_weights))
         loss_metric(loss)
 
-    batches = iter(dataset)
-    for _ in range(3):
-        step(next(batches))
+    def epoch():
+        for x_batch_train in dataset:
+            step(x_batch_train)
+
+    epoch()  # warm-up
     start = time.perf_counter()
-    for _ in range(steps):
-        step(next(batches))
-    return steps * batch_size / (time.perf_counter() - start)
+    for _ in range(epochs):
+        epoch()
+    return epochs * len(images) / (time.perf_counter() - start)
 
 
 # --- vaedge: the step `vaedge train` runs --------------------------------------------------------
-def vaedge_fit(images: np.ndarray, batch_size: int, steps: int, jit_compile) -> float:
-    """img/s of `model.fit` on vaedge's tf.data pipeline (compiled train step)."""
-    keras.utils.set_random_seed(0)
-    vae = VAE(images.shape[1:], 2, seed=0)
-    vae.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
-    dataset = pipeline(images, batch_size, shuffle_seed=0).repeat()
-    vae.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)  # trace and compile
-    start = time.perf_counter()
-    vae.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-    return steps * batch_size / (time.perf_counter() - start)
+def vaedge_epochs(images: np.ndarray, batch_size: int, epochs: int, jit_compile, policy: str) -> tuple[float, object]:
+    """img/s of `model.fit` over whole epochs on vaedge's tf.data pipeline; and what "auto" became."""
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        vae = VAE(images.shape[1:], 2, seed=0)
+        vae.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
+        dataset = pipeline(images, batch_size, shuffle_seed=0)
+        vae.fit(dataset, epochs=1, verbose=0)  # warm-up epoch: trace and compile
+        start = time.perf_counter()
+        vae.fit(dataset, epochs=epochs, verbose=0)
+        return epochs * len(images) / (time.perf_counter() - start), vae.jit_compile
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def vaedge_train_epoch_wall(data: str, images: int, **settings) -> dict:
+    """Seconds of epoch 2 as `vaedge train` runs it: the gap between its two checkpoints."""
+    import tempfile
+    from pathlib import Path
+
+    from vaedge.train.config import TrainConfig
+    from vaedge.train.run import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = train(TrainConfig(data=data, epochs=2, limit=images, seed=0, **settings), Path(tmp) / "run", verbose=0)
+        stamps = [(run / "checkpoints" / f"epoch-{e:04d}" / "history.json").stat().st_mtime for e in (1, 2)]
+        metrics = json.loads((run / "metrics.json").read_text())
+        config = json.loads((run / "train_config.json").read_text())
+    return {"epoch_seconds": stamps[1] - stamps[0], "test_neg_elbo": metrics["test_neg_elbo"],
+            "settings": config.get("used")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="fashion_mnist")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--images", type=int, default=60000, help="images per epoch (60000: a real epoch)")
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per side, after one warm-up epoch")
     parser.add_argument("--json")
     args = parser.parse_args()
-    images = load_dataset(args.data, limit=args.batch_size * args.steps).x_train
+    images = load_dataset(args.data, limit=args.images).x_train
+    course = course_epochs(images, args.batch_size, args.epochs)
+    sides = {"course_eager_loop": {"img_per_s": course}}
+    for name, jit, policy in (("vaedge_fit_fp32", False, "float32"), ("vaedge_fit_bf16", False, "mixed_bfloat16"),
+                              ("vaedge_fit_fp32_xla", True, "float32"), ("vaedge_fit_fp32_auto", "auto", "float32")):
+        rate, resolved = vaedge_epochs(images, args.batch_size, args.epochs, jit, policy)
+        sides[name] = {"img_per_s": rate, "vs_course": rate / course, "jit_compile": resolved, "policy": policy}
     results = {
-        "batch_size": args.batch_size,
-        "steps": args.steps,
-        "course_eager_loop": course_loop(images, args.batch_size, args.steps),
-        "vaedge_fit_auto": vaedge_fit(images, args.batch_size, args.steps, "auto"),
-        "vaedge_fit_xla": vaedge_fit(images, args.batch_size, args.steps, True),
+        "timed": (f"{args.epochs} whole epochs of {len(images)} images per side after one warm-up epoch, batch "
+                  f"{args.batch_size}, one process; img/s = images trained / wall seconds"),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "sides": sides,
+        "vaedge_train_epoch": {
+            "timed": "wall seconds of epoch 2 of `vaedge train` (train + validation on the test set + checkpoint)",
+            **vaedge_train_epoch_wall(args.data, args.images),
+        },
     }
-    for key in ("vaedge_fit_auto", "vaedge_fit_xla"):
-        results[f"{key}_vs_course"] = results[key] / results["course_eager_loop"]
-    for key, value in results.items():
-        print(f"{key:28s} {value:10.2f}")
+    for name, side in sides.items():
+        print(f"{name:24s} {side['img_per_s']:9.1f} img/s" + (f"  {side['vs_course']:.2f}x course" if "vs_course" in side else ""))
+    print(f"vaedge train epoch       {results['vaedge_train_epoch']['epoch_seconds']:9.1f} s (validation included)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+            json.dump(results, f, indent=2, default=str)
 
 
 if __name__ == "__main__":

@@ -46,21 +46,29 @@ def last_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
 def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = False, verbose: int = 1) -> Path:
     """Train (or resume) a run into `out` and return it. With `resume`, `config` is read from `out`."""
     out = Path(out)
+    from vaedge.train import cluster as cluster_
+
+    if cluster_.wanted(None if resume else config.strategy, out, resume):
+        from vaedge.train import distributed  # needs a process where TensorFlow has not started yet
+
+        strategy, cluster = cluster_.start()
+        return distributed.train(None if resume else config, out, cluster, strategy, force, resume, verbose)
     if resume:
         config = TrainConfig.load(out)
         for stale in (out / CHECKPOINTS).glob(".epoch-*.partial"):  # left by a killed run
             shutil.rmtree(stale, ignore_errors=True)
         checkpoint = last_checkpoint(out)
-        if checkpoint and checkpoint[0] >= config.epochs and (out / "metrics.json").is_file():
-            raise TrainingError(f"{out}: already finished all {config.epochs} epochs; nothing to resume")
+        if checkpoint and (out / "metrics.json").is_file():  # written only once training has ended
+            done = f"all {config.epochs} epochs" if checkpoint[0] >= config.epochs else f"after epoch {checkpoint[0]} (early stop)"
+            raise TrainingError(f"{out}: already finished {done}; nothing to resume")
     else:
         config.validate()
         atomic.check_directory_target(out, force, is_run, "run")  # before any work
         checkpoint = None
     final = out
     keras.utils.set_random_seed(config.seed)
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    policy = precision_policy(config.mixed_precision)
+    keras.mixed_precision.set_global_policy(policy)
     strategy = _strategy(config.strategy)
     image_size = tuple(config.image_size) if config.image_size else None
     data = load_dataset(config.data, image_size, config.channels, config.limit, config.seed)
@@ -89,13 +97,17 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
                 jit_compile="auto" if config.jit_compile is None else config.jit_compile,
             )
             history = {}
+    config.used = {"policy": policy, "jit_compile": bool(vae.jit_compile), "tf_intra_op_threads":
+                   tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()}
+    config.save(out)  # with what the step really runs as
     initial_epoch = checkpoint[0] if checkpoint else 0
     train_ds = pipeline(data.x_train, config.batch_size, shuffle_seed=config.seed)
     test_ds = pipeline(data.x_test, config.batch_size)
     vae.fit(
         train_ds,
         validation_data=test_ds,
-        epochs=config.epochs,
+        # killed after the checkpoint that met --early-stop: nothing more to train, only the final files
+        epochs=initial_epoch if schedule.should_stop(history, config.early_stop) else config.epochs,
         initial_epoch=initial_epoch,
         shuffle=False,  # the tf.data pipeline shuffles
         callbacks=[EpochCheckpoint(out, history, config.early_stop)],
@@ -113,6 +125,13 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
     return final
 
 
+def precision_policy(mixed_precision: bool) -> str:
+    """Keras dtype policy: float16 compute on GPUs, bfloat16 on CPUs (outputs and loss stay float32)."""
+    if not mixed_precision:
+        return "float32"
+    return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+
+
 def _claim_run_dir(out: Path) -> Path:
     """The directory to train in: `out` itself when new, else (a forced replacement of a run) a hidden
     sibling that replaces `out` only once the new run is complete, so a failed run destroys nothing."""
@@ -125,8 +144,6 @@ def _claim_run_dir(out: Path) -> Path:
 def _strategy(name: str):
     if name == "default":
         return tf.distribute.get_strategy()
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
     return tf.distribute.MirroredStrategy(devices=devices)

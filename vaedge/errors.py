@@ -39,3 +39,7 @@ class OutputError(VaedgeError):
 
 class SignatureError(BundleError):
     """A bundle's signature is missing or does not verify with the given public key."""
+
+
+class ClusterError(TrainingError):
+    """A multi-worker cluster is misconfigured (TF_CONFIG) or a peer never came up."""

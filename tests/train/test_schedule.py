@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import keras
 import numpy as np
+import pytest
 
+from vaedge.errors import TrainingError
 from vaedge.train.config import TrainConfig
-from vaedge.train.run import train
+from vaedge.train.run import FINAL_FILES, train
 from vaedge.train.schedule import best_epoch, learning_rate, should_stop
 
 
@@ -39,3 +42,28 @@ def test_run_keeps_its_best_epoch_and_stops_early(tmp_path, fashion_mnist_dir):
     np.testing.assert_allclose(decoder(z, training=False), best.decoder(z, training=False), atol=1e-6)
     # one eps per image: the kept model's ELBO is re-estimated with fresh eps, so only about equal
     assert abs(metrics["test_neg_elbo"] - min(val)) < 5
+    stopped = len(val) < 6
+    with pytest.raises(TrainingError, match="after epoch .* [(]early stop[)]" if stopped else "all 6 epochs"):
+        train(config, run, resume=True, verbose=0)
+    for name in FINAL_FILES:  # killed after the last checkpoint, before the final files
+        (run / name).unlink()
+    train(config, run, resume=True, verbose=0)
+    again = json.loads((run / "metrics.json").read_text())
+    assert again["history"] == metrics["history"] and again["best_epoch"] == metrics["best_epoch"]
+
+
+def test_resume_keeps_the_schedule_and_the_history(tmp_path, fashion_mnist_dir):
+    config = TrainConfig(data=str(fashion_mnist_dir), epochs=3, limit=512, batch_size=64)  # cosine: the default
+    run = train(config, tmp_path / "r", verbose=0)
+    first = json.loads((run / "metrics.json").read_text())
+    shutil.rmtree(run / "checkpoints" / "epoch-0003")  # as if killed during epoch 3
+    for name in FINAL_FILES:
+        (run / name).unlink()
+    train(config, run, resume=True, verbose=0)
+    metrics = json.loads((run / "metrics.json").read_text())
+    val = metrics["history"]["val_loss"]
+    assert metrics["lr_schedule"] == "cosine" and len(val) == 3 and val[:2] == first["history"]["val_loss"][:2]
+    assert metrics["best_epoch"] == int(np.argmin(val)) + 1
+    optimizer = keras.saving.load_model(run / "checkpoints" / "epoch-0003" / "vae.keras").optimizer
+    # the restored schedule went on from step 16 to its end (rate 0), not restarted at its initial rate
+    assert int(optimizer.iterations) == 3 * 8 and float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)

@@ -18,12 +18,12 @@ def train(
     epochs: Optional[int] = typer.Option(None, help="Passes over the training data (default 10)."),
     latent_dim: Optional[int] = typer.Option(None, help="Size of z (default 2)."),
     batch_size: Optional[int] = typer.Option(None, help="Images per step (default 128)."),
-    learning_rate: Optional[float] = typer.Option(None, help="Adam learning rate. (default 0.001)"),
+    learning_rate: Optional[float] = typer.Option(None, help="Adam learning rate at the start of the schedule. (default 0.002)"),
     seed: Optional[int] = typer.Option(None, help="Seeds weights, shuffling, eps and samples (default 0)."),
     limit: Optional[int] = typer.Option(None, help="Use only the first N training images."),
     image_size: Optional[tuple[int, int]] = typer.Option(None, help="Resize images to H W (multiples of 4)."),
     channels: Optional[int] = typer.Option(None, help="1 (grayscale) or 3 (RGB)."),
-    mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision", help="float16 compute on GPUs."),
+    mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision", help="bfloat16 compute on CPUs, float16 on GPUs; loss in float32."),
     strategy: Optional[str] = typer.Option(None, help="default, mirrored (local GPUs) or multiworker (TF_CONFIG)."),
     jit_compile: Optional[bool] = typer.Option(None, "--jit-compile/--no-jit-compile", help="XLA-compile the train step (default: Keras decides)."),
     lr_schedule: Optional[str] = typer.Option(None, help="cosine (decay to 0 over the epochs) or constant. (default cosine)"),
@@ -31,6 +31,7 @@ def train(
     force: bool = typer.Option(False, help="Replace an existing run directory."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint and saved config."),
     quiet: bool = typer.Option(False, help="No progress bar."),
+    peer_timeout: float = typer.Option(120.0, help="multiworker: seconds to wait for every worker to come up."),
 ) -> None:
     """Train the VAE; writes encoder.keras, decoder.keras, train_config.json, metrics.json, samples.png."""
     given = {
@@ -41,6 +42,11 @@ def train(
         "lr_schedule": lr_schedule, "early_stop": early_stop,
     }
     given = {k: v for k, v in given.items() if v is not None}
+    from vaedge.train.cluster import wanted
+
+    multiworker = wanted(given.get("strategy"), out, resume)
+    if resume and multiworker:  # a worker without the run resumes with the chief's config
+        given.pop("strategy", None)
     if resume and given:
         raise fail(f"--resume continues with {out}/train_config.json; drop {', '.join('--' + k.replace('_', '-') for k in given)}")
     if resume and force:
@@ -48,12 +54,23 @@ def train(
 
     from vaedge.quiet import import_tensorflow
 
+    if multiworker:  # the strategy must exist before anything else initialises TensorFlow
+        from vaedge.train import cluster as cluster_, distributed
+
+        strategy_, cluster = cluster_.start(peer_timeout)
     import_tensorflow()
     from vaedge.train.config import TrainConfig
     from vaedge.train.run import train as run_training
 
     config = TrainConfig(**given)
-    run_dir = run_training(config, out, force=force, resume=resume, verbose=0 if quiet else 1)
+    if multiworker:
+        run_dir = distributed.train(None if resume else config, out, cluster, strategy_, force=force, resume=resume,
+                                    verbose=0 if quiet else 1)
+        if run_dir is None:
+            typer.echo(f"{cluster.name}: done; {cluster.chief} wrote the run")
+            return
+    else:
+        run_dir = run_training(config, out, force=force, resume=resume, verbose=0 if quiet else 1)
     import json
 
     metrics = json.loads((run_dir / "metrics.json").read_text())

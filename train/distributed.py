@@ -1,0 +1,236 @@
+"""`vaedge train --strategy multiworker`: data-parallel training over TF_CONFIG's workers.
+
+Route: TensorFlow's MultiWorkerMirroredStrategy with vaedge's own train step under `strategy.run`.
+Keras 3's `fit` cannot run under that strategy: two workers on 127.0.0.1 both fail in the first
+step with "Invalid reduction dimension 0 for input with 0 dimensions" (keras-team/keras#20585,
+reproduced with Keras 3.15.1 / TensorFlow 2.21). JAX is not installed in the training extra.
+
+Worker 0 is the chief: it alone writes the run directory. The chief's config (flags, or the run's
+saved config on --resume) and its weights (fresh or from the last checkpoint) are broadcast to every
+worker, so the workers cannot disagree. Each epoch all workers shuffle the training set with the
+same seed and take an equal shard; gradients and metrics are summed over the cluster. The others
+write their checkpoints to a scratch directory that is removed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from vaedge.errors import ClusterError, TrainingError
+from vaedge.io import atomic
+from vaedge.train.cluster import Cluster
+from vaedge.train.config import TrainConfig, is_run
+
+METRICS = ("loss", "reconstruction_loss", "kl_loss")
+
+
+def rank(cluster: Cluster) -> int:
+    """This task's place in the cluster (0: the chief), which picks its shard of the data."""
+    return [task[:2] for task in cluster.tasks].index((cluster.job, cluster.index))
+
+
+def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, force: bool = False,
+          resume: bool = False, verbose: int = 1) -> Path | None:
+    """Train across the cluster; the chief returns its run directory, other workers None."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from vaedge.train import run, schedule
+    from vaedge.train.data import load_dataset
+    from vaedge.train.model import VAE
+
+    out, checkpoint, history = Path(out), None, {}
+    if cluster.is_chief:
+        if resume:
+            config = TrainConfig.load(out)
+            for stale in (out / run.CHECKPOINTS).glob(".epoch-*.partial"):
+                shutil.rmtree(stale, ignore_errors=True)
+            checkpoint = run.last_checkpoint(out)
+            if checkpoint and (out / "metrics.json").is_file():
+                raise TrainingError(f"{out}: already finished; nothing to resume")
+            history = json.loads((checkpoint[1] / "history.json").read_text()) if checkpoint else {}
+        else:
+            config.validate()
+            atomic.check_directory_target(out, force, is_run, "run")
+    try:
+        shared = broadcast_json(strategy, cluster, {"config": dataclasses.asdict(config) if config else None, "history": history})
+    except tf.errors.OpError as exc:
+        raise ClusterError(f"{cluster.name}: lost the cluster ({_first_line(exc)})") from None
+    config, history = TrainConfig(**shared["config"]), shared["history"]
+    workers = len(cluster.tasks)
+    if config.batch_size % workers:
+        raise ClusterError(f"--batch-size {config.batch_size} does not split over {workers} workers")
+    keras.utils.set_random_seed(config.seed)
+    data = load_dataset(config.data, tuple(config.image_size) if config.image_size else None,
+                        config.channels, config.limit, config.seed)
+    config.image_shape = list(data.image_shape)
+    config.versions = config.versions or run._versions()
+    policy = run.precision_policy(config.mixed_precision)
+    keras.mixed_precision.set_global_policy(policy)
+    config.used = {"policy": policy, "jit_compile": False, "workers": workers,
+                   "route": "MultiWorkerMirroredStrategy, vaedge's train step under strategy.run"}
+    scratch, final = None, out
+    if cluster.is_chief:
+        if not resume:
+            out = run._claim_run_dir(out)
+        config.save(out)
+    else:
+        out = scratch = Path(tempfile.mkdtemp(prefix=f"vaedge-worker{rank(cluster)}-"))
+    try:
+        steps = schedule.steps_per_epoch(len(data.x_train) // workers, config.batch_size // workers)
+        with strategy.scope():
+            vae = VAE(tuple(config.image_shape), config.latent_dim, seed=config.seed, name="vae")
+            vae.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate(
+                config.lr_schedule, config.learning_rate, config.epochs, steps)))
+            vae.optimizer.build(vae.trainable_variables)
+        if checkpoint:  # outside the scope: a plain model, read by the chief only
+            saved = keras.saving.load_model(checkpoint[1] / "vae.keras")
+            values = [np.asarray(v) for v in (*saved.variables, *saved.optimizer.variables)]
+        else:
+            values = [np.asarray(v) for v in (*vae.variables, *vae.optimizer.variables)]
+        targets = [*vae.variables, *vae.optimizer.variables]
+        if [tuple(v.shape) for v in targets] != [a.shape for a in values]:
+            raise TrainingError(f"{checkpoint[1] if checkpoint else out}: its variables do not match the model {config}")
+        for variable, value in zip(targets, broadcast_arrays(strategy, cluster, values)):
+            variable.assign(value.astype(variable.dtype))
+        loop = _Loop(strategy, vae, cluster, config)
+        if verbose and cluster.is_chief:
+            print(f"training on {len(data.x_train)} images {data.image_shape} from {data.source}, "
+                  f"{workers} workers x {config.batch_size // workers} images per step")
+        epoch = len(history.get("loss", []))
+        while epoch < config.epochs and not schedule.should_stop(history, config.early_stop):
+            started = time.perf_counter()
+            logs = loop.epoch(data.x_train, epoch)
+            logs.update({f"val_{k}": v for k, v in loop.evaluate(data.x_test).items()})
+            epoch += 1
+            if not math.isfinite(logs["loss"]):
+                raise TrainingError(f"loss became {logs['loss']} in epoch {epoch}; training stopped "
+                                    f"(last good checkpoint: epoch {epoch - 1}); try a lower --learning-rate")
+            for key, value in logs.items():
+                history.setdefault(key, []).append(value)
+            run._publish_checkpoint(out, epoch, vae, history)  # every worker saves: reads may be collective
+            if verbose and cluster.is_chief:
+                print(f"epoch {epoch}/{config.epochs}: loss {logs['loss']:.2f}, val_loss {logs['val_loss']:.2f} "
+                      f"({time.perf_counter() - started:.1f} s)")
+    except tf.errors.OpError as exc:
+        raise ClusterError(f"{cluster.name}: lost the cluster in training ({_first_line(exc)})") from None
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if not cluster.is_chief:
+        return None
+    best = schedule.best_epoch(history)
+    kept = keras.saving.load_model(out / run.CHECKPOINTS / f"epoch-{best:04d}" / "vae.keras")
+    test = {k: history[f"val_{k}"][best - 1] for k in METRICS}
+    last = {k: history[f"val_{k}"][-1] for k in METRICS}
+    run._write_final(out, kept, config, history, test, best, last)
+    if out != final:  # --force over an existing run: the new one is complete, swap it in whole
+        atomic.publish_directory(out, final, replace=True, owned=is_run, what="run")
+    return final
+
+
+class _Loop:
+    """The per-epoch train and evaluation steps, compiled once; per-image nats summed over workers."""
+
+    def __init__(self, strategy, vae, cluster: Cluster, config: TrainConfig):
+        import tensorflow as tf
+
+        self.strategy, self.vae, self.cluster, self.config = strategy, vae, cluster, config
+        self.local_batch = config.batch_size // len(cluster.tasks)
+        spec = tf.TensorSpec((None, *config.image_shape), tf.float32)
+        self.train_step = tf.function(self._train_step, input_signature=[spec])
+        self.test_step = tf.function(self._test_step, input_signature=[spec])
+
+    def _sums(self, image, training):
+        import tensorflow as tf
+
+        from vaedge.train.model import kl_loss, reconstruction_loss
+
+        reconstruction, z_mean, z_log_var = self.vae(image, training=training)
+        reconstruction_nats, kl_nats = reconstruction_loss(image, reconstruction), kl_loss(z_mean, z_log_var)
+        count = tf.cast(tf.shape(image)[0], tf.float32)
+        return tf.reduce_sum(reconstruction_nats), tf.reduce_sum(kl_nats), count
+
+    def _train_step(self, image):
+        import tensorflow as tf
+
+        def replica(image):
+            context = tf.distribute.get_replica_context()
+            with tf.GradientTape() as tape:
+                reconstruction_sum, kl_sum, count = self._sums(image, training=True)
+                total = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+                loss = (reconstruction_sum + kl_sum) / total  # the optimizer sums gradients over workers
+            gradients = tape.gradient(loss, self.vae.trainable_variables)
+            self.vae.optimizer.apply_gradients(zip(gradients, self.vae.trainable_variables))
+            return tf.stack([reconstruction_sum, kl_sum, count])
+
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(replica, args=(image,)), axis=None)
+
+    def _test_step(self, image):
+        import tensorflow as tf
+
+        sums = self.strategy.run(lambda image: tf.stack(self._sums(image, training=False)), args=(image,))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, sums, axis=None)
+
+    def epoch(self, images, epoch: int) -> dict[str, float]:
+        """One pass: the same seeded permutation on every worker, this worker's equal share of it."""
+        import numpy as np
+
+        workers = len(self.cluster.tasks)
+        order = np.random.default_rng([self.config.seed, epoch]).permutation(len(images))
+        share = order[rank(self.cluster)::workers][: len(images) // workers]
+        return self._run(self.train_step, images, share)
+
+    def evaluate(self, images) -> dict[str, float]:
+        import numpy as np
+
+        workers = len(self.cluster.tasks)
+        share = np.arange(len(images))[rank(self.cluster)::workers][: len(images) // workers]
+        return self._run(self.test_step, images, share)
+
+    def _run(self, step, images, share) -> dict[str, float]:
+        import numpy as np
+
+        totals = np.zeros(3)
+        for start in range(0, len(share), self.local_batch):
+            totals += np.asarray(step(images[np.sort(share[start:start + self.local_batch])]), dtype=np.float64)
+        reconstruction, kl = totals[0] / totals[2], totals[1] / totals[2]
+        return {"loss": reconstruction + kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
+
+
+def broadcast_arrays(strategy, cluster: Cluster, arrays: list) -> list:
+    """The chief's arrays on every worker (a sum where the others add zeros), as float64 numpy."""
+    import numpy as np
+    import tensorflow as tf
+
+    tensors = [tf.constant(np.asarray(a, np.float64) * (1.0 if cluster.is_chief else 0.0)) for a in arrays]
+
+    def replica(tensors):
+        return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tensors)
+
+    reduced = tf.function(lambda: strategy.run(replica, args=(tensors,)))()
+    return [np.asarray(strategy.experimental_local_results(r)[0]) for r in reduced]
+
+
+def broadcast_json(strategy, cluster: Cluster, value) -> object:
+    """The chief's JSON-able `value` on every worker."""
+    import numpy as np
+
+    raw = json.dumps(value).encode() if cluster.is_chief else b""
+    (length,) = broadcast_arrays(strategy, cluster, [np.array([len(raw)])])
+    buffer = np.zeros(int(length[0]), np.float64)
+    buffer[: len(raw)] = np.frombuffer(raw, np.uint8)
+    (received,) = broadcast_arrays(strategy, cluster, [buffer])
+    return json.loads(received.astype(np.uint8).tobytes())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", exc)) or type(exc).__name__
+    return text.splitlines()[0][:200]
