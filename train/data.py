@@ -6,7 +6,6 @@ naming the file at fault; nothing is ever loaded partially.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,13 +13,12 @@ import numpy as np
 
 from vaedge.errors import DataError
 from vaedge.io.arrays import read_npz
+from vaedge.io.datasets import KERAS_DATASETS, local_candidates
 from vaedge.io.files import describe
 from vaedge.io.idx import read_idx_directory
 from vaedge.io.images import IMAGE_SUFFIXES, decode_image
 from vaedge.train.config import check_image_shape
 
-KERAS_DATASETS = ("mnist", "fashion_mnist")
-DEBIAN_DATASETS = Path("/usr/share/datasets")
 TEST_FRACTION = 0.1
 
 
@@ -62,16 +60,6 @@ def load_dataset(
         x_train = x_train[:limit]
         y_train = None if y_train is None else y_train[:limit]
     return Dataset(source, x_train, x_test, y_train, y_test)
-
-
-def local_candidates(name: str) -> list[Path]:
-    """Where a local copy of a named dataset may be, in the order they are tried."""
-    spellings = [name, name.replace("_", "-")]
-    candidates = []
-    if os.environ.get("VAEDGE_DATA_DIR"):
-        candidates += [Path(os.environ["VAEDGE_DATA_DIR"]) / s for s in spellings]
-    candidates.append(DEBIAN_DATASETS / name.replace("_", "-"))
-    return list(dict.fromkeys(candidates))
 
 
 def _load_named(name: str, limit: int | None) -> tuple[str, dict[str, np.ndarray]]:

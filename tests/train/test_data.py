@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from vaedge.errors import DataError
-from vaedge.train import data as data_module
+from vaedge.io import datasets as datasets_module
 from vaedge.train.data import load_dataset
 from vaedge.io.idx import IMAGES_MAGIC
 
@@ -44,7 +44,7 @@ def test_named_dataset_without_copy_or_network_says_what_was_tried(tmp_path, mon
         raise OSError("URL fetch failure")
 
     monkeypatch.setenv("VAEDGE_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(data_module, "DEBIAN_DATASETS", tmp_path / "debian")
+    monkeypatch.setattr(datasets_module, "DEBIAN_DATASETS", tmp_path / "debian")
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     with pytest.raises(DataError) as err:
         load_dataset("mnist")
