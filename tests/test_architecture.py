@@ -27,7 +27,7 @@ def test_configs_and_base_load_no_engine(module):
 
 @pytest.mark.parametrize("folder, forbidden", [("train", "vaedge.runtime"), ("train", "vaedge.export"),
                                                ("runtime", "vaedge.export"), ("runtime", "vaedge.train"),
-                                               ("vaedge/io", "vaedge.runtime"), ("vaedge/io", "vaedge.train")])
+                                               ("src/vaedge/io", "vaedge.runtime"), ("src/vaedge/io", "vaedge.train")])
 def test_imports_point_one_way(folder, forbidden):
     offenders = [f"{path.relative_to(ROOT)}:{n}" for path in (ROOT / folder).rglob("*.py")
                  for n, line in enumerate(path.read_text().splitlines(), 1)
