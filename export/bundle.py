@@ -26,7 +26,7 @@ from vaedge.export.sources import KerasSource
 from vaedge.export.validate import keras_reference, stored_subset
 from vaedge.io import atomic
 from vaedge.runtime.manifest import (
-    MANIFEST, build_manifest, file_entry, is_bundle, read_manifest, runtime_section, tensor_specs,
+    MANIFEST, build_manifest, file_entry, is_bundle, parse_manifest, runtime_section, tensor_specs,
 )
 from vaedge.runtime.parity import IMAGE_GATE, LATENT_GATE, PARITY_FILE, PSNR_GATE, check_bundle, raise_on_failure
 from vaedge.versions import versions
@@ -72,9 +72,9 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
     return entries, {"op_counts": counts, "flops_per_image": flops}
 
 
-def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, graph_facts, validation) -> dict:
+def _manifest(source: KerasSource, config: ExportConfig, files: list[dict], graph_facts, validation) -> dict:
     return build_manifest(
-        source.image_shape, source.latent_dim, [file_entry(stage, name, **fields) for name, fields in entries],
+        source.image_shape, source.latent_dim, files,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         op_counts=graph_facts["op_counts"],
         flops_per_image=graph_facts["flops_per_image"],
@@ -99,8 +99,11 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
         reference = keras_reference(source, held_out, config.seed)
         np.savez_compressed(stage / PARITY_FILE, **stored_subset(reference))
         entries.append((PARITY_FILE, dict(role="parity", format="npz", precision="fp32")))
-        atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, {}))
-        checks = check_bundle(read_manifest(stage), reference)
+        # Each file is read and hashed once; the checks run on the manifest in memory and on those bytes.
+        loaded = {name: (stage / name).read_bytes() for name, _ in entries}
+        files = [file_entry(stage, name, loaded[name], **fields) for name, fields in entries]
+        checks = check_bundle(parse_manifest(stage, _manifest(source, config, files, graph_facts, {})), reference,
+                              loaded=loaded)
         precision_of = {name: fields["precision"] for name, fields in entries}
         skipped = {}
         for check in checks:
@@ -110,17 +113,17 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
         raise_on_failure(kept)
         for name in skipped:
             (stage / name).unlink()
-        entries = [(n, f) for n, f in entries if n not in skipped]
+        files = [f for f in files if f["path"] not in skipped]
         validation = {
             "gates": {"image_max_abs": IMAGE_GATE, "latent_max_abs": LATENT_GATE, "psnr_db": PSNR_GATE},
             "held_out_images": int(len(held_out)),
             "checks": [c.as_dict() for c in kept],
             "skipped": skipped,
         }
-        atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, validation))
-        validation["likelihood"], notes = quality_report(stage, held_out, config.seed)
+        manifest = parse_manifest(stage, _manifest(source, config, files, graph_facts, validation))
+        validation["likelihood"], notes = quality_report(manifest, loaded, held_out, config.seed)
         validation["likelihood_notes"] = notes
-        atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, validation))
+        atomic.write_json(stage / MANIFEST, _manifest(source, config, files, graph_facts, validation))
         if sign_key is not None:  # the last write: the signature covers the bundle exactly as published
             from vaedge.runtime.signature import sign_bundle
 

@@ -7,24 +7,22 @@ every variant, so the difference is paired) and says when one is more than `NLL_
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 NLL_TARGET = 1.0  # nats per image
 K = 16
 
 
-def quality_report(bundle: Path, held_out: np.ndarray, seed: int) -> tuple[dict, dict]:
-    """({precision: figures}, {precision: why it misses the target}) for the bundle's ONNX decoders."""
-    from vaedge.runtime import load
+def quality_report(manifest, loaded: dict[str, bytes], held_out: np.ndarray, seed: int) -> tuple[dict, dict]:
+    """({precision: figures}, {precision: why it misses the target}) for the ONNX decoders of the bundle
+    `manifest` (in memory, its files' hash-checked bytes in `loaded`)."""
     from vaedge.runtime.evaluate import evaluate
-    from vaedge.runtime.manifest import read_manifest
+    from vaedge.runtime.generator import open_generator
 
-    manifest = read_manifest(bundle)
     precisions = [p for p in ("fp32", "fp16", "int8")
                   if any(f.role == "decoder" and f.format == "onnx" and f.precision == p for f in manifest.files)]
-    figures = {p: evaluate(load(bundle, precision=p), held_out, k=K, seed=seed).as_dict() for p in precisions}
+    figures = {p: evaluate(open_generator(manifest, loaded, precision=p), held_out, k=K, seed=seed).as_dict()
+               for p in precisions}
     notes = {}
     for precision, quality in figures.items():
         quality["iwae_vs_fp32"] = quality["iwae_nll"] - figures["fp32"]["iwae_nll"]

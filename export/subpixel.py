@@ -31,7 +31,7 @@ def _rewrite(g: Graph, node, shapes) -> bool:
     weight = g.const(node.input[1])
     if weight is None or weight.ndim != 4 or attrs.get("group", 1) != 1 or "output_shape" in attrs:
         return False
-    if any(attrs.get("dilations", [1, 1])) != 1 or any(attrs.get("output_padding", [0, 0])):
+    if any(d != 1 for d in attrs.get("dilations", [1, 1])) or any(attrs.get("output_padding", [0, 0])):
         return False
     if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
         return False

@@ -1,185 +1,153 @@
-"""Run one graph: onnxruntime (or OpenVINO) for .onnx, LiteRT for .tflite. Inputs and outputs by tensor name.
+"""The engines that run a bundle's graphs: one interface (`Engine`), one registry (`REGISTRY`).
 
-Models are built from bytes already read and hash-checked (`open_bundle_file`), never from a path
-that could be swapped between the check and the load; their real tensor names, shapes and dtypes
-are checked against the manifest before any work.
+`load`, `validate`, `bench`, `evaluate` and the CLI read the registry; adding an engine means one
+`Backend` row here and one module with `open_engine(model, name, providers, threads, device,
+precision)`. Engines are built from bytes already read and hash-checked (`read_all`/`read_file`),
+never from a path that could be swapped between the check and the load; their real tensor names,
+shapes and dtypes are checked against the manifest before any work.
 """
 
 from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
-from vaedge.quiet import native_stderr_silenced
-from vaedge.runtime.graph_ops import check_onnx_ops, check_tflite_ops
+from vaedge.runtime.fixed_batch import FixedBatchGraphs, HostQuantized
 from vaedge.runtime.manifest import Manifest, ModelFile, read_file
 
-BACKENDS = {"onnx": "onnx", "tflite": "tflite", "openvino": "onnx"}  # backend -> the format of file it runs
-PREFERRED_PROVIDERS = (
-    "TensorrtExecutionProvider",
-    "CUDAExecutionProvider",
-    "ROCMExecutionProvider",
-    "CoreMLExecutionProvider",
-    "DmlExecutionProvider",
-    "OpenVINOExecutionProvider",
-    "CPUExecutionProvider",
-)
-ORT_DTYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int64)": "int64"}
 
+class Engine(Protocol):
+    """One loaded graph. `batch` is its fixed batch (None: any n); `settings` what it really runs with."""
 
-def available_providers() -> list[str]:
-    import onnxruntime as ort
-
-    return ort.get_available_providers()
-
-
-def choose_providers(requested: list[str] | None) -> list[str]:
-    """The requested providers (each must exist), or the best available ones in preference order."""
-    available = available_providers()
-    if requested:
-        missing = [p for p in requested if p not in available]
-        if missing:
-            raise InputError(f"execution provider {', '.join(missing)} is not available; this onnxruntime has {', '.join(available)}")
-        return list(requested)
-    # TensorRT needs engine building per shape; it is used only when asked for by name.
-    best = [p for p in PREFERRED_PROVIDERS if p in available and p != "TensorrtExecutionProvider"]
-    return best or ["CPUExecutionProvider"]
-
-
-def session_options(threads: int | None = None):
-    """onnxruntime SessionOptions as vaedge uses them everywhere: all graph optimisations, quiet logs."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    return options
-
-
-class OnnxModel:
-    """One onnxruntime session, created once and reused for every call."""
-
-    def __init__(self, model: bytes, name: str = "model.onnx", providers: list[str] | None = None, threads: int | None = None):
-        import onnxruntime as ort
-
-        check_onnx_ops(model, name)
-        chosen = choose_providers(providers)
-        try:
-            self.session = ort.InferenceSession(model, session_options(threads), providers=chosen)
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-            raise BundleError(f"{name}: onnxruntime cannot load it ({describe(str(exc).splitlines()[0] if str(exc) else '')})") from None
-        self.name = name
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.output_names = [o.name for o in self.session.get_outputs()]
+    name: str
+    input_names: list[str]
+    output_names: list[str]
+    batch: int | None
+    settings: dict
 
     @property
-    def providers(self) -> list[str]:
-        return self.session.get_providers()
+    def providers(self) -> list[str]: ...
 
     def signature(self) -> dict[str, tuple[list, str]]:
-        """{tensor name: (shape with None for dynamic dims, dtype)} of inputs and outputs."""
-        return {t.name: ([d if isinstance(d, int) else None for d in t.shape], ORT_DTYPES.get(t.type, t.type))
-                for t in [*self.session.get_inputs(), *self.session.get_outputs()]}
-
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        outputs = self.session.run(self.output_names, feeds)
-        return dict(zip(self.output_names, outputs))
-
-
-class TFLiteModel:
-    """One LiteRT interpreter and its serving signature."""
-
-    def __init__(self, model: bytes, name: str = "model.tflite", threads: int | None = None):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise InputError("the tflite backend needs LiteRT: pip install 'vaedge[litert]'") from None
-        try:
-            with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
-                self.interpreter = Interpreter(model_content=model, num_threads=threads)
-                ops = [op["op_name"] for op in self.interpreter._get_ops_details()]
-                check_tflite_ops(ops, name)
-                self.interpreter.allocate_tensors()  # applies the XNNPACK delegate, which announces itself
-                self.runner = self.interpreter.get_signature_runner()
-                signature = self.interpreter.get_signature_list()
-        except BundleError:
-            raise
-        except Exception as exc:
-            raise BundleError(f"{name}: LiteRT cannot load it ({describe(str(exc).splitlines()[0] if str(exc) else '')})") from None
-        if len(signature) != 1:
-            raise BundleError(f"{name}: expected one signature, found {len(signature)}")
-        self.name = name
-        (details,) = signature.values()
-        self.input_names, self.output_names = list(details["inputs"]), list(details["outputs"])
-        first = self.runner.get_input_details()[self.input_names[0]]["shape_signature"]
-        self.batch = int(first[0]) if len(first) and first[0] > 0 else None  # None: a dynamic batch
-
-    def signature(self) -> dict[str, tuple[list, str]]:
-        details = self.runner.get_input_details() | self.runner.get_output_details()
-        return {name: ([int(d) if d > 0 else None for d in t["shape_signature"]], np.dtype(t["dtype"]).name)
-                for name, t in details.items()}
+        """{tensor name: (shape with None for dynamic dims, dtype name)} of inputs and outputs."""
 
     def quantization(self) -> dict[str, dict]:
-        """{tensor name: {"scale", "zero_point"}} of the graph's int8 inputs and outputs."""
-        details = self.runner.get_input_details() | self.runner.get_output_details()
-        return {name: {"scale": float(t["quantization"][0]), "zero_point": int(t["quantization"][1])}
-                for name, t in details.items() if np.dtype(t["dtype"]) == np.int8}
+        """{tensor name: {"scale", "zero_point"}} of the graph's int8 inputs and outputs ({} if none)."""
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Any number of rows; a fixed-batch graph runs them in pieces of its batch, the last one padded."""
-        rows = len(next(iter(feeds.values())))
-        if self.batch is not None and rows != self.batch:
-            from vaedge.runtime.fixed_batch import run_pieces
-
-            return run_pieces(lambda _, piece: self.run(piece), feeds, [(self.batch, min(self.batch, rows - start))
-                                                                       for start in range(0, rows, self.batch)])
-        outputs = self.runner(**{k: np.ascontiguousarray(v) for k, v in feeds.items()})
-        return {name: np.array(outputs[name]) for name in self.output_names}
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
-def open_model(model: bytes, format: str, name: str, providers=None, threads=None, backend: str | None = None,
-               device: str | None = None, precision: str = "fp32"):
-    """An engine for graph bytes of `format` ('onnx' or 'tflite'): `backend`, by default the format's own
-    (onnxruntime, LiteRT); `device` and `precision` (the file's) are for the openvino backend."""
-    if format not in BACKENDS.values():
+@dataclass(frozen=True)
+class Backend:
+    """A registry row: what `--backend NAME` runs, on which files, from which module and pip extra."""
+
+    name: str
+    format: str  # the bundle file format it runs: "onnx" or "tflite"
+    display: str  # the engine's own name, as tables and `info` show it
+    module: str  # the vaedge module with `open_engine`
+    requires: str  # the importable package the engine needs
+    extra: str | None  # `pip install 'vaedge[extra]'` brings it; None: the base install has it
+    takes_providers: bool = False
+    takes_device: bool = False
+
+    def installed(self) -> bool:
+        return importlib.util.find_spec(self.requires) is not None
+
+    def open(self, model: bytes, name: str, providers=None, threads=None, device=None, precision="fp32") -> Engine:
+        if not self.installed():
+            raise InputError(f"the {self.name} backend needs {self.display}: pip install 'vaedge[{self.extra}]'")
+        return importlib.import_module(self.module).open_engine(model, name, providers, threads, device, precision)
+
+
+REGISTRY: dict[str, Backend] = {b.name: b for b in (
+    Backend("onnx", "onnx", "onnxruntime", "vaedge.runtime.onnx_backend", "onnxruntime", None, takes_providers=True),
+    Backend("tflite", "tflite", "LiteRT", "vaedge.runtime.litert_backend", "ai_edge_litert", "litert"),
+    Backend("openvino", "onnx", "OpenVINO", "vaedge.runtime.openvino_backend", "openvino", "openvino", takes_device=True),
+)}
+FORMATS = tuple(dict.fromkeys(b.format for b in REGISTRY.values()))
+
+
+def backend(name) -> Backend:
+    """The registry row for `name`; InputError naming every backend otherwise."""
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise InputError(f"backend must be one of {', '.join(REGISTRY)}, got {name!r}")
+    return REGISTRY[name]
+
+
+def installed_backends(format: str | None = None) -> list[Backend]:
+    """The registry rows whose engine is installed here (and that run `format`, if given)."""
+    return [b for b in REGISTRY.values() if b.installed() and format in (None, b.format)]
+
+
+def check_options(row: Backend, providers=None, device=None) -> None:
+    """Refuse options the backend does not take, before any file is read."""
+    if providers and not row.takes_providers:
+        raise InputError(f"providers apply to the onnx backend; {row.display} "
+                         + ("takes a device" if row.takes_device else "picks its own delegates"))
+    if device is not None and not row.takes_device:
+        raise InputError(f"device applies to the openvino backend, not {row.name}")
+
+
+def open_model(model: bytes, format: str, name: str, providers=None, threads=None, backend_name: str | None = None,
+               device: str | None = None, precision: str = "fp32") -> Engine:
+    """An engine for graph bytes of `format`: `backend_name`, by default the format's own engine."""
+    if format not in FORMATS:
         raise InputError(f"unknown model format {format!r}")
-    backend = backend or format
-    if BACKENDS.get(backend) != format:
-        raise InputError(f"the {backend!r} backend does not run {format!r} files")
-    if device is not None and backend != "openvino":
-        raise InputError(f"device applies to the openvino backend, not {backend}")
-    if backend == "onnx":
-        return OnnxModel(model, name, providers, threads)
-    if providers:
-        raise InputError("providers apply to the onnx backend; " + ("OpenVINO takes a device" if backend == "openvino"
-                                                                    else "LiteRT picks its own delegates"))
-    if backend == "openvino":
-        from vaedge.runtime.openvino_backend import OpenVinoModel  # optional: vaedge[openvino]
+    row = backend(backend_name or format)
+    if row.format != format:
+        raise InputError(f"the {row.name!r} backend does not run {format!r} files")
+    check_options(row, providers, device)
+    return row.open(model, name, providers, threads, device, precision)
 
-        return OpenVinoModel(model, name, device or "CPU", threads, precision)
-    return TFLiteModel(model, name, threads)
+
+def _open_checked(manifest: Manifest, file: ModelFile, providers, threads, data, backend_name, device) -> Engine:
+    """One graph of the bundle, its signature and int8 I/O checked against the manifest."""
+    name = describe(manifest.path(file))
+    model = open_model(read_file(manifest, file) if data is None else data, file.format, name, providers, threads,
+                       backend_name, device, file.precision)
+    check_signature(model.signature(), file, name)
+    if file.quantization or model.quantization():  # int8 I/O: quantized on the host with what both say
+        if model.quantization() != file.quantization:
+            raise BundleError(f"{name}: the graph's int8 quantization {model.quantization()} differs from the "
+                              f"manifest's {file.quantization}")
+        return HostQuantized(model, file.quantization)
+    return model
 
 
 def open_bundle_file(manifest: Manifest, file: ModelFile, providers=None, threads=None, data: bytes | None = None,
-                     backend: str | None = None, device: str | None = None):
-    """Load one graph of a bundle from `data` (bytes already read and hash-checked) or read and check
-    it now, on `backend` (default: the file format's own engine); then check its real signature against the manifest."""
-    name = describe(manifest.path(file))
-    model = open_model(read_file(manifest, file) if data is None else data, file.format, name, providers, threads,
-                       backend, device, file.precision)
-    check_signature(model.signature(), file, name)
-    if file.quantization:  # int8 inputs/outputs: quantized on the host with what both manifest and graph say
-        from vaedge.runtime.fixed_batch import HostQuantized
+                     backend: str | None = None, device: str | None = None) -> Engine:
+    """Load one graph of a bundle from `data` (bytes already read and hash-checked) or read and check it
+    now, on `backend` (default: the file format's own engine). A fixed-batch graph is wrapped to take any n."""
+    model = _open_checked(manifest, file, providers, threads, data, backend, device)
+    return FixedBatchGraphs({model.batch: model}) if model.batch else model
 
-        actual = model.quantization() if hasattr(model, "quantization") else {}
-        if actual != file.quantization:
-            raise BundleError(f"{name}: the graph's int8 quantization {actual} differs from the manifest's {file.quantization}")
-        return HostQuantized(model, file.quantization)
-    return model
+
+def open_role(manifest: Manifest, role: str, backend_name: str, precision: str, providers=None, threads=None,
+              loaded: dict | None = None, device=None) -> Engine:
+    """The engine that runs `role` at `precision` on `backend_name`: the one file for ONNX; for TFLite,
+    every fixed-batch graph of the set with int8 inputs/outputs if the bundle has one at this precision
+    (else the float32-I/O set), as one FixedBatchGraphs. `loaded`: {path: hash-checked bytes}."""
+    format = backend(backend_name).format
+    files = manifest.find_all(role, format, precision) or [manifest.find(role, format, precision)]
+
+    def open_file(f):
+        return _open_checked(manifest, f, providers, threads, (loaded or {}).get(f.path), backend_name, device)
+
+    int8_io = [f for f in files if f.quantization]
+    chosen = int8_io or [f for f in files if not f.quantization]
+    dynamic = [f for f in chosen if f.batch is None]
+    if dynamic:  # ONNX, or a bundle from before fixed batches: one graph takes any n
+        return open_file(dynamic[0])
+    by_batch = {}
+    for f in chosen:
+        by_batch.setdefault(f.batch, f)
+    return FixedBatchGraphs({batch: open_file(f) for batch, f in by_batch.items()})
 
 
 def check_signature(actual: dict[str, tuple[list, str]], file: ModelFile, name: str) -> None:

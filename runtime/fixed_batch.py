@@ -58,14 +58,28 @@ def run_pieces(run, feeds: dict[str, np.ndarray], pieces) -> dict[str, np.ndarra
 
 
 class FixedBatchGraphs:
-    """One role's graphs of one precision, one per fixed batch, run as one model that takes any n."""
+    """One role's graphs of one precision, one per fixed batch, run as one engine that takes any n."""
+
+    batch = None
 
     def __init__(self, models: dict[int, object]):
         self.models = dict(sorted(models.items()))
         first = next(iter(self.models.values()))
-        self.input_names, self.output_names = first.input_names, first.output_names
+        self.input_names, self.output_names, self.settings = first.input_names, first.output_names, first.settings
         self.name = ", ".join(m.name for m in self.models.values())
         self.calls: collections.Counter = collections.Counter()  # graph batch -> calls so far
+        self._first = first
+
+    @property
+    def providers(self) -> list[str]:
+        return self._first.providers
+
+    def signature(self) -> dict[str, tuple[list, str]]:
+        """The first graph's, with the batch dimension dynamic: this engine takes any n."""
+        return {k: ([None, *shape[1:]], dtype) for k, (shape, dtype) in self._first.signature().items()}
+
+    def quantization(self) -> dict[str, dict]:
+        return {}  # every graph's int8 I/O is quantized on the host (HostQuantized)
 
     @property
     def batches(self) -> list[int]:
@@ -94,29 +108,24 @@ class HostQuantized:
     """An int8-I/O graph that takes and returns float32: quantization of its int8 tensors on the host."""
 
     def __init__(self, model, quantization: dict[str, dict]):
-        self.model, self.quantization = model, quantization
+        self.model, self.host_quantization = model, quantization
         self.input_names, self.output_names, self.name = model.input_names, model.output_names, model.name
-        self.batch = getattr(model, "batch", None)
+        self.batch, self.settings = model.batch, model.settings
+
+    @property
+    def providers(self) -> list[str]:
+        return self.model.providers
+
+    def signature(self) -> dict[str, tuple[list, str]]:
+        """The graph's, with float32 in place of the int8 tensors quantized here."""
+        return {k: (shape, "float32" if k in self.host_quantization else dtype)
+                for k, (shape, dtype) in self.model.signature().items()}
+
+    def quantization(self) -> dict[str, dict]:
+        return {}  # takes and returns float32
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        q = self.quantization
+        q = self.host_quantization
         inputs = {k: quantize(v, **q[k]) if k in q else v for k, v in feeds.items()}
         return {k: dequantize(v, **q[k]) if k in q else v for k, v in self.model.run(inputs).items()}
 
-
-def open_role(manifest, role: str, format: str, precision: str, open_file):
-    """The model that runs `role` at `precision` from the bundle's `format` files: the one file for
-    ONNX; for TFLite, every fixed-batch graph of the set with int8 inputs/outputs if the bundle has
-    one at this precision (else the float32-I/O set), as one FixedBatchGraphs. `open_file(file)` opens one."""
-    files = manifest.find_all(role, format, precision) or [manifest.find(role, format, precision)]
-    if format != "tflite":
-        return open_file(files[0])
-    int8_io = [f for f in files if f.quantization]
-    chosen = int8_io or [f for f in files if not f.quantization]
-    dynamic = [f for f in chosen if f.batch is None]
-    if dynamic:  # a bundle from before fixed batches: one graph takes any n
-        return open_file(dynamic[0])
-    by_batch = {}
-    for f in chosen:
-        by_batch.setdefault(f.batch, f)
-    return FixedBatchGraphs({batch: open_file(f) for batch, f in by_batch.items()})

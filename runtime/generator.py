@@ -13,12 +13,11 @@ import numpy as np
 
 from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
-from vaedge.runtime.backends import BACKENDS, open_bundle_file
-from vaedge.runtime.fixed_batch import open_role
+from vaedge.runtime.backends import backend as backend_row, check_options, open_role
 from vaedge.runtime.inputs import (
     as_images, as_latents, bounded_int, check_memory, non_negative_float, positive_int, seed_value,
 )
-from vaedge.runtime.manifest import CHUNK, PRECISIONS, read_all, read_manifest, unlisted_files
+from vaedge.runtime.manifest import CHUNK, PRECISIONS, Manifest, read_all, read_manifest, unlisted_files
 from vaedge.runtime.sampling import host_sample, latent_grid, prior_eps
 
 MAX_THREADS = 256
@@ -31,19 +30,15 @@ def load(bundle, backend: str = "onnx", providers: list[str] | None = None, prec
     `backend="openvino"` runs the ONNX files on OpenVINO's `device` (CPU, GPU, NPU or AUTO; default CPU).
 
     With `public_key` (a PEM file), the bundle's signature must verify with it (SignatureError)."""
-    if not isinstance(backend, str) or backend not in BACKENDS:
-        raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    row = backend_row(backend)
     if not isinstance(precision, str) or precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if threads is not None:
         threads = bounded_int(threads, "threads", MAX_THREADS)
     if providers is not None and (isinstance(providers, str) or not all(isinstance(p, str) for p in providers)):
         raise InputError(f"providers must be a list of provider names, got {providers!r}")
-    if backend == "tflite" and providers:
-        raise InputError("providers apply to the onnx backend; LiteRT picks its own delegates")
-    if device is not None and backend != "openvino":
-        raise InputError(f"device applies to the openvino backend, not {backend}")
-    if backend == "openvino":
+    check_options(row, providers, device)
+    if row.takes_device:
         from vaedge.runtime.openvino_backend import check_device
 
         device = check_device("CPU" if device is None else device)  # before any file is read
@@ -57,10 +52,16 @@ def load(bundle, backend: str = "onnx", providers: list[str] | None = None, prec
         from vaedge.runtime.signature import verify_bundle
 
         verify_bundle(manifest, loaded, bundle_path(public_key))
+    return open_generator(manifest, loaded, backend, precision, providers, threads, chunk, device)
+
+
+def open_generator(manifest: Manifest, loaded: dict[str, bytes], backend: str = "onnx", precision: str = "fp32",
+                   providers=None, threads=None, chunk: int = CHUNK, device=None) -> Generator:
+    """A Generator for a manifest whose files' bytes are `loaded` ({path: hash-checked bytes}); the
+    options are taken as checked (`load` checks them)."""
     # Both sessions open now, so a file an engine rejects is refused at load, not mid-job. TFLite
     # graphs have fixed batches: each role is the set of them, picked per chunk (fixed_batch.plan).
-    opened = [open_role(manifest, role, BACKENDS[backend], precision,
-                        lambda f: open_bundle_file(manifest, f, providers, threads, loaded[f.path], backend, device))
+    opened = [open_role(manifest, role, backend, precision, providers, threads, loaded, device)
               for role in ("encoder", "decoder")]
     return Generator(manifest, *opened, chunk, backend=backend, precision=precision)
 
@@ -85,7 +86,7 @@ class Generator:
 
     @property
     def providers(self) -> list[str]:
-        return getattr(self.decoder, "providers", ["LiteRT"])
+        return self.decoder.providers
 
     def _check_fits(self, n: int) -> None:
         """Refuse n images that would take more than half of this machine's memory."""

@@ -123,9 +123,10 @@ def tensor_specs(role: str, image_shape, latent_dim: int, batch: int | str = BAT
     return [{"name": "z", **latent}], [image]
 
 
-def file_entry(root: Path, name: str, **fields) -> dict:
-    """A manifest entry for `root/name` with its sha256 and size filled in."""
-    data = (Path(root) / name).read_bytes()
+def file_entry(root: Path, name: str, data: bytes | None = None, **fields) -> dict:
+    """A manifest entry for `root/name` (whose bytes are `data`, read now if not given) with its sha256
+    and size filled in."""
+    data = (Path(root) / name).read_bytes() if data is None else data
     return {"path": name, **fields, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
@@ -181,6 +182,14 @@ def read_manifest(bundle: Path) -> Manifest:
         raw = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleError(f"{describe(path)}: not valid JSON ({exc})") from None
+    return parse_manifest(root, raw, data)
+
+
+def parse_manifest(root: Path, raw, data: bytes | None = None) -> Manifest:
+    """A Manifest for the bundle directory `root` from its parsed JSON `raw` (e.g. one built in memory by
+    export); raise BundleError listing every problem."""
+    path = Path(root) / MANIFEST
+    data = json.dumps(raw).encode() if data is None else data
     problems = []
     if isinstance(raw, dict) and raw.get("manifest_sha256") != manifest_digest(raw):
         problems.append(f"manifest_sha256 {describe(str(raw.get('manifest_sha256')))[:80]} does not match its "
@@ -192,7 +201,7 @@ def read_manifest(bundle: Path) -> Manifest:
                        inputs=e.get("inputs", []), outputs=e.get("outputs", []),
                        extra={k: v for k, v in e.items() if k not in ModelFile.__dataclass_fields__})
              for e in raw["files"]]
-    return Manifest(root, raw, files, data)
+    return Manifest(Path(root), raw, files, data)
 
 
 def _int(value, low: int, high: int) -> bool:

@@ -72,7 +72,7 @@ class OpenVinoModel:
                 self.compiled = core().compile_model(graph, device, config)
         except Exception as exc:  # OpenVINO raises RuntimeError/GeneralFailure/... for bad graphs
             raise BundleError(f"{name}: OpenVINO cannot load it ({describe(_reason(exc))})") from None
-        self.name, self.device = name, device
+        self.name, self.device, self.batch = name, device, None
         self.request = self.compiled.create_infer_request()
         self._lock = threading.Lock()  # one infer request: calls from several threads take turns
         # Names and shapes as the file declares them: compiling merges names of folded Casts into the
@@ -107,7 +107,14 @@ class OpenVinoModel:
         """{tensor name: (shape with None for dynamic dims, dtype)} of inputs and outputs."""
         return dict(self._signature)
 
+    def quantization(self) -> dict[str, dict]:
+        return {}  # the bundle's ONNX files all take and return float32
+
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with self._lock:
             outputs = self.request.infer({i: np.ascontiguousarray(feeds[name]) for i, name in enumerate(self.input_names)})
             return {name: outputs[i] for i, name in enumerate(self.output_names)}  # copies, not views
+
+
+def open_engine(model: bytes, name: str, providers=None, threads=None, device=None, precision="fp32") -> OpenVinoModel:
+    return OpenVinoModel(model, name, device or "CPU", threads, precision)

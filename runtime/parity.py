@@ -8,7 +8,6 @@ bundle's fp32 decoder).
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 from vaedge.errors import BundleError, InputError, ParityError
 from vaedge.io.files import describe
 from vaedge.io.arrays import npz_arrays
-from vaedge.runtime.backends import BACKENDS, open_bundle_file
+from vaedge.runtime.backends import REGISTRY, installed_backends, open_bundle_file
 from vaedge.runtime.manifest import Manifest, ModelFile, check_files, read_file, read_manifest
 from vaedge.runtime.sampling import host_sample
 
@@ -102,25 +101,28 @@ def _decoder_checks(file: ModelFile, label: str, out: np.ndarray, reference: dic
 
 
 def check_bundle(manifest: Manifest, reference: dict, formats=("onnx", "tflite"), providers=None,
-                 backends=None) -> list[Check]:
+                 backends=None, loaded: dict[str, bytes] | None = None) -> list[Check]:
     """Run every model of the given formats on the reference inputs; return one Check per comparison.
 
     Each file runs on its format's own engine, or with `backends` (e.g. ("onnx", "openvino")) on each
     listed backend that runs its format; checks from a backend other than the format's own are
-    labelled "file (backend)"."""
+    labelled "file (backend)". `loaded`: {path: bytes already hash-checked}, read now where missing."""
     backends = tuple(backends or formats)
-    unknown = [b for b in backends if b not in BACKENDS]
+    unknown = [b for b in backends if b not in REGISTRY]
     if unknown:
-        raise InputError(f"unknown backend(s) {', '.join(map(repr, unknown))}; vaedge has {', '.join(BACKENDS)}")
+        raise InputError(f"unknown backend(s) {', '.join(map(repr, unknown))}; vaedge has {', '.join(REGISTRY)}")
     checks: list[Check] = []
-    fp32_decoder = open_bundle_file(manifest, manifest.find("decoder", "onnx", "fp32"), providers)
+    loaded = loaded or {}
+    fp32_file = manifest.find("decoder", "onnx", "fp32")
+    fp32_decoder = open_bundle_file(manifest, fp32_file, providers, data=loaded.get(fp32_file.path))
     fp32_pair: dict[str, dict] = {}
     for file in manifest.files:
         if file.role not in ("encoder", "decoder"):
             continue
-        for backend in (b for b in backends if BACKENDS[b] == file.format):
+        for backend in (b for b in backends if REGISTRY[b].format == file.format):
             label = file.path if backend == file.format else f"{file.path} ({backend})"
-            model = open_bundle_file(manifest, file, providers if backend == "onnx" else None, backend=backend)
+            model = open_bundle_file(manifest, file, providers if REGISTRY[backend].takes_providers else None,
+                                     data=loaded.get(file.path), backend=backend)
             io_checks = _io_checks(file, label, model, ENCODER_IO if file.role == "encoder" else DECODER_IO)
             checks += io_checks
             if not all(c.passed for c in io_checks):
@@ -179,6 +181,6 @@ def validate_stored(bundle: Path, formats=("onnx", "tflite"), backends=None) -> 
     Without `backends`, tflite files are skipped when LiteRT is not installed."""
     manifest = read_manifest(bundle)
     check_files(manifest)
-    if backends is None and importlib.util.find_spec("ai_edge_litert") is None:
-        formats = tuple(f for f in formats if f != "tflite")
+    if backends is None:
+        formats = tuple(f for f in formats if installed_backends(f))
     return check_bundle(manifest, load_stored_reference(manifest), formats=formats, backends=backends)

@@ -120,11 +120,6 @@ def wanted(strategy: str | None, out: Path, resume: bool) -> bool:
     return bool(os.environ.get(TF_CONFIG))
 
 
-def current():
-    """(strategy, cluster) started in this process, or None."""
-    return _started
-
-
 def start(peer_timeout: float = DEFAULT_PEER_TIMEOUT):
     """Create the MultiWorkerMirroredStrategy that TF_CONFIG describes and wait, at most `peer_timeout`
     seconds, for every task to come up. Returns (strategy, cluster); idempotent."""

@@ -25,10 +25,6 @@ class InputError(VaedgeError):
     """An argument to the public API has the wrong shape, dtype, range or value."""
 
 
-class MissingExtraError(VaedgeError):
-    """A command needs an optional dependency that is not installed."""
-
-
 class ExportError(VaedgeError):
     """Keras models could not be loaded, converted or written as a bundle."""
 

@@ -47,6 +47,23 @@ def test_subpixel_equals_conv_transpose(kernel, stride, pads):
         assert ops == ["ConvTranspose"]
 
 
+def test_subpixel_leaves_a_dilated_conv_transpose_alone():
+    """Dilation spreads the taps; the sub-pixel form assumes none. Output 2H, so only the guard stops it."""
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((6, 5, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((2, 6, 7, 7)).astype(np.float32)
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], kernel_shape=[3, 3], dilations=[2, 2],
+                            pads=[1, 1, 2, 2])
+    model = graph([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 7, 7])],
+                  helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5, "H", "W"]),
+                  [numpy_helper.from_array(weight, "w")])
+    rewritten = subpixel_conv_transpose(model)
+    expected = run(model, {"x": x})
+    assert expected.shape[2:] == (14, 14)
+    assert [n.op_type for n in rewritten.graph.node] == ["ConvTranspose"]
+    assert np.abs(run(rewritten, {"x": x}) - expected).max() < 1e-5
+
+
 def test_fold_keeps_the_mul_where_a_batchnorm_scale_is_negative():
     rng = np.random.default_rng(0)
     scale = np.array([1.5, -0.5, 2.0], np.float32).reshape(3, 1, 1)

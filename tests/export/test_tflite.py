@@ -97,7 +97,7 @@ def test_int8_io_round_trip_through_the_runtime(bundle):
         for model in graphs.models.values():
             assert isinstance(model, HostQuantized)
             assert all(dtype == "int8" for _, dtype in model.model.signature().values())
-            assert model.model.quantization() == model.quantization  # manifest == graph
+            assert model.model.quantization() == model.host_quantization  # manifest == graph
     reference = runtime.load(bundle)
     images, eps = reference.sample(70, seed=3, return_eps=True)
     decoded = generator.decode(eps)

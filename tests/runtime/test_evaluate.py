@@ -103,7 +103,7 @@ def test_real_bundle_test_split_only_idx_and_npz(bundle, fashion_mnist_dir, tmp_
     (["--limit", "0"], "--limit must be at least 1"),
     (["--precision", "int4"], "no int4 onnx variant"),
     (["--data", "/nonexistent"], "no such file"),
-    (["--backend", "cuda"], "--backend must be one of onnx, tflite, openvino"),
+    (["--backend", "cuda"], "backend must be one of onnx, tflite, openvino"),
 ])
 @pytest.mark.reliability
 def test_bad_arguments_are_one_line(bundle, fashion_mnist_dir, args, message, reliability):

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from tests.faults import DISK_FULL, NO_WRITE, full_disk, leftovers, unwritable_dir, vaedge
+from tests.runtime.tiny_bundle import make_bundle
 from vaedge import runtime
 from vaedge.errors import BundleError
 
@@ -96,8 +97,11 @@ print(json.dumps({"n": total, "base_kb": base * 1024, "streamed_kb": streamed * 
 
 
 @pytest.mark.reliability
-def test_memory_stays_bounded_for_100k_images(bundle, reliability):
-    result = subprocess.run([sys.executable, "-c", RSS, str(bundle)], capture_output=True, text=True, timeout=300)
+def test_memory_stays_bounded_for_100k_images(tmp_path, reliability):
+    # Memory, not speed, is what this checks: a 28x28 bundle whose decoder is one MatMul decodes the
+    # 200,000 images in seconds. The timeout only guards against a hang.
+    bundle = make_bundle(tmp_path / "b28", side=28)
+    result = subprocess.run([sys.executable, "-c", RSS, str(bundle)], capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr[-2000:]
     rss = json.loads(result.stdout)
     assert rss["n"] == 100_000

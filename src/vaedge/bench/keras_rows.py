@@ -13,7 +13,7 @@ import numpy as np
 from vaedge.bench.timing import Row
 from vaedge.export import convert
 from vaedge.export.sources import from_run
-from vaedge.runtime.backends import OnnxModel
+from vaedge.runtime.backends import open_model
 
 # The Keras way to the same PNG as `vaedge generate --n 64`: what a course student would run.
 KERAS_COLD_START = """
@@ -45,7 +45,7 @@ def keras_decoders(run: Path, threads: int | None = None):
         raw.write_bytes(convert.to_onnx(convert.decoder_function(from_run(run))).SerializeToString())
 
         def plain_tf2onnx():
-            model = OnnxModel(raw.read_bytes(), raw.name)
+            model = open_model(raw.read_bytes(), "onnx", raw.name)
             return lambda z: model.run({"z": z})
 
         # TF's converter as it comes, batch left dynamic: what bundles held before fixed batches.
@@ -53,9 +53,7 @@ def keras_decoders(run: Path, threads: int | None = None):
         dynamic.write_bytes(convert.to_tflite(convert.decoder_function(from_run(run))))
 
         def dynamic_tflite():
-            from vaedge.runtime.backends import TFLiteModel
-
-            model = TFLiteModel(dynamic.read_bytes(), dynamic.name, threads)
+            model = open_model(dynamic.read_bytes(), "tflite", dynamic.name, threads=threads)
             return lambda z: model.run({"z": z})["image"]
 
         yield [(Row("Keras", variant="predict"), predict, file),

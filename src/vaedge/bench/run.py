@@ -7,7 +7,6 @@ by the decoder's FLOPs per image (from the manifest, counted on the graph as tf2
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import resource
 import sys
 import tempfile
@@ -17,45 +16,39 @@ from pathlib import Path
 import numpy as np
 
 from vaedge.bench.timing import BATCHES, Row, cold_start, measure, sgemm_gflops
-from vaedge.runtime.backends import BACKENDS, open_bundle_file
+from vaedge.runtime.backends import installed_backends, open_bundle_file, open_role
 from vaedge.runtime.manifest import Manifest, read_manifest
-
-ENGINES = {"onnx": "onnxruntime", "openvino": "OpenVINO", "tflite": "LiteRT"}  # backend -> engine name
-OPTIONAL_MODULES = {"openvino": "openvino", "tflite": "ai_edge_litert"}
 
 
 def bundle_rows(manifest: Manifest, threads: int | None):
     """(Row, open() -> decode(z), file) for every decoder graph in the bundle on every installed engine
     that runs it (each ONNX decoder on onnxruntime, then on OpenVINO's CPU)."""
-    installed = [b for b in ENGINES if b not in OPTIONAL_MODULES or importlib.util.find_spec(OPTIONAL_MODULES[b])]
     for f in manifest.files:
         if f.role != "decoder":
             continue
-        for backend in (b for b in installed if BACKENDS[b] == f.format):  # a missing engine's row is left out, not faked
+        for backend in installed_backends(f.format):  # a missing engine's row is left out, not faked
             variant = "optimised" if f.format == "onnx" and f.precision == "fp32" else ""
             if f.format == "tflite":
                 variant = ("int8 I/O, " if f.quantization else "") + (f"fixed b{f.batch}" if f.batch else "dynamic batch")
-            row = Row(ENGINES[backend], f.precision, variant, batch=f.batch)
+            row = Row(backend.display, f.precision, variant, batch=f.batch)
 
             def open_decoder(f=f, backend=backend, row=row):
-                model = open_bundle_file(manifest, f, threads=threads, backend=backend)
-                row.settings = dict(getattr(model, "settings", {}))  # OpenVINO's hints and threads, as compiled
+                model = open_bundle_file(manifest, f, threads=threads, backend=backend.name)
+                row.settings = dict(model.settings)  # e.g. OpenVINO's hints and threads, as compiled
                 return lambda z: model.run({"z": z})["image"]
 
             yield row, open_decoder, manifest.path(f)
-    if "tflite" in installed:
+    if any(b.name == "tflite" for b in installed_backends()):
         yield from chunked_tflite_rows(manifest, threads)
 
 
 def chunked_tflite_rows(manifest: Manifest, threads: int | None):
     """(Row, open, file) per TFLite precision as `runtime.load(backend="tflite")` runs it: its fixed-batch
     graphs picked per chunk (vaedge.runtime.fixed_batch.plan), the last piece padded."""
-    from vaedge.runtime.fixed_batch import open_role
-
     for precision in dict.fromkeys(f.precision for f in manifest.files if f.format == "tflite" and f.role == "decoder"):
 
         def open_decoder(precision=precision):
-            model = open_role(manifest, "decoder", "tflite", precision, lambda f: open_bundle_file(manifest, f, threads=threads))
+            model = open_role(manifest, "decoder", "tflite", precision, threads=threads)
             return lambda z: model.run({"z": z})["image"]
 
         yield Row("LiteRT", precision, "runtime: fixed batches by chunk"), open_decoder, None

@@ -7,18 +7,20 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE
+from vaedge.cli.bundle_options import BUNDLE, with_options
 from vaedge.cli.errors import reported
 
 
 @reported
+@with_options("threads")
 def bench(
     bundle: Path = BUNDLE,
     keras: Optional[Path] = typer.Option(None, "--keras", help="Run directory: adds Keras predict/call and plain tf2onnx."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write every figure as JSON."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG bar chart."),
     seconds: float = typer.Option(0.5, help="Seconds per throughput/latency measurement."),
-    threads: Optional[int] = typer.Option(None, help="Intra-op threads for onnxruntime/LiteRT (default: theirs)."),
+    *,
+    threads: Optional[int],
 ) -> None:
     """Throughput at batch 1/64/256, batch-1 latency, size, memory and cold start, vs the sgemm roofline."""
     if keras is not None:

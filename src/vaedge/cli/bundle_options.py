@@ -1,7 +1,9 @@
 """What every runtime command shares: the bundle argument, the engine options, and opening the bundle.
 
-`@with_generator` adds the engine options to a command's signature (one definition for every
-command) and hands the command a `generator` opened with them.
+`RUNTIME_OPTIONS` is the one definition of the engine options. `@with_options(...)` adds the named
+ones to a command's signature; `@with_generator` adds them all and hands the command a `generator`
+opened with them. Defaults are `vaedge.runtime.load`'s own (typer shows them); help strings don't
+repeat them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Optional
 
 import typer
 
-BUNDLE = typer.Argument(..., help="Bundle directory written by `vaedge export`.")
+BUNDLE = typer.Argument(..., help="Bundle directory written by `vaedge export`.", metavar="BUNDLE")
 RUNTIME_OPTIONS = {
     "backend": (str, typer.Option("onnx", help="onnx (onnxruntime), tflite (LiteRT) or openvino (OpenVINO on the ONNX files).")),
     "provider": (Optional[list[str]], typer.Option(None, help="onnxruntime execution provider; repeat for a fallback list (default: best available).")),
@@ -25,28 +27,41 @@ RUNTIME_OPTIONS = {
 }
 
 
-def open_bundle(bundle: Path, backend: str, provider: Optional[list[str]], precision: str, threads: Optional[int],
-                public_key: Optional[Path] = None, device: Optional[str] = None):
+def with_options(*names: str, replace: str | None = None, make=None):
+    """Add the RUNTIME_OPTIONS `names` to the command's signature. With `replace`, that parameter of the
+    command is dropped from the CLI and filled by `make(**options, **kwargs)`; else the options are passed on."""
+
+    def decorate(command):
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name != replace and p.name not in names]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=RUNTIME_OPTIONS[name][1],
+                                   annotation=RUNTIME_OPTIONS[name][0]) for name in names]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            if replace is None:
+                return command(**kwargs)
+            options = {name: kwargs.pop(name) for name in names}
+            return command(**{replace: make(kwargs, **options)}, **kwargs)
+
+        del wrapper.__wrapped__  # typer must see the new signature, not the command's
+        wrapper.__signature__ = signature.replace(parameters=kept + added)
+        hints = typing.get_type_hints(command)
+        wrapper.__annotations__ = {k: v for k, v in hints.items() if k != replace}
+        wrapper.__annotations__.update({name: RUNTIME_OPTIONS[name][0] for name in names})
+        return wrapper
+
+    return decorate
+
+
+def open_bundle(arguments: dict, backend: str, provider: Optional[list[str]], precision: str, threads: Optional[int],
+                device: Optional[str], public_key: Optional[Path]):
     from vaedge.runtime import load
 
-    return load(bundle, backend=backend, providers=provider or None, precision=precision, threads=threads,
+    return load(arguments["bundle"], backend=backend, providers=provider or None, precision=precision, threads=threads,
                 public_key=public_key, device=device)
 
 
 def with_generator(command):
-    """Replace the command's `generator` parameter by the shared engine options, and open the bundle."""
-    signature = inspect.signature(command, eval_str=True)
-    kept = [p for p in signature.parameters.values() if p.name != "generator"]
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
-             for name, (annotation, option) in RUNTIME_OPTIONS.items()]
-
-    @functools.wraps(command)
-    def wrapper(**kwargs):
-        options = {name: kwargs.pop(name) for name in RUNTIME_OPTIONS}
-        return command(generator=open_bundle(kwargs["bundle"], **options), **kwargs)
-
-    del wrapper.__wrapped__  # typer must see the new signature, not the command's
-    wrapper.__signature__ = signature.replace(parameters=kept + added)
-    wrapper.__annotations__ = {k: v for k, v in typing.get_type_hints(command).items() if k != "generator"}
-    wrapper.__annotations__.update({name: annotation for name, (annotation, _) in RUNTIME_OPTIONS.items()})
-    return wrapper
+    """Replace the command's `generator` parameter by every engine option, and open the bundle with them."""
+    return with_options(*RUNTIME_OPTIONS, replace="generator", make=open_bundle)(command)

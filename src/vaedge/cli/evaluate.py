@@ -7,12 +7,13 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, RUNTIME_OPTIONS
+from vaedge.cli.bundle_options import BUNDLE, with_options
 from vaedge.cli.errors import fail, reported
 from vaedge.io.files import describe
 
 
 @reported
+@with_options("backend", "threads", "public_key")
 def evaluate(
     bundle: Path = BUNDLE,
     data: str = typer.Option(..., help="Test images: fashion_mnist, mnist, an IDX folder/file (t10k-* alone is enough) or an .npz (x_test alone is enough)."),
@@ -20,10 +21,11 @@ def evaluate(
     limit: int = typer.Option(500, help="At most this many test images."),
     seed: int = typer.Option(0, help="Seed for eps."),
     precision: Optional[list[str]] = typer.Option(None, help="Variants to evaluate (default: every one the bundle has)."),
-    backend: str = typer.Option("onnx", help="onnx, tflite or openvino."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON."),
-    threads: Optional[int] = RUNTIME_OPTIONS["threads"][1],
-    public_key: Optional[Path] = RUNTIME_OPTIONS["public_key"][1],
+    *,
+    backend: str,
+    threads: Optional[int],
+    public_key: Optional[Path],
 ) -> None:
     """Estimate -log p(x) with the exported graphs and host sampling; compare every variant with fp32."""
     if k < 1 or k > 100_000:
@@ -37,16 +39,15 @@ def evaluate(
     from vaedge.io import atomic
     from vaedge.io.datasets import read_test_split
     from vaedge.runtime import load
-    from vaedge.runtime.backends import BACKENDS
+    from vaedge.runtime.backends import backend as backend_row
     from vaedge.runtime.evaluate import LIKELIHOOD, evaluate as estimate
     from vaedge.runtime.manifest import read_manifest
 
-    if backend not in BACKENDS:
-        raise fail(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    row = backend_row(backend)
     if json_path is not None:
         atomic.check_file_target(json_path)
     manifest = read_manifest(bundle)
-    available = sorted({f.precision for f in manifest.files if f.role == "decoder" and f.format == BACKENDS.get(backend)},
+    available = sorted({f.precision for f in manifest.files if f.role == "decoder" and f.format == row.format},
                        key=["fp32", "fp16", "int8"].index)
     wanted = list(dict.fromkeys(precision or available))
     missing = [p for p in wanted if p not in available]

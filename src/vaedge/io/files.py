@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-import zlib
-from pathlib import Path
 
 from vaedge.errors import DataError, VaedgeError
 
@@ -57,32 +55,9 @@ def read_regular(path, max_bytes: int, error: type[VaedgeError] = DataError, fol
         os.close(fd)
 
 
-def gunzip_bounded(data: bytes, max_bytes: int, name: str, error: type[VaedgeError] = DataError) -> bytes:
-    """Decompress gzip `data` to at most `max_bytes`, refusing bombs before they are inflated."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, max_bytes + 1)
-    except zlib.error as exc:
-        raise error(f"{name}: not valid gzip ({exc})") from None
-    if len(out) > max_bytes:
-        raise error(f"{name}: inflates to more than the {max_bytes:,} bytes allowed for it")
-    if not inflater.eof:
-        raise error(f"{name}: truncated gzip stream")
-    return out
-
-
 def _kind(mode: int) -> str:
     for test, kind in ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),
                        (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
         if test(mode):
             return kind
     return "special file"
-
-
-def is_regular(path: Path) -> bool:
-    """True for a regular file (following symlinks), False for anything else or nothing."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False
-
