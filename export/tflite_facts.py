@@ -9,7 +9,6 @@ import contextlib
 import io
 import re
 
-import numpy as np
 
 from vaedge.quiet import native_stderr_silenced
 
@@ -58,14 +57,11 @@ def gpu_verdict(data: bytes) -> tuple[bool, list[str]]:
 
 
 def io_quantization(data: bytes) -> dict[str, dict]:
-    """{tensor name: {"scale", "zero_point"}} of every int8 input and output of the serving signature."""
-    runner = _interpreter(data, delegate=False).get_signature_runner()
-    found = {}
-    for name, detail in (runner.get_input_details() | runner.get_output_details()).items():
-        if np.dtype(detail["dtype"]) == np.int8:
-            scale, zero_point = detail["quantization"]
-            found[name] = {"scale": float(scale), "zero_point": int(zero_point)}
-    return found
+    """{tensor name: {"scale", "zero_point"}} of every int8 input and output of the serving signature, as the
+    runtime's LiteRT engine reads it (one reading for export and runtime)."""
+    from vaedge.runtime.backends import open_model
+
+    return open_model(data, "tflite", "graph.tflite").quantization()
 
 
 def facts(data: bytes) -> dict:

@@ -24,6 +24,7 @@ from pathlib import PurePath
 import numpy as np
 
 from vaedge.runtime.inputs import as_images, positive_int, seed_value
+from vaedge.runtime.sampling import host_sample
 
 LOG_2PI = math.log(2 * math.pi)
 CLIP = 1e-7  # keras.ops.binary_crossentropy's epsilon
@@ -67,7 +68,7 @@ def log_weights(x, z_mean, z_log_var, eps, decode) -> np.ndarray:
     """w (n, k) for images x (n, P) in [0, 1], z_mean/z_log_var (n, D), eps (n, k, D); `decode(z)` maps
     (m, D) latents to (m, P) pixel probabilities."""
     n, k, d = eps.shape
-    z = (z_mean[:, None, :] + np.exp(0.5 * z_log_var)[:, None, :] * eps).astype(np.float32)
+    z = host_sample(z_mean[:, None, :], z_log_var[:, None, :], eps)
     probabilities = decode(z.reshape(n * k, d)).reshape(n, k, -1)
     log_prior = -0.5 * np.sum(z.astype(np.float64) ** 2, axis=-1) - 0.5 * d * LOG_2PI
     log_posterior = -0.5 * np.sum(eps.astype(np.float64) ** 2 + z_log_var[:, None, :], axis=-1) - 0.5 * d * LOG_2PI

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaedge.errors import BundleError
-from vaedge.io.files import MiB, describe, read_regular
+from vaedge.io.files import MiB, describe, read_marker, read_regular
 
 MANIFEST = "vaedge.json"
 SIGNATURE = "vaedge.sig"  # written by `vaedge sign` / `export --sign-key`, outside the manifest it signs
@@ -162,11 +162,8 @@ def manifest_digest(raw: dict) -> str:
 # ---------------------------------------------------------------------------------- reading
 def is_bundle(path: Path) -> bool:
     """True if `path` holds a vaedge.json that says it is a vaedge bundle (what --force may replace)."""
-    try:
-        raw = json.loads(read_regular(Path(path) / MANIFEST, MAX_MANIFEST_BYTES, BundleError, follow_symlinks=False))
-    except (BundleError, ValueError, RecursionError):
-        return False
-    return isinstance(raw, dict) and raw.get("format") == FORMAT
+    raw = read_marker(path, MANIFEST, MAX_MANIFEST_BYTES)
+    return raw is not None and raw.get("format") == FORMAT
 
 
 def read_manifest(bundle: Path) -> Manifest:

@@ -25,13 +25,10 @@ def check_image_shape(image_shape: tuple[int, int, int]) -> None:
 
 def is_run(path: Path) -> bool:
     """True if `path` holds a `train_config.json` vaedge wrote (what --force may replace)."""
-    from vaedge.io.files import read_regular
+    from vaedge.io.files import read_marker
 
-    try:
-        raw = json.loads(read_regular(Path(path) / CONFIG_FILE, 1 << 20, TrainingError, follow_symlinks=False))
-    except (TrainingError, ValueError):
-        return False
-    return isinstance(raw, dict) and {"data", "latent_dim", "epochs"} <= set(raw)
+    raw = read_marker(path, CONFIG_FILE)
+    return raw is not None and {"data", "latent_dim", "epochs"} <= set(raw)
 
 
 @dataclass

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -15,8 +13,8 @@ from typer.testing import CliRunner
 
 from vaedge import runtime
 from vaedge.cli import app
-from vaedge.errors import BundleError, InputError, VaedgeError
-from vaedge.runtime.manifest import manifest_digest
+from vaedge.errors import InputError, VaedgeError
+from tests.runtime.edit_bundle import assert_refused, copy_of, edit_manifest, entry
 
 runner = CliRunner()
 
@@ -93,24 +91,9 @@ def test_non_finite_graph_output_is_a_typed_error(tmp_path, reliability):
     reliability("graph output not finite (decoder overflow)", "InputError, no NaN images returned")
 
 
-def _copy(bundle, tmp_path):
-    target = tmp_path / "b"
-    shutil.copytree(bundle, target)
-    return target
-
-
-def _edit_manifest(path, edit, resign=True):
-    """Edit the manifest; re-signing it reaches the checks behind the manifest's own checksum."""
-    manifest = json.loads((path / "vaedge.json").read_text())
-    edit(manifest)
-    if resign:
-        manifest["manifest_sha256"] = manifest_digest(manifest)
-    (path / "vaedge.json").write_text(json.dumps(manifest))
-
-
 def _set_path(name, new):
     def edit(manifest):
-        next(f for f in manifest["files"] if f["path"] == name)["path"] = new
+        entry(manifest, name)["path"] = new
     return edit
 
 
@@ -119,11 +102,11 @@ BUNDLE_FAULTS = {
     "truncated file": (lambda b: b.joinpath("decoder.onnx").write_bytes(b.joinpath("decoder.onnx").read_bytes()[:1000]), "decoder.onnx: size 1000"),
     "missing file": (lambda b: b.joinpath("decoder.onnx").unlink(), "decoder.onnx: missing"),
     "extra file": (lambda b: b.joinpath("notes.txt").write_text("hi"), "not listed in the manifest: notes.txt"),
-    "parent path": (lambda b: _edit_manifest(b, _set_path("decoder.onnx", "../decoder.onnx")), "is not a plain file name in the bundle"),
-    "absolute path": (lambda b: _edit_manifest(b, _set_path("decoder.onnx", "/etc/passwd")), "is not a plain file name in the bundle"),
+    "parent path": (lambda b: edit_manifest(b, _set_path("decoder.onnx", "../decoder.onnx")), "is not a plain file name in the bundle"),
+    "absolute path": (lambda b: edit_manifest(b, _set_path("decoder.onnx", "/etc/passwd")), "is not a plain file name in the bundle"),
     "symlink out": (lambda b: (b.joinpath("decoder.onnx").unlink(), os.symlink("/etc/hostname", b / "decoder.onnx")), "decoder.onnx: is a symlink; only regular files are read"),
-    "format version": (lambda b: _edit_manifest(b, lambda m: m.update(format_version=99)), "format_version 99 is not supported"),
-    "edited manifest": (lambda b: _edit_manifest(b, lambda m: m.update(latent_dim=3), resign=False), "manifest_sha256 .* does not match"),
+    "format version": (lambda b: edit_manifest(b, lambda m: m.update(format_version=99)), "format_version 99 is not supported"),
+    "edited manifest": (lambda b: edit_manifest(b, lambda m: m.update(latent_dim=3), reseal=False), "manifest_sha256 .* does not match"),
     "not json": (lambda b: b.joinpath("vaedge.json").write_text("{nope"), "not valid JSON"),
     "oversized manifest": (lambda b: b.joinpath("vaedge.json").write_text(" " * (2 << 20)), "more than the"),
     "no manifest": (lambda b: b.joinpath("vaedge.json").unlink(), "vaedge.json: missing"),
@@ -134,14 +117,9 @@ BUNDLE_FAULTS = {
 @pytest.mark.reliability
 def test_bad_bundles_are_refused_naming_the_file(bundle, tmp_path, fault, reliability):
     damage, message = BUNDLE_FAULTS[fault]
-    target = _copy(bundle, tmp_path)
+    target = copy_of(bundle, tmp_path)
     damage(target)
-    with pytest.raises(BundleError, match=message):
-        runtime.load(target)
-    out = tmp_path / "never.png"
-    result = runner.invoke(app, ["generate", str(target), "--n", "4", "--out", str(out)])
-    assert result.exit_code == 1 and not out.exists()
-    assert result.output.startswith("error: ") and result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert_refused(target, message, tmp_path)
     reliability(f"untrusted bundle: {fault}", "BundleError naming the file; CLI one line, exit 1, nothing written")
 
 

@@ -26,7 +26,7 @@ from vaedge.errors import BundleError, DataError, InputError, OutputError
 from vaedge.io import atomic
 from vaedge.io.idx import IMAGES_MAGIC, read_idx
 from vaedge.io.images import decode_image, read_images
-from vaedge.runtime.manifest import manifest_digest
+from tests.runtime.edit_bundle import assert_refused, copy_of, edit_manifest, entry
 
 runner = CliRunner()
 pytestmark = pytest.mark.reliability
@@ -35,24 +35,6 @@ pytestmark = pytest.mark.reliability
 def vaedge(*args, timeout=60, **kwargs):
     return subprocess.run([sys.executable, "-m", "vaedge", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, **kwargs)
-
-
-def copy_of(bundle, tmp_path) -> Path:
-    target = tmp_path / "b"
-    shutil.copytree(bundle, target)
-    return target
-
-
-def edit_manifest(root: Path, edit) -> None:
-    """Edit and re-seal the manifest, as an attacker who knows the format would."""
-    manifest = json.loads((root / "vaedge.json").read_text())
-    edit(manifest)
-    manifest["manifest_sha256"] = manifest_digest(manifest)
-    (root / "vaedge.json").write_text(json.dumps(manifest))
-
-
-def entry(manifest, name):
-    return next(f for f in manifest["files"] if f["path"] == name)
 
 
 # ------------------------------------------------------------------ non-regular files, hangs
@@ -197,8 +179,7 @@ def test_forged_manifests_are_refused_before_any_work(bundle, tmp_path, forgery,
     forge, message = FORGED[forgery]
     target = copy_of(bundle, tmp_path)
     forge(target)
-    with pytest.raises(BundleError, match=message):
-        runtime.load(target)
+    assert_refused(target, message, tmp_path)
     result = runner.invoke(app, ["info", str(target)])
     assert result.exit_code == 1 and result.output.count("\n") == 1 and "\x1b" not in result.output, result.output
     reliability(f"forged manifest (re-sealed): {forgery}", "BundleError before any engine runs; CLI one line")

@@ -8,8 +8,10 @@ never the path again.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+from pathlib import Path
 
 from vaedge.errors import DataError, VaedgeError
 
@@ -61,3 +63,13 @@ def _kind(mode: int) -> str:
         if test(mode):
             return kind
     return "special file"
+
+
+def read_marker(folder, name: str, max_bytes: int = MiB) -> dict | None:
+    """The JSON object in `folder/name` (a regular file, not a symlink, within `max_bytes`), or None for
+    anything else: how `--force` recognises a run, bundle or site that vaedge made."""
+    try:
+        raw = json.loads(read_regular(Path(folder) / name, max_bytes, VaedgeError, follow_symlinks=False))
+    except (VaedgeError, ValueError, RecursionError):
+        return None
+    return raw if isinstance(raw, dict) else None

@@ -10,7 +10,6 @@ onnxruntime-web from a CDN, every file checked by its subresource-integrity hash
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 from vaedge.errors import BundleError, InputError
 from vaedge.io import atomic
 from vaedge.io.arrays import npz_arrays
-from vaedge.io.files import MiB, describe, read_regular
+from vaedge.io.files import describe, read_marker
 from vaedge.runtime.manifest import PRECISIONS, read_file, read_manifest
 from vaedge.runtime.parity import MAX_REFERENCE_BYTES
 from vaedge.web import ort
@@ -34,11 +33,8 @@ ORT_SLOT = "<!-- vaedge:ort -->"
 
 def is_site(path: Path) -> bool:
     """True if `path` holds a vaedge-site.json that says it is a site vaedge made."""
-    try:
-        raw = json.loads(read_regular(Path(path) / MARKER, MiB, InputError, follow_symlinks=False))
-    except (InputError, ValueError, RecursionError):
-        return False
-    return isinstance(raw, dict) and raw.get("format") == FORMAT
+    raw = read_marker(path, MARKER)
+    return raw is not None and raw.get("format") == FORMAT
 
 
 def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=("fp32",),
