@@ -122,7 +122,7 @@ def site_description(manifest, models: dict, default: str, latents: dict, local:
         "latent_dim": manifest.latent_dim,
         "latents": latents,
         "sampling": {"formula": manifest.sampling_formula, "prior": "N(0, I)",
-                     "page": "z = temperature * eps, eps from a seeded generator in JavaScript"},
+                     "page": "z = temperature * eps, eps from the portable stream (docs/eps-stream.md), as in vaedge generate"},
         "models": models,
         "default_precision": default,
         "tensors": {"encoder": {"inputs": ["image"], "outputs": ["z_mean", "z_log_var"]},

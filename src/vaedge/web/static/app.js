@@ -1,27 +1,14 @@
 // The page: sample grid, latent map and sliders, interpolation and the reconstruction of a dropped
 // image, all through window.vaedge (vaedge.js). Sampling happens here, on the host:
-// z = temperature * eps with eps from a seeded generator.
+// z = temperature * eps with eps from the portable stream (vaedge.eps: the same numbers as
+// `vaedge generate --seed N`).
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const { ready, decode, encode, showError } = window.vaedge;
+  const { ready, decode, encode, eps, showError } = window.vaedge;
   let site = null, H = 0, W = 0, C = 0, D = 0;
 
   // ------------------------------------------------------------------ host sampling
-  function mulberry32(seed) {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-  function eps(n, seed) {  // n x D standard normal draws (Box-Muller)
-    const uniform = mulberry32(seed);
-    const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-    return Array.from({ length: n }, () => Array.from({ length: D }, normal));
-  }
   const scaled = (rowsOf, t) => rowsOf.map((row) => row.map((v) => t * v));
 
   // ------------------------------------------------------------------ drawing

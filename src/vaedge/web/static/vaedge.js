@@ -1,6 +1,6 @@
 // vaedge in the browser: the bundle's encoder and decoder run with onnxruntime-web (WebAssembly).
-// window.vaedge = {ready, decode(z), encode(images), site}: the API the page (app.js) and the tests
-// use; bad input rejects with a message, and errors are shown on the page (showError).
+// window.vaedge = {ready, decode(z), encode(images), eps(n, seed), site}: the API the page (app.js)
+// and the tests use; bad input rejects with a message, and errors are shown on the page (showError).
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -124,8 +124,31 @@
     return { z_mean: rows(out.z_mean.data, n, D), z_log_var: rows(out.z_log_var.data, n, D) };
   }
 
+  // The portable eps stream, the same numbers as vaedge.runtime.sampling.prior_eps (docs/eps-stream.md):
+  // splitmix64 words, u = ((word >> 11) + 0.5) / 2^53, Box-Muller in float64, rounded to float32.
+  const GOLDEN = 0x9e3779b97f4a7c15n, MIX1 = 0xbf58476d1ce4e5b9n, MIX2 = 0x94d049bb133111ebn;
+  function* uniforms(seed, start) {
+    let state = BigInt.asUintN(64, BigInt(seed) + BigInt(start) * GOLDEN);
+    for (;;) {
+      state = BigInt.asUintN(64, state + GOLDEN);
+      let x = BigInt.asUintN(64, (state ^ (state >> 30n)) * MIX1);
+      x = BigInt.asUintN(64, (x ^ (x >> 27n)) * MIX2);
+      x ^= x >> 31n;
+      yield (Number(x >> 11n) + 0.5) / 2 ** 53;
+    }
+  }
+  function eps(n, seed, startRow = 0) {  // (n, D) standard normal draws, rows startRow.. of the stream
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new TypeError(`seed is ${seed}, expected an integer in 0..2^53-1`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_BATCH) throw new TypeError(`n is ${n}, expected 1..${MAX_BATCH}`);
+    const u = uniforms(seed, 2 * startRow * D), normal = () => {
+      const a = u.next().value, b = u.next().value;
+      return Math.fround(Math.sqrt(-2 * Math.log(a)) * Math.cos(2 * Math.PI * b));
+    };
+    return Array.from({ length: n }, () => Array.from({ length: D }, normal));
+  }
+
   const ready = load();
-  window.vaedge = { ready, decode, encode, showError };
+  window.vaedge = { ready, decode, encode, eps, showError };
   ready.then((loaded) => { window.vaedge.site = loaded; });
 })();
 
