@@ -1,5 +1,5 @@
 // vaedge in the browser: the bundle's encoder and decoder run with onnxruntime-web (WebAssembly).
-// window.vaedge = {ready, decode(z), encode(images), eps(n, seed), site}: the API the page (app.js)
+// window.vaedge = {ready, decode(z), encode(images), eps(n, seed), site, examples}: the API the page (app.js)
 // and the tests use; bad input rejects with a message, and errors are shown on the page (showError).
 "use strict";
 (() => {
@@ -7,7 +7,7 @@
   const MAX_BATCH = 4096;
   const MODULE = "ort-wasm-simd-threaded.mjs", WASM = "ort-wasm-simd-threaded.wasm";
   let site = null, H = 0, W = 0, C = 0, D = 0;
-  let encoder = null, decoder = null;
+  let encoder = null, decoder = null, examples = null;
 
   function showError(error) {
     const box = $("error");
@@ -53,6 +53,23 @@
     return ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
   }
 
+  // The held-out images the site keeps (examples.bin, uint8 (N, H, W, C)), hash-checked like the models:
+  // {images: {shape, data: Float32Array in [0, 1]}, labels (or null), classNames, names (one per image)}.
+  async function loadExamples(entry) {
+    const bytes = new Uint8Array(await (await fetchOk(entry.path)).arrayBuffer());
+    const [n, h, w, c] = entry.shape;
+    if (bytes.length !== n * h * w * c || h !== H || w !== W || c !== C)
+      throw new Error(`${entry.path}: ${bytes.length} bytes, the site says shape ${JSON.stringify(entry.shape)}`);
+    if (globalThis.crypto && crypto.subtle) {
+      const actual = await sha256(bytes);
+      if (actual !== entry.sha256) throw new Error(`${entry.path}: sha256 ${actual}, the site says ${entry.sha256}`);
+    }
+    const labels = entry.labels, classNames = entry.class_names || [];
+    const names = Array.from({ length: n }, (_, i) => labels ? classNames[labels[i]] ?? String(labels[i]) : entry.unlabelled);
+    return { images: { shape: [n, h, w, c], data: Float32Array.from(bytes, (b) => b / 255) }, labels, classNames,
+             names, source: entry.source };
+  }
+
   async function load() {
     site = await (await fetchOk("vaedge-site.json")).json();
     [H, W, C] = site.image.shape;
@@ -63,6 +80,7 @@
     if (!models) throw new Error(`precision ${precision}: this site has ${Object.keys(site.models).join(", ")}`);
     await configureRuntime(site.onnxruntime_web, params.has("threads") ? Number(params.get("threads")) : null);
     [encoder, decoder] = await Promise.all([loadModel(models.encoder), loadModel(models.decoder)]);
+    examples = site.examples ? await loadExamples(site.examples) : null;
     $("status").textContent = `${precision} encoder and decoder loaded: image ${H}×${W}×${C}, latent dim ${D}, ` +
       `onnxruntime-web ${ort.env.versions ? ort.env.versions.web : ""} (${threadCount(ort.env.wasm.numThreads)})`;
     return site;
@@ -149,6 +167,6 @@
 
   const ready = load();
   window.vaedge = { ready, decode, encode, eps, showError };
-  ready.then((loaded) => { window.vaedge.site = loaded; });
+  ready.then((loaded) => { window.vaedge.site = loaded; window.vaedge.examples = examples; });
 })();
 
