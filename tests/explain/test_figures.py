@@ -29,7 +29,7 @@ def test_posterior_samples_use_the_eps_stream_and_ellipses_are_sigma():
 
     np.testing.assert_array_equal(post.eps, prior_eps(4, 2, 9))
     np.testing.assert_allclose(post.z, post.z_mean + np.exp([-1.0, 0.0]) * post.eps, rtol=1e-6)
-    centre, radii = post.ellipse((0, 1), 2)
+    _, radii = post.ellipse((0, 1), 2)
     np.testing.assert_allclose(radii, 2 * np.exp([-1.0, 0.0]), rtol=1e-6)
     assert not post.far_from_prior() and posterior(np.array([4.5, 0]), np.zeros(2), 1, 0).far_from_prior()
 

@@ -89,6 +89,6 @@ def class_colours(labels: np.ndarray | None, class_names: tuple[str, ...], count
     if labels is None:
         return [UNLABELLED_COLOUR] * count, [(UNLABELLED_COLOUR, "unlabelled", count)]
     colours = [COLOURS[int(k) % len(COLOURS)] for k in labels]
-    present = sorted(set(int(k) for k in labels))
+    present = sorted({int(k) for k in labels})
     names = [class_names[k] if k < len(class_names) else str(k) for k in present]
     return colours, [(COLOURS[k % len(COLOURS)], n, int((labels == k).sum())) for k, n in zip(present, names)]
