@@ -36,7 +36,7 @@ def bundle_held_out(manifest, limit: int) -> HeldOut | None:
             or images.min() < 0 or images.max() > 1:
         raise BundleError(f"{name}: images are {images.dtype} {images.shape}, expected floats in [0, 1] "
                           f"shaped (N, {', '.join(map(str, manifest.image_shape))})")
-    return HeldOut(np.rint(images * 255).astype(np.uint8), None, (), f"{name} (unlabelled)")
+    return HeldOut(np.rint(images * 255).astype(np.uint8), None, (), "the bundle's parity.npz (unlabelled)")
 
 
 def site_examples(held_out: HeldOut) -> tuple[bytes, dict]:
@@ -51,6 +51,6 @@ def site_examples(held_out: HeldOut) -> tuple[bytes, dict]:
         "labels": None if held_out.labels is None else [int(k) for k in held_out.labels],
         "class_names": list(held_out.class_names),
         "unlabelled": UNLABELLED,
-        "source": held_out.source,
+        "source": held_out.source.rstrip("/").rsplit("/", 1)[-1],  # a name, not this machine's path
     }
     return data, entry

@@ -29,7 +29,7 @@ MARKER = "vaedge-site.json"
 FORMAT = "vaedge-site"
 FORMAT_VERSION = 1
 ORT_DIR = "ort"
-PAGE = ("index.html", "vaedge.js", "app.js", "style.css")
+PAGE = ("index.html", "vaedge.js", "app.js", "explain.js", "style.css")
 ORT_SLOT = "<!-- vaedge:ort -->"
 
 

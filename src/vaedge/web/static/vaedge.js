@@ -165,8 +165,28 @@
     return Array.from({ length: n }, () => Array.from({ length: D }, normal));
   }
 
+
+  function drawImages(canvas, result, columns, scale, pad = 1) {  // images (n, H, W, C) in [0, 1] as a grid
+    const [n, h, w, c] = result.shape, rowsOf = Math.ceil(n / columns);
+    const image = new ImageData(columns * (w + pad) + pad, rowsOf * (h + pad) + pad);
+    for (let k = 0; k < n; k++) {
+      const x0 = pad + (k % columns) * (w + pad), y0 = pad + Math.floor(k / columns) * (h + pad);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        const src = ((k * h + y) * w + x) * c, dst = ((y0 + y) * image.width + x0 + x) * 4;
+        for (let ch = 0; ch < 3; ch++) image.data[dst + ch] = 255 * result.data[src + (c >= 3 ? ch : 0)];
+        image.data[dst + 3] = 255;
+      }
+    }
+    const tile = document.createElement("canvas");
+    [tile.width, tile.height] = [image.width, image.height];
+    tile.getContext("2d").putImageData(image, 0, 0);
+    [canvas.width, canvas.height] = [image.width * scale, image.height * scale];
+    const ctx = canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(tile, 0, 0, canvas.width, canvas.height);
+  }
   const ready = load();
-  window.vaedge = { ready, decode, encode, eps, showError };
+  window.vaedge = { ready, decode, encode, eps, showError, drawImages };
   ready.then((loaded) => { window.vaedge.site = loaded; window.vaedge.examples = examples; });
 })();
 
