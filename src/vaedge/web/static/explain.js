@@ -86,6 +86,7 @@
     const image = imageOf(input);
     const samples = options.samples ?? Number($("eps-count").value), seed = options.seed ?? Number($("eps-seed").value);
     if (!Number.isInteger(samples) || samples < 1 || samples > 64) throw new RangeError(`samples is ${samples}, expected 1..64`);
+    [$("eps-seed").value, $("eps-count").value] = [seed, samples];  // what "new eps" and "draw" start from
     const { z_mean: [mean], z_log_var: [logVar] } = await encode(image);
     const sigma = logVar.map((v) => Math.fround(Math.exp(0.5 * v)));
     const noise = eps(samples, seed);
