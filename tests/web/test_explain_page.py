@@ -120,4 +120,3 @@ def test_dropped_dark_and_light_images_reconstruct_without_the_checkbox(page, ge
     if SCREENSHOTS:  # the README's screenshot, from this very page
         page.evaluate(EXPLAIN_JS, [{"example": 0}, {"samples": 8, "seed": 0}])
         page.locator("#explain").screenshot(path=str(REPO / "docs" / "explain-page.png"))
-        page.locator("#clusters-section").screenshot(path=str(REPO / "docs" / "clusters-page.png"))
