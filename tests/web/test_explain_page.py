@@ -118,5 +118,11 @@ def test_dropped_dark_and_light_images_reconstruct_without_the_checkbox(page, ge
         reconstruction = np.asarray(result["reconstruction"], np.float32).reshape(expected.shape)
         assert np.abs(reconstruction - expected).max() <= 1e-5, name
     if SCREENSHOTS:  # the README's screenshot, from this very page
-        page.evaluate(EXPLAIN_JS, [{"example": 0}, {"samples": 8, "seed": 0}])
+        page.set_viewport_size({"width": 1400, "height": 900})
+        page.fill("#eps-seed", "0")  # as docs/explain.png: vaedge explain --seed 0 --samples 8
+        page.fill("#eps-count", "8")
+        page.click("#thumbs canvas[data-example='0']")
+        page.wait_for_function("window.vaedge.lastExplained.name.startsWith('held-out image 0')")
+        assert not page.is_checked("#invert")
         page.locator("#explain").screenshot(path=str(REPO / "docs" / "explain-page.png"))
+        page.set_viewport_size({"width": 1100, "height": 900})

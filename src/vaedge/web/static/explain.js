@@ -74,6 +74,7 @@
   function imageOf(input) {
     if (input && Number.isInteger(input.example)) {
       const ex = api.examples, n = ex ? ex.images.shape[0] : 0;
+      [dropped, $("file").value, $("invert").checked] = [null, "", false];  // held-out images are as trained on
       if (input.example < 0 || input.example >= n) throw new RangeError(`example ${input.example}: this site keeps ${n}`);
       const size = H * W * C;
       return { shape: [1, H, W, C], data: ex.images.data.slice(input.example * size, (input.example + 1) * size),
@@ -95,7 +96,7 @@
     const far = mean.some((v) => Math.abs(v) > FAR);
 
     drawImages($("original"), image, 1, 4);
-    drawImages($("samples-strip"), decoded, Math.min(samples, 8), 2);
+    drawImages($("samples-strip"), decoded, Math.min(samples, 2), 2);  // two columns, as in vaedge explain
     drawImages($("reconstructed"), reconstruction, 1, 4);
     const ctx = sized($("explain-map"));
     ctx.imageSmoothingEnabled = false;
@@ -206,7 +207,7 @@
       drawImages(canvas, { shape: [1, H, W, C], data: ex.images.data.subarray(i * size, (i + 1) * size) }, 1, 2);
       canvas.title = ex.names[i];
       canvas.dataset.example = i;
-      canvas.addEventListener("click", () => { dropped = null; explain({ example: i }).catch(showError); });
+      canvas.addEventListener("click", () => explain({ example: i }).catch(showError));
       $("thumbs").append(canvas);
     }
   }
