@@ -18,7 +18,7 @@ from vaedge.explain.posterior import posterior
 from vaedge.io.idx import read_idx_directory
 
 EXPLAIN_JS = "async ([input, options]) => window.vaedge.explain(input, options)"
-SCREENSHOTS = os.environ.get("VAEDGE_SCREENSHOTS")  # set once to write docs/explain-page.png from this page
+SCREENSHOTS = os.environ.get("VAEDGE_SCREENSHOTS")  # set once to write docs/explain-page.png and docs/web.png
 SPAN, MAP = 3, 420
 
 
@@ -125,4 +125,11 @@ def test_dropped_dark_and_light_images_reconstruct_without_the_checkbox(page, ge
         page.wait_for_function("window.vaedge.lastExplained.name.startsWith('held-out image 0')")
         assert not page.is_checked("#invert")
         page.locator("#explain").screenshot(path=str(REPO / "docs" / "explain-page.png"))
+        page.fill("#seed", "0")  # the page as it first loads, for the README's "In the browser"
+        page.fill("#count", "64")
+        page.click("#sample-form button[type=submit]")
+        page.wait_for_function("window.vaedge.lastSample.eps.length === 64")
+        page.evaluate("document.getElementById('speed').hidden = true")  # no speed figure from a loaded machine
+        page.screenshot(path=str(REPO / "docs" / "web.png"), full_page=True)
+        page.evaluate("document.getElementById('speed').hidden = false")
         page.set_viewport_size({"width": 1100, "height": 900})
