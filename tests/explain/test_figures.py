@@ -112,3 +112,16 @@ def test_bad_input_is_one_line(bundle, fashion_mnist_dir, tmp_path, args, messag
     assert result.exit_code == 1 and result.output.startswith("error: ") and result.output.count("\n") == 1, result.output
     assert message in result.output and "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_wide_latent_maps_the_dims_the_page_maps(tmp_path, fashion_mnist_dir):
+    from tests.web.wide_bundle import ORDER, make_wide_bundle
+    from vaedge.explain.outputs import held_out_z_mean
+    from vaedge.explain.posterior import map_dims
+
+    bundle = make_wide_bundle(tmp_path / "wide")
+    assert map_dims(4, held_out_z_mean(runtime.load(bundle))) == tuple(ORDER[:2])  # parity.npz, as the page
+    for command in (["manifold", str(bundle), "--size", "6", "--out", str(tmp_path / "m.png")],
+                    ["explain", str(bundle), str(fashion_mnist_dir), "--out", str(tmp_path / "e.png")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output

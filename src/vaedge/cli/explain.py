@@ -21,7 +21,8 @@ def explain(
     samples: int = typer.Option(8, help="How many z = z_mean + sigma * eps to draw and decode (1..64)."),
     seed: int = typer.Option(0, help="Seed of the eps stream (the page's seed gives the same eps)."),
     polarity: str = typer.Option("auto", help="auto (invert a light-background image), as-is or invert."),
-    data: Path | None = typer.Option(None, help="Held-out images choosing the map's two dims when latent dim > 2."),
+    data: Path | None = typer.Option(None, help="Held-out images choosing the map's two dims when latent dim > 2 "
+                                      "(default: the bundle's parity.npz, as the page)."),
     generator=None,
 ) -> None:
     """Input -> the encoder's two heads (z_mean, z_log_var, sigma) -> q(z|x) on the latent map with

@@ -52,12 +52,32 @@ def read_one_image(path: Path, image_shape: tuple[int, int, int], index: int = 0
     return (1.0 - image if invert else image), describe(names[index]), invert
 
 
+def held_out_z_mean(generator, images=None) -> np.ndarray | None:
+    """z_mean (N, D) choosing the map's dims when D > 2: of `images`, else the bundle's parity.npz
+    (as the page does), else None (and none is needed for D <= 2)."""
+    if generator.latent_dim <= 2:
+        return None
+    if images is not None:
+        return generator.encode(images)[0]
+    from vaedge.errors import BundleError
+    from vaedge.io.arrays import npz_arrays
+    from vaedge.runtime.manifest import read_file
+    from vaedge.runtime.parity import MAX_REFERENCE_BYTES
+
+    manifest = generator.manifest
+    file = next((f for f in manifest.files if f.role == "parity"), None)
+    if file is None:
+        return None
+    return npz_arrays(read_file(manifest, file), describe(manifest.path(file)), ["z_mean"],
+                      max_bytes=MAX_REFERENCE_BYTES, error=BundleError).get("z_mean")
+
+
 def write_explain(generator, image_path: Path, out: Path, index: int = 0, samples: int = 8, seed: int = 0,
                   polarity: str = "auto", held_out=None):
     """`vaedge explain`: the Figure of one image written to `out`; returns (out, Posterior, inverted)."""
     check_target(out)
     image, name, inverted = read_one_image(image_path, generator.image_shape, index, polarity)
-    z_mean = generator.encode(held_out.images)[0] if held_out is not None else None
+    z_mean = held_out_z_mean(generator, held_out.images if held_out is not None else None)
     figure, post = explain_figure(generator, image, samples, seed, z_mean_held_out=z_mean,
                                   name=name + (" (inverted)" if inverted else ""))
     return save(figure, out), post, inverted
@@ -72,5 +92,4 @@ def write_clusters(generator, held_out, out: Path) -> Path:
 def write_map(generator, out: Path, cells: int, held_out_images=None) -> Path:
     """`vaedge manifold`: the latent map with labelled axes, written to `out`."""
     check_target(out)
-    z_mean = generator.encode(held_out_images)[0] if held_out_images is not None else None
-    return save(map_figure(generator, cells, z_mean), out)
+    return save(map_figure(generator, cells, held_out_z_mean(generator, held_out_images)), out)
