@@ -101,6 +101,7 @@ def test_cli_clusters_and_manifold(bundle, fashion_mnist_dir, tmp_path):
     (["explain", "{bundle}", "{data}", "--index", "20000", "--out", "{tmp}/e.png"], "past the end"),
     (["explain", "{bundle}", "{data}", "--samples", "0", "--out", "{tmp}/e.png"], "samples must be"),
     (["explain", "{bundle}", "{data}", "--polarity", "up", "--out", "{tmp}/e.png"], "--polarity"),
+    (["explain", "{bundle}", "{data}", "--seed", "-1", "--out", "{tmp}/e.png"], "seed must be"),
     (["clusters", "{bundle}", "--data", "{tmp}/notes.txt", "--out", "{tmp}/c.png"], "notes.txt"),
     (["clusters", "{bundle}", "--data", "{data}", "--out", "{tmp}/d.png", "--limit", "0"], "--limit must be"),
     (["manifold", "{bundle}", "--size", "1", "--out", "{tmp}/m.png"], "cells must be"),

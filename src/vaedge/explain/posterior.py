@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaedge.errors import InputError
-from vaedge.runtime.sampling import host_sample, prior_eps
+from vaedge.runtime.inputs import seed_value
+from vaedge.runtime.sampling import MAX_SEED, host_sample, prior_eps
 
 SPAN = 3.0
 FAR = 4.0  # |z_mean| beyond this in any dim is far outside the prior N(0, I)
@@ -48,6 +49,8 @@ def posterior(z_mean: np.ndarray, z_log_var: np.ndarray, samples: int, seed: int
     z_mean, z_log_var = np.asarray(z_mean, np.float32), np.asarray(z_log_var, np.float32)
     if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 64:
         raise InputError(f"samples must be an integer in 1..64, got {samples!r}")
+    if seed_value(seed) is None or seed > MAX_SEED:
+        raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
     eps = prior_eps(samples, len(z_mean), seed)
     with np.errstate(over="ignore"):
         sigma = np.exp(0.5 * z_log_var).astype(np.float32)
