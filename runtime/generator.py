@@ -18,7 +18,7 @@ from vaedge.runtime.inputs import (
     as_images, as_latents, bounded_int, check_memory, non_negative_float, positive_int, seed_value,
 )
 from vaedge.runtime.manifest import CHUNK, PRECISIONS, Manifest, read_all, read_manifest, unlisted_files
-from vaedge.runtime.sampling import host_sample, latent_grid, prior_eps
+from vaedge.runtime.sampling import fresh_seed, host_sample, latent_grid, prior_eps
 
 MAX_THREADS = 256
 
@@ -129,15 +129,16 @@ class Generator:
         bounded by the chunk whatever n is. Same seed, same images as `sample`."""
         n = positive_int(n, "n")
         temperature = non_negative_float(temperature, "temperature")
-        rng = np.random.default_rng(seed_value(seed))
+        seed = seed_value(seed)
+        seed = fresh_seed() if seed is None else seed
         for start in range(0, n, self.chunk):
-            eps = rng.standard_normal((min(self.chunk, n - start), self.latent_dim), dtype=np.float32)
+            eps = prior_eps(min(self.chunk, n - start), self.latent_dim, seed, start_row=start)
             with np.errstate(over="ignore"):
                 z = (temperature * eps).astype(np.float32)
             yield self._decode_chunk(z), eps
 
     def sample(self, n: int, seed: int | None = None, temperature: float = 1.0, return_eps: bool = False):
-        """n images from the prior: z = temperature * eps, eps ~ N(0, I) from default_rng(seed).
+        """n images from the prior: z = temperature * eps, eps ~ N(0, I) from the portable stream (prior_eps).
 
         Returns images (n, H, W, C), or (images, eps) with `return_eps`.
         """

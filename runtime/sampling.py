@@ -1,10 +1,26 @@
-"""Sampling on the host: the reparameterisation step and latent probes, never inside a graph."""
+"""Sampling on the host: the reparameterisation step, the eps stream and latent probes, never inside a graph.
+
+The eps stream (`prior_eps`) is portable: the page (src/vaedge/web/static/vaedge.js, `epsStream`)
+computes the same numbers from the same seed, so `vaedge generate --seed N` and the page's seed N
+decode the same latents. It is defined in docs/eps-stream.md:
+
+    word k (k = 0, 1, ...) = splitmix64 finaliser of (seed + (k + 1) * 0x9E3779B97F4A7C15) mod 2**64
+    u_k = ((word_k >> 11) + 0.5) / 2**53                     uniform in (0, 1), never 0 or 1
+    eps_i = float32(sqrt(-2 ln u_2i) * cos(2 pi u_2i+1))      Box-Muller in float64, element i of the
+                                                              row-major (n, D) array
+"""
 
 from __future__ import annotations
 
+import secrets
 from statistics import NormalDist
 
 import numpy as np
+
+GOLDEN = 0x9E3779B97F4A7C15
+MIX = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+MAX_SEED = 2**64 - 1
+BLOCK = 1 << 20  # eps per pass: bounded temporaries whatever n is
 
 
 def host_sample(z_mean: np.ndarray, z_log_var: np.ndarray, eps: np.ndarray) -> np.ndarray:
@@ -12,9 +28,37 @@ def host_sample(z_mean: np.ndarray, z_log_var: np.ndarray, eps: np.ndarray) -> n
     return (z_mean + np.exp(0.5 * z_log_var) * eps).astype(np.float32)
 
 
-def prior_eps(n: int, latent_dim: int, seed: int | None) -> np.ndarray:
-    """eps ~ N(0, I), shape (n, D), from numpy.random.default_rng(seed)."""
-    return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
+def fresh_seed() -> int:
+    """A random seed for when none is given (the stream itself is always seeded)."""
+    return secrets.randbits(63)
+
+
+def splitmix64_words(seed: int, start: int, count: int) -> np.ndarray:
+    """Words start..start+count-1 of the stream for `seed`, uint64 (count,)."""
+    with np.errstate(over="ignore"):  # arithmetic mod 2**64 is the point
+        k = np.arange(start + 1, start + count + 1, dtype=np.uint64)
+        x = k * np.uint64(GOLDEN) + np.uint64(seed % 2**64)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(MIX[0])
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(MIX[1])
+        return x ^ (x >> np.uint64(31))
+
+
+def eps_stream(seed: int, start: int, count: int) -> np.ndarray:
+    """Elements start..start+count-1 of the eps stream for `seed`, float32 (count,) ~ N(0, 1)."""
+    out = np.empty(count, np.float32)
+    for first in range(0, count, BLOCK):
+        n = min(BLOCK, count - first)
+        words = splitmix64_words(seed, 2 * (start + first), 2 * n)
+        u = ((words >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
+        out[first : first + n] = np.sqrt(-2.0 * np.log(u[0::2])) * np.cos(2.0 * np.pi * u[1::2])
+    return out
+
+
+def prior_eps(n: int, latent_dim: int, seed: int | None, start_row: int = 0) -> np.ndarray:
+    """eps ~ N(0, I), shape (n, D): rows start_row.. of the portable stream for `seed`
+    (a fresh random seed when None)."""
+    seed = fresh_seed() if seed is None else seed
+    return eps_stream(seed, start_row * latent_dim, n * latent_dim).reshape(n, latent_dim)
 
 
 def latent_grid(latent_dim: int, size: int = 8, low: float = 0.05, high: float = 0.95,

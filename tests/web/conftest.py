@@ -17,6 +17,7 @@ from vaedge.web.browser import find_chromium, launch
 
 REPO = Path(__file__).resolve().parents[2]
 VAEDGE = [sys.executable, "-m", "vaedge"]
+HELD_OUT = 100  # held-out images the test site keeps
 LOAD_TIMEOUT_MS = 120_000  # two CPU cores shared with other work: compiling a 14 MB wasm can be slow
 
 
@@ -47,10 +48,11 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory, bundle, ort_dist) -> Path:
-    """`vaedge web BUNDLE --out SITE --ort-web DIR`, run as a real process."""
+def site(tmp_path_factory, bundle, ort_dist, fashion_mnist_dir) -> Path:
+    """`vaedge web BUNDLE --out SITE --ort-web DIR --data FASHION-MNIST`, run as a real process."""
     out = tmp_path_factory.mktemp("web") / "site"
-    done = subprocess.run([*VAEDGE, "web", str(bundle), "--out", str(out), "--ort-web", str(ort_dist)],
+    done = subprocess.run([*VAEDGE, "web", str(bundle), "--out", str(out), "--ort-web", str(ort_dist),
+                           "--data", str(fashion_mnist_dir), "--examples", str(HELD_OUT)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return out

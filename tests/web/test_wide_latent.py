@@ -124,3 +124,22 @@ def test_decode_and_encode_match_onnxruntime_with_four_dims(wide_page, wide_site
     assert np.abs(np.asarray(encoded["z_log_var"]) - z_log_var).max() <= 1e-4
     outcome = page.evaluate(REJECTED_JS, ["decode", [[0.5, -1.0]]])
     assert outcome.startswith("rejected: ") and "z[0] has 2 numbers, expected 4" in outcome
+
+
+def test_explain_uses_the_top_two_dims_and_warns_far_from_the_prior(wide_page, wide_bundle, wide_site):
+    """The site keeps parity.npz's images as uint8 (unlabelled); the random encoder puts some z_mean far
+    outside N(0, I)."""
+    page = wide_page.page
+    page.wait_for_function("document.body.dataset.explained !== undefined")
+    kept = (np.rint(np.load(wide_bundle / "parity.npz")["images"] * 255) / 255).astype(np.float32)
+    z_mean = session(wide_site / "encoder.onnx").run(["z_mean"], {"image": kept})[0]
+    far = np.abs(z_mean).max(axis=1) > 4
+    assert far.any() and not far.all()
+    for example in (int(np.argmax(far)), int(np.argmin(far))):
+        result = page.evaluate("async (i) => window.vaedge.explain({example: i}, {samples: 3, seed: 1})", example)
+        assert result["dims"] == ORDER[:2] and result["far"] is bool(far[example])
+        assert np.abs(np.asarray(result["z_mean"]) - z_mean[example]).max() <= 1e-4
+        assert page.is_visible("#far") is bool(far[example])
+    clusters = page.evaluate("window.vaedge.clusters()")
+    assert len(clusters["points"]) == len(z_mean) and {p["name"] for p in clusters["points"]} == {"unlabelled"}
+    assert "unlabelled" in page.text_content("#legend") and wide_page.errors() == []

@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from vaedge.cli.bench import bench
+from vaedge.cli.clusters import clusters
 from vaedge.cli.encode import encode
 from vaedge.cli.evaluate import evaluate
+from vaedge.cli.explain import explain
 from vaedge.cli.export import export
 from vaedge.cli.generate import generate
 from vaedge.cli.info import info
@@ -38,6 +40,8 @@ app.command("bench")(bench)
 app.command("evaluate")(evaluate)
 app.command("sign")(sign)
 app.command("web")(web)
+app.command("explain")(explain)
+app.command("clusters")(clusters)
 
 
 @app.callback()

@@ -1,4 +1,5 @@
-"""`vaedge manifold`: the decoded latent map (the course's 2-D manifold plot)."""
+"""`vaedge manifold`: the decoded latent map (the course's 2-D manifold plot), with labelled axes: z[a] across,
+z[b] up, each over [-3, 3], the same map as the page's."""
 
 from __future__ import annotations
 
@@ -17,14 +18,16 @@ from vaedge.cli.errors import reported
 def manifold(
     bundle: Path = BUNDLE,
     out: Path = typer.Option(..., "--out", help="PNG to write."),
-    size: int = typer.Option(20, help="Grid is size x size."),
+    size: int = typer.Option(20, help="Grid is size x size tiles (2..100)."),
     data: Optional[list[Path]] = typer.Option(None, help="Images (files, IDX or .npz) choosing the two dims for latent dim > 2."),
     limit: int = typer.Option(1000, help="At most this many images from --data."),
     generator=None,
 ) -> None:
-    """Decode a grid over the prior's quantiles (two dims with most variance on --data when D > 2)."""
-    from vaedge.io.images import read_images, save_grid
+    """Decode a grid over [-3, 3]^2 of two latent dims (those with most variance on --data when D > 2)."""
+    from vaedge.explain.outputs import check_target, write_map
+    from vaedge.io.images import read_images
 
+    check_target(out)
     images = read_images(data, generator.image_shape, limit)[0] if data else None
-    save_grid(out, generator.latent_grid(size, images=images), columns=size, scale=1)
+    write_map(generator, out, size, images)
     typer.echo(f"{describe(out)}: {size}x{size} latent map")

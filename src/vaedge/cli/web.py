@@ -23,6 +23,9 @@ def web(
     force: bool = typer.Option(False, help="Replace an existing site vaedge made."),
     serve: bool = typer.Option(False, "--serve", help="Serve the site on 127.0.0.1 (COOP/COEP headers) until Ctrl-C."),
     port: int = typer.Option(8000, help="Port for --serve (0: any free port)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Held-out images for the page (a dataset name, IDX "
+                                        "folder or .npz): its test split, with labels (default: the bundle's parity.npz)."),
+    examples: int = typer.Option(64, help="How many held-out images the site keeps (1..1000)."),
 ) -> None:
     """Write a static site that samples, decodes and reconstructs with the bundle in the browser."""
     from vaedge.errors import InputError
@@ -33,8 +36,17 @@ def web(
     if serve and out is None and is_site(source):
         _serve(source, port)
         return
+    if not 1 <= examples <= 1000:
+        raise InputError(f"--examples must be in 1..1000, got {examples}")
+    held_out = None
+    if data is not None:
+        from vaedge.explain.held_out import read_held_out
+        from vaedge.runtime.manifest import read_manifest
+
+        held_out = read_held_out(data, read_manifest(source).image_shape, examples)
     with tempfile.TemporaryDirectory(prefix="vaedge-site-") as scratch:
-        site = build_site(source, out or Path(scratch) / "site", ort_web=ort_web, precisions=precision, force=force)
+        site = build_site(source, out or Path(scratch) / "site", ort_web=ort_web, precisions=precision, force=force,
+                          held_out=held_out, examples=examples)
         if out is not None:
             typer.echo(f"{describe(site)}: site written from {describe(source)}")
         if serve:

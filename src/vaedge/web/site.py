@@ -22,12 +22,13 @@ from vaedge.io.files import describe, read_marker
 from vaedge.runtime.manifest import PRECISIONS, read_file, read_manifest
 from vaedge.runtime.parity import MAX_REFERENCE_BYTES
 from vaedge.web import ort
+from vaedge.web.examples import bundle_held_out, site_examples
 
 MARKER = "vaedge-site.json"
 FORMAT = "vaedge-site"
 FORMAT_VERSION = 1
 ORT_DIR = "ort"
-PAGE = ("index.html", "vaedge.js", "app.js", "style.css")
+PAGE = ("index.html", "vaedge.js", "app.js", "explain.js", "style.css")
 ORT_SLOT = "<!-- vaedge:ort -->"
 
 
@@ -38,11 +39,13 @@ def is_site(path: Path) -> bool:
 
 
 def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=("fp32",),
-               force: bool = False) -> Path:
+               force: bool = False, held_out=None, examples: int = 64) -> Path:
     """Verify `bundle` and write the site to `out` atomically; return `out`.
 
     precisions: the ONNX variants to copy (the first is the page's default); each needs an encoder
     and a decoder with float32 inputs and outputs (`image` (N, H, W, C), `z` / `z_mean` / `z_log_var` (N, D)).
+    held_out: a vaedge.explain.held_out.HeldOut whose images the page shows (default: the first
+    `examples` of the bundle's parity.npz, unlabelled).
     """
     precisions = list(dict.fromkeys(precisions or ["fp32"]))
     unknown = [p for p in precisions if p not in PRECISIONS]
@@ -68,11 +71,18 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
         latents = latent_activity(manifest)
     except BundleError as exc:
         problems.append(str(exc))
+    try:
+        held_out = held_out if held_out is not None else bundle_held_out(manifest, examples)
+    except BundleError as exc:
+        problems.append(str(exc))
     if problems:
         raise InputError(f"{bundle}: cannot make a site: " + "; ".join(problems))
+    shown = site_examples(held_out) if held_out is not None else None
     runtime = _ort_files(ort_web)
     marker = site_description(manifest, models, precisions[0], latents, local=ort_web is not None,
                               version=ort.package_version(ort_web) if ort_web is not None else ort.VERSION)
+    if shown is not None:
+        marker["examples"] = shown[1]
     with atomic.staged_directory(out, replace=force, owned=is_site, what="site") as stage:
         for name in PAGE:
             atomic.write_bytes(stage / name, _page_file(name, ort_web is not None))
@@ -80,6 +90,8 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
             atomic.write_bytes(stage / name, data)
         for name, data in runtime.items():
             atomic.write_bytes(stage / ORT_DIR / name, data)
+        if shown is not None:
+            atomic.write_bytes(stage / shown[1]["path"], shown[0])
         atomic.write_json(stage / MARKER, marker)
     return Path(out)
 
@@ -118,7 +130,7 @@ def site_description(manifest, models: dict, default: str, latents: dict, local:
         "latent_dim": manifest.latent_dim,
         "latents": latents,
         "sampling": {"formula": manifest.sampling_formula, "prior": "N(0, I)",
-                     "page": "z = temperature * eps, eps from a seeded generator in JavaScript"},
+                     "page": "z = temperature * eps, eps from the portable stream (docs/eps-stream.md), as in vaedge generate"},
         "models": models,
         "default_precision": default,
         "tensors": {"encoder": {"inputs": ["image"], "outputs": ["z_mean", "z_log_var"]},

@@ -1,49 +1,17 @@
-// The page: sample grid, latent map and sliders, interpolation and the reconstruction of a dropped
-// image, all through window.vaedge (vaedge.js). Sampling happens here, on the host:
-// z = temperature * eps with eps from a seeded generator.
+// The page: sample grid, latent map and sliders and interpolation, all through window.vaedge (vaedge.js);
+// explain.js draws "What the encoder says about this image" and the class clusters. Sampling happens here, on the host:
+// z = temperature * eps with eps from the portable stream (vaedge.eps: the same numbers as
+// `vaedge generate --seed N`).
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const { ready, decode, encode, showError } = window.vaedge;
+  const { ready, decode, encode, eps, showError } = window.vaedge;
   let site = null, H = 0, W = 0, C = 0, D = 0;
 
   // ------------------------------------------------------------------ host sampling
-  function mulberry32(seed) {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-  function eps(n, seed) {  // n x D standard normal draws (Box-Muller)
-    const uniform = mulberry32(seed);
-    const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-    return Array.from({ length: n }, () => Array.from({ length: D }, normal));
-  }
   const scaled = (rowsOf, t) => rowsOf.map((row) => row.map((v) => t * v));
 
-  // ------------------------------------------------------------------ drawing
-  function draw(canvas, result, columns, scale) {
-    const [n, h, w, c] = result.shape, rowsOf = Math.ceil(n / columns), pad = 1;
-    const image = new ImageData(columns * (w + pad) + pad, rowsOf * (h + pad) + pad);
-    for (let k = 0; k < n; k++) {
-      const x0 = pad + (k % columns) * (w + pad), y0 = pad + Math.floor(k / columns) * (h + pad);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-        const src = ((k * h + y) * w + x) * c, dst = ((y0 + y) * image.width + x0 + x) * 4;
-        for (let ch = 0; ch < 3; ch++) image.data[dst + ch] = 255 * result.data[src + (c >= 3 ? ch : 0)];
-        image.data[dst + 3] = 255;
-      }
-    }
-    const tile = document.createElement("canvas");
-    [tile.width, tile.height] = [image.width, image.height];
-    tile.getContext("2d").putImageData(image, 0, 0);
-    [canvas.width, canvas.height] = [image.width * scale, image.height * scale];
-    const ctx = canvas.getContext("2d");
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(tile, 0, 0, canvas.width, canvas.height);
-  }
+  const draw = window.vaedge.drawImages;
   const number = (id) => Number($(id).value);
   const guard = (task) => (event) => {
     if (event) event.preventDefault();
@@ -52,7 +20,8 @@
 
   async function sampleGrid() {
     const n = Math.max(1, Math.min(1024, Math.floor(number("count"))));
-    const z = scaled(eps(n, number("seed")), number("temperature"));
+    const seed = number("seed"), noise = eps(n, seed), z = scaled(noise, number("temperature"));
+    window.vaedge.lastSample = { seed, eps: noise, z };
     draw($("grid"), await decode(z), Math.min(n, Math.ceil(Math.sqrt(n))), 2);
   }
 
@@ -128,6 +97,7 @@
     const latents = site.latents || {}, order = latents.order || [...Array(D).keys()], variance = latents.z_mean_variance;
     point = new Array(D).fill(0);
     across = D === 2 ? [0, 1] : D > 2 ? order.slice(0, 2) : null;
+    if (across) [$("map-x").textContent, $("map-y").textContent] = [`z[${across[0]}]`, `z[${across[1]}]`];
     const help = [];
     if (across) {
       const canvas = $("map");
@@ -157,46 +127,12 @@
     await showPoint();
   }
 
-  // ------------------------------------------------------------------ reconstruction of a dropped image
-  async function reconstruct(file) {
-    if (!file || !file.type.startsWith("image/")) throw new TypeError(`${file ? file.name : "nothing"}: not an image`);
-    const bitmap = await createImageBitmap(file), canvas = document.createElement("canvas");
-    [canvas.width, canvas.height] = [W, H];
-    const ctx = canvas.getContext("2d");
-    ctx.drawImage(bitmap, 0, 0, W, H);
-    const rgba = ctx.getImageData(0, 0, W, H).data, data = new Float32Array(H * W * C), invert = $("invert").checked;
-    for (let p = 0; p < H * W; p++) {
-      const gray = (rgba[4 * p] + rgba[4 * p + 1] + rgba[4 * p + 2]) / (3 * 255);
-      for (let ch = 0; ch < C; ch++) {
-        const v = C >= 3 ? rgba[4 * p + ch] / 255 : gray;
-        data[p * C + ch] = invert ? 1 - v : v;
-      }
-    }
-    const image = { shape: [1, H, W, C], data };
-    const { z_mean } = await encode(image);
-    draw($("original"), image, 1, 6);
-    draw($("reconstructed"), await decode(z_mean), 1, 6);
-    $("encoded").textContent = `encoder → z_mean = [${z_mean[0].map((v) => v.toFixed(3)).join(", ")}] → decoder`;
-  }
-  function wireDrop() {
-    const zone = $("drop");
-    zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
-    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-    zone.addEventListener("drop", (event) => {
-      event.preventDefault();
-      zone.classList.remove("over");
-      reconstruct(event.dataTransfer.files[0]).catch(showError);
-    });
-    $("file").addEventListener("change", (event) => reconstruct(event.target.files[0]).catch(showError));
-  }
-
   ready.then(async (loaded) => {
     site = loaded;
     [H, W, C] = site.image.shape;
     D = site.latent_dim;
     $("sample-form").addEventListener("submit", guard(sampleGrid));
     $("lerp-form").addEventListener("submit", guard(interpolate));
-    wireDrop();
     await sampleGrid();
     await latentSpace();
     await interpolate();

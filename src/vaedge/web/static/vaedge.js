@@ -1,13 +1,13 @@
 // vaedge in the browser: the bundle's encoder and decoder run with onnxruntime-web (WebAssembly).
-// window.vaedge = {ready, decode(z), encode(images), site}: the API the page (app.js) and the tests
-// use; bad input rejects with a message, and errors are shown on the page (showError).
+// window.vaedge = {ready, decode(z), encode(images), eps(n, seed), site, examples}: the API the page (app.js)
+// and the tests use; bad input rejects with a message, and errors are shown on the page (showError).
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   const MAX_BATCH = 4096;
   const MODULE = "ort-wasm-simd-threaded.mjs", WASM = "ort-wasm-simd-threaded.wasm";
   let site = null, H = 0, W = 0, C = 0, D = 0;
-  let encoder = null, decoder = null;
+  let encoder = null, decoder = null, examples = null;
 
   function showError(error) {
     const box = $("error");
@@ -53,6 +53,23 @@
     return ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
   }
 
+  // The held-out images the site keeps (examples.bin, uint8 (N, H, W, C)), hash-checked like the models:
+  // {images: {shape, data: Float32Array in [0, 1]}, labels (or null), classNames, names (one per image)}.
+  async function loadExamples(entry) {
+    const bytes = new Uint8Array(await (await fetchOk(entry.path)).arrayBuffer());
+    const [n, h, w, c] = entry.shape;
+    if (bytes.length !== n * h * w * c || h !== H || w !== W || c !== C)
+      throw new Error(`${entry.path}: ${bytes.length} bytes, the site says shape ${JSON.stringify(entry.shape)}`);
+    if (globalThis.crypto && crypto.subtle) {
+      const actual = await sha256(bytes);
+      if (actual !== entry.sha256) throw new Error(`${entry.path}: sha256 ${actual}, the site says ${entry.sha256}`);
+    }
+    const labels = entry.labels, classNames = entry.class_names || [];
+    const names = Array.from({ length: n }, (_, i) => labels ? classNames[labels[i]] ?? String(labels[i]) : entry.unlabelled);
+    return { images: { shape: [n, h, w, c], data: Float32Array.from(bytes, (b) => b / 255) }, labels, classNames,
+             names, source: entry.source };
+  }
+
   async function load() {
     site = await (await fetchOk("vaedge-site.json")).json();
     [H, W, C] = site.image.shape;
@@ -63,6 +80,7 @@
     if (!models) throw new Error(`precision ${precision}: this site has ${Object.keys(site.models).join(", ")}`);
     await configureRuntime(site.onnxruntime_web, params.has("threads") ? Number(params.get("threads")) : null);
     [encoder, decoder] = await Promise.all([loadModel(models.encoder), loadModel(models.decoder)]);
+    examples = site.examples ? await loadExamples(site.examples) : null;
     $("status").textContent = `${precision} encoder and decoder loaded: image ${H}×${W}×${C}, latent dim ${D}, ` +
       `onnxruntime-web ${ort.env.versions ? ort.env.versions.web : ""} (${threadCount(ort.env.wasm.numThreads)})`;
     return site;
@@ -124,8 +142,51 @@
     return { z_mean: rows(out.z_mean.data, n, D), z_log_var: rows(out.z_log_var.data, n, D) };
   }
 
+  // The portable eps stream, the same numbers as vaedge.runtime.sampling.prior_eps (docs/eps-stream.md):
+  // splitmix64 words, u = ((word >> 11) + 0.5) / 2^53, Box-Muller in float64, rounded to float32.
+  const GOLDEN = 0x9e3779b97f4a7c15n, MIX1 = 0xbf58476d1ce4e5b9n, MIX2 = 0x94d049bb133111ebn;
+  function* uniforms(seed, start) {
+    let state = BigInt.asUintN(64, BigInt(seed) + BigInt(start) * GOLDEN);
+    for (;;) {
+      state = BigInt.asUintN(64, state + GOLDEN);
+      let x = BigInt.asUintN(64, (state ^ (state >> 30n)) * MIX1);
+      x = BigInt.asUintN(64, (x ^ (x >> 27n)) * MIX2);
+      x ^= x >> 31n;
+      yield (Number(x >> 11n) + 0.5) / 2 ** 53;
+    }
+  }
+  function eps(n, seed, startRow = 0) {  // (n, D) standard normal draws, rows startRow.. of the stream
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new TypeError(`seed is ${seed}, expected an integer in 0..2^53-1`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_BATCH) throw new TypeError(`n is ${n}, expected 1..${MAX_BATCH}`);
+    const u = uniforms(seed, 2 * startRow * D), normal = () => {
+      const a = u.next().value, b = u.next().value;
+      return Math.fround(Math.sqrt(-2 * Math.log(a)) * Math.cos(2 * Math.PI * b));
+    };
+    return Array.from({ length: n }, () => Array.from({ length: D }, normal));
+  }
+
+
+  function drawImages(canvas, result, columns, scale, pad = 1) {  // images (n, H, W, C) in [0, 1] as a grid
+    const [n, h, w, c] = result.shape, rowsOf = Math.ceil(n / columns);
+    const image = new ImageData(columns * (w + pad) + pad, rowsOf * (h + pad) + pad);
+    for (let k = 0; k < n; k++) {
+      const x0 = pad + (k % columns) * (w + pad), y0 = pad + Math.floor(k / columns) * (h + pad);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        const src = ((k * h + y) * w + x) * c, dst = ((y0 + y) * image.width + x0 + x) * 4;
+        for (let ch = 0; ch < 3; ch++) image.data[dst + ch] = 255 * result.data[src + (c >= 3 ? ch : 0)];
+        image.data[dst + 3] = 255;
+      }
+    }
+    const tile = document.createElement("canvas");
+    [tile.width, tile.height] = [image.width, image.height];
+    tile.getContext("2d").putImageData(image, 0, 0);
+    [canvas.width, canvas.height] = [image.width * scale, image.height * scale];
+    const ctx = canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(tile, 0, 0, canvas.width, canvas.height);
+  }
   const ready = load();
-  window.vaedge = { ready, decode, encode, showError };
-  ready.then((loaded) => { window.vaedge.site = loaded; });
+  window.vaedge = { ready, decode, encode, eps, showError, drawImages };
+  ready.then((loaded) => { window.vaedge.site = loaded; window.vaedge.examples = examples; });
 })();
 

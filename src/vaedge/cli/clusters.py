@@ -1,0 +1,34 @@
+"""`vaedge clusters`: held-out images' z_mean coloured by class (the classic VAE picture)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.cli.errors import reported
+from vaedge.io.files import describe
+
+
+@reported
+@with_generator
+def clusters(
+    bundle: Path = BUNDLE,
+    data: Path = typer.Option(..., "--data", help="A dataset name, IDX folder/file or .npz: its test split."),
+    out: Path = typer.Option(..., "--out", help="Figure to write: .png, .jpg or .webp."),
+    limit: int = typer.Option(1000, help="At most this many held-out images (1..10000)."),
+    generator=None,
+) -> None:
+    """Scatter the held-out images' z_mean over the latent map's two dims, coloured by class, with a legend."""
+    from vaedge.errors import InputError
+    from vaedge.explain.held_out import read_held_out
+    from vaedge.explain.outputs import check_target, write_clusters
+
+    if not 1 <= limit <= 10_000:
+        raise InputError(f"--limit must be in 1..10000, got {limit}")
+    check_target(out)
+    held_out = read_held_out(data, generator.image_shape, limit)
+    path = write_clusters(generator, held_out, out)
+    typer.echo(f"{describe(path)}: z_mean of {len(held_out.images)} held-out images"
+               + ("" if held_out.labels is not None else " (unlabelled)"))

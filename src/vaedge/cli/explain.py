@@ -1,0 +1,42 @@
+"""`vaedge explain`: one figure of what the encoder says about one image (for a course forum answer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.cli.errors import reported
+from vaedge.io.files import describe
+
+
+@reported
+@with_generator
+def explain(
+    bundle: Path = BUNDLE,
+    image: Path = typer.Argument(..., help="A picture (png, jpg, ...), or an IDX file/folder or .npz (see --index)."),
+    out: Path = typer.Option(..., "--out", help="Figure to write: .png, .jpg or .webp."),
+    index: int = typer.Option(0, help="Which image of an IDX file/folder or .npz."),
+    samples: int = typer.Option(8, help="How many z = z_mean + sigma * eps to draw and decode (1..64)."),
+    seed: int = typer.Option(0, help="Seed of the eps stream (the page's seed gives the same eps)."),
+    polarity: str = typer.Option("auto", help="auto (invert a light-background image), as-is or invert."),
+    data: Path | None = typer.Option(None, help="Held-out images choosing the map's two dims when latent dim > 2 "
+                                      "(default: the bundle's parity.npz, as the page)."),
+    generator=None,
+) -> None:
+    """Input -> the encoder's two heads (z_mean, z_log_var, sigma) -> q(z|x) on the latent map with
+    sampled z -> their decodes -> the reconstruction from z_mean, in one picture."""
+    from vaedge.explain.outputs import write_explain
+
+    held_out = None
+    if data is not None:
+        from vaedge.explain.held_out import read_held_out
+
+        held_out = read_held_out(data, generator.image_shape, 1000)
+    path, post, inverted = write_explain(generator, image, out, index, samples, seed, polarity, held_out)
+    values = ", ".join(f"{v:+.3f}" for v in post.z_mean[:4])
+    typer.echo(f"{describe(path)}: z_mean [{values}{', ...' if len(post.z_mean) > 4 else ''}]"
+               + (" (input inverted: light background)" if inverted else ""))
+    if post.far_from_prior():
+        typer.echo("warning: z_mean lies far outside the prior N(0, I); is the image like the training data?", err=True)
