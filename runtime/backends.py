@@ -15,7 +15,7 @@ from vaedge.quiet import native_stderr_silenced
 from vaedge.runtime.graph_ops import check_onnx_ops, check_tflite_ops
 from vaedge.runtime.manifest import Manifest, ModelFile, read_file
 
-BACKENDS = {"onnx": "onnx", "tflite": "tflite", "openvino": "onnx"}  # backend -> the format of file it runs
+BACKENDS = {"onnx": "onnx", "tflite": "tflite", "openvino": "onnx", "tflm": "tflite"}  # backend -> the format of file it runs
 PREFERRED_PROVIDERS = (
     "TensorrtExecutionProvider",
     "CUDAExecutionProvider",
@@ -161,6 +161,10 @@ def open_model(model: bytes, format: str, name: str, providers=None, threads=Non
         from vaedge.runtime.openvino_backend import OpenVinoModel  # optional: vaedge[openvino]
 
         return OpenVinoModel(model, name, device or "CPU", threads, precision)
+    if backend == "tflm":
+        from vaedge.runtime.tflm_backend import TflmModel  # optional: vaedge[micro]
+
+        return TflmModel(model, name)
     return TFLiteModel(model, name, threads)
 
 
