@@ -38,6 +38,7 @@ class ExportResult:
     checks: list
     skipped: dict[str, str]  # variant file -> why it was not written
     notes: dict[str, str] = dataclasses.field(default_factory=dict)  # precision -> likelihood cost over target
+    micro_refused: dict[str, str] = dataclasses.field(default_factory=dict)  # graph -> why it is no micro graph
 
 
 PRODUCERS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "onnxslim", "ai-edge-litert")
@@ -72,7 +73,8 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
     return entries, {"op_counts": counts, "flops_per_image": flops}
 
 
-def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, graph_facts, validation) -> dict:
+def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, graph_facts, validation,
+              **sections) -> dict:
     return build_manifest(
         source.image_shape, source.latent_dim, [file_entry(stage, name, **fields) for name, fields in entries],
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -85,6 +87,7 @@ def _manifest(stage: Path, source: KerasSource, config: ExportConfig, entries, g
         metrics={k: v for k, v in (source.metrics or {}).items() if k != "history"},
         export_config=dataclasses.asdict(config),
         validation=validation,
+        **sections,
     )
 
 
@@ -120,9 +123,16 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
         atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, validation))
         validation["likelihood"], notes = quality_report(stage, held_out, config.seed)
         validation["likelihood_notes"] = notes
-        atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, validation))
+        sections, micro_refused = {}, {}
+        if config.micro:
+            from vaedge.export.micro import micro_graphs
+
+            fp32_iwae = validation["likelihood"]["fp32"]["iwae_nll"]
+            sections["micro"], micro_refused, micro_notes = micro_graphs(stage, reference, held_out, config.seed, fp32_iwae)
+            notes.update(micro_notes)
+        atomic.write_json(stage / MANIFEST, _manifest(stage, source, config, entries, graph_facts, validation, **sections))
         if sign_key is not None:  # the last write: the signature covers the bundle exactly as published
             from vaedge.runtime.signature import sign_bundle
 
             sign_bundle(stage, sign_key)
-    return ExportResult(out, kept, skipped, notes)
+    return ExportResult(out, kept, skipped, notes, micro_refused)
