@@ -9,16 +9,16 @@ import shutil
 
 import numpy as np
 import pytest
+from vaedge.runtime.manifest import MANIFEST, manifest_digest, read_file, read_manifest
 
 from vaedge.errors import BundleError, ExportError
-from vaedge.runtime.manifest import MANIFEST, manifest_digest, read_file, read_manifest
 
 pytest.importorskip("tflite_micro")
 pytest.importorskip("ai_edge_litert")
 
-from vaedge.runtime.backends import TFLiteModel  # noqa: E402
-from vaedge.runtime.fixed_batch import quantize  # noqa: E402
-from vaedge.runtime.tflm_backend import TflmModel, graph_ops, smallest_arena  # noqa: E402
+from vaedge.runtime.backends import TFLiteModel
+from vaedge.runtime.fixed_batch import quantize
+from vaedge.runtime.tflm_backend import TflmModel, graph_ops, smallest_arena
 
 
 def micro_files(bundle):
