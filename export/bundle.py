@@ -70,6 +70,10 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
             entries.append((name, dict(role=role, format="onnx", precision=precision, inputs=inputs, outputs=outputs, **extra)))
         if config.tflite:
             entries += write_tflite(stage, role, source, config.tflite_batches, "int8" in config.precisions, calibration[role])
+            if config.micro and role == "decoder":  # the microcontroller form of decoder.int8io.b1.tflite
+                from vaedge.export.micro_decoder import write_micro_decoder
+
+                entries = write_micro_decoder(stage, source, entries, next(iter(calibration[role].values())))
     return entries, {"op_counts": counts, "flops_per_image": flops}
 
 

@@ -1,7 +1,8 @@
 """`vaedge export --micro`: the bundle's int8-I/O batch-1 graphs, run under TensorFlow Lite Micro and measured.
 
 The full-integer `{role}.int8io.b1.tflite` graphs are the microcontroller graphs: int8 in, int8 out,
-batch 1, and (checked here) only ops TFLM's resolver has. Each is run under TFLM and measured: the
+batch 1, and (checked here) only ops TFLM's resolver has; with --micro the decoder's is rebuilt for
+TFLM's memory first (export/micro_decoder.py). Each is run under TFLM and measured: the
 smallest tensor arena (bisection), its flash (file bytes), TFLM vs LiteRT on the same file and the
 same int8 inputs (`LSB_GATE`), TFLM's output against Keras (the PSNR gate), and the IWAE cost vs fp32
 on the held-out images. The IWAE runs on LiteRT with the same file's bytes: TFLM's reference kernels

@@ -39,6 +39,13 @@ def test_both_roles_are_micro_graphs_with_their_figures(micro_bundle):
         assert abs(graph.iwae_vs_fp32) <= 1.0  # nats per image vs fp32, on held-out images
 
 
+def test_the_micro_decoder_fits_64_kib_of_ram_and_96_kib_of_flash_within_a_nat(micro_bundle):
+    decoder = read_manifest(micro_bundle).micro["decoder"]
+    assert decoder.arena_bytes <= 64 * 1024 and decoder.flash_bytes <= 96 * 1024, decoder
+    assert abs(decoder.iwae_vs_fp32) <= 1.0
+    assert "DEPTH_TO_SPACE" in decoder.ops  # the last upsampling in sub-pixel form: no 98 KiB scratch
+
+
 def test_manifest_arena_is_within_5_percent_of_a_fresh_bisection(micro_bundle):
     manifest, files = micro_files(micro_bundle)
     for role, graph in manifest.micro.items():
