@@ -144,6 +144,12 @@ def write_micro_sources(bundle: Path, out: Path, force: bool = False) -> dict[st
     graphs = manifest.micro
     if not graphs:
         raise BundleError(f"{describe(manifest.root)}: the manifest has no micro graphs; export with --micro")
+    from vaedge.runtime.tflm_backend import missing_ops
+
+    lacking = sorted({op for graph in graphs.values() for op in missing_ops(graph.ops)})
+    if lacking:
+        raise BundleError(f"{describe(manifest.root)}: micro graphs list ops vaedge has no TFLM resolver call for: "
+                          f"{', '.join(lacking)}")
     files = {role: _micro_file(manifest, graph) for role, graph in graphs.items()}
     data = {role: read_file(manifest, file) for role, file in files.items()}  # hash-checked
     written = {}

@@ -90,3 +90,21 @@ def test_a_bundle_without_micro_graphs_is_refused_in_one_line(bundle, tmp_path):
     result = CliRunner().invoke(app, ["micro", str(bundle), "--out", str(tmp_path / "src")])
     assert result.exit_code != 0
     assert "export with --micro" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_forged_micro_section_is_refused_before_anything_is_written(micro_bundle, tmp_path):
+    import json
+
+    from vaedge.runtime.manifest import MANIFEST, manifest_digest
+
+    from vaedge.errors import BundleError
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(micro_bundle, copy)
+    raw = json.loads((copy / MANIFEST).read_text())
+    raw["micro"]["graphs"]["decoder"]["ops"] = ["TILE"]
+    raw["manifest_sha256"] = manifest_digest(raw)
+    (copy / MANIFEST).write_text(json.dumps(raw))
+    with pytest.raises(BundleError, match="TILE"):
+        write_micro_sources(copy, tmp_path / "src")
+    assert not (tmp_path / "src").exists()
