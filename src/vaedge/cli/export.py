@@ -23,8 +23,9 @@ def export(
     tflite_batch: list[int] = typer.Option([1, 64], help="Fixed batch of the TFLite graphs; repeat for several (default 1 and 64)."),
     data: Optional[str] = typer.Option(None, help="Images for calibration and validation (default: the run's data)."),
     unsafe: bool = typer.Option(False, help="Allow Keras files with Lambda layers (runs their code)."),
-    micro: bool = typer.Option(False, help="Also measure the int8 batch-1 graphs under TensorFlow Lite Micro "
-                                           "(arena, flash, parity) for `vaedge micro`."),
+    micro: bool = typer.Option(False, help="Microcontroller graphs: the int8 batch-1 decoder rebuilt for TensorFlow "
+                                           "Lite Micro's memory, both graphs measured under TFLM (arena, flash, "
+                                           "parity) for `vaedge micro`."),
     force: bool = typer.Option(False, help="Replace an existing bundle vaedge made, whole, once the new one passed."),
     sign_key: Optional[Path] = typer.Option(None, help="EC private key (PEM): sign the bundle (vaedge.sig) before publishing it."),
     verbose: bool = typer.Option(False, "--verbose", help="Show the converters' own output."),
