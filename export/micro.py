@@ -90,7 +90,8 @@ def measure(manifest: Manifest, file: ModelFile, reference: dict, held_out: np.n
 
 
 def _psnr(manifest: Manifest, role: str, out: dict, subset: dict) -> float:
-    """The lowest PSNR (dB) of TFLM's images against Keras over the probes; encoders: z_mean through the fp32 decoder."""
+    """The lowest PSNR (dB) of TFLM's images against Keras over the probes (encoders: their z_mean through
+    the fp32 decoder)."""
     if role == "encoder":
         decoder = open_bundle_file(manifest, manifest.find("decoder", "onnx", "fp32"))
         posterior = subset["latent_group"] == LATENT_GROUPS.index("posterior means")

@@ -43,7 +43,8 @@ def subpixel_kernel(kernel: np.ndarray, stride: int) -> tuple[np.ndarray, list]:
     """Conv2DTranspose kernel (kh, kw, out, in), SAME, `stride` -> (CONV_2D filter (L, L, in, s*s*out),
     [[top, bottom], [left, right]] zero padding) with DEPTH_TO_SPACE(s) after it giving the same output."""
     kh, kw, c_out, c_in = kernel.shape
-    rows, cols = _phase_taps(kh, stride, _same_pad_before(kh, stride)), _phase_taps(kw, stride, _same_pad_before(kw, stride))
+    rows = _phase_taps(kh, stride, _same_pad_before(kh, stride))
+    cols = _phase_taps(kw, stride, _same_pad_before(kw, stride))
     lo_h, hi_h = min(d for p in rows for d, _ in p), max(d for p in rows for d, _ in p)
     lo_w, hi_w = min(d for p in cols for d, _ in p), max(d for p in cols for d, _ in p)
     merged = np.zeros((hi_h - lo_h + 1, hi_w - lo_w + 1, c_in, stride * stride * c_out), np.float32)
@@ -82,8 +83,8 @@ def _plan(model: keras.Model) -> list:
 def scratch_groups(height: int, width: int, channels: int, budget: int) -> int:
     """The fewest output-channel groups (a divisor of `channels`) whose int32 scratch, H*W*C/g*4 bytes,
     fits `budget`; `channels` (one channel a group) when none does."""
-    return next((g for g in range(1, channels + 1) if channels % g == 0 and height * width * channels // g * 4 <= budget),
-                channels)
+    fits = (g for g in range(1, channels + 1) if channels % g == 0 and height * width * channels // g * 4 <= budget)
+    return next(fits, channels)
 
 
 def _linear(layer, kernel: np.ndarray, bias: np.ndarray, x, subpixel, scratch: int | None, bias_row: bool = False):
@@ -95,8 +96,8 @@ def _linear(layer, kernel: np.ndarray, bias: np.ndarray, x, subpixel, scratch: i
     if not isinstance(subpixel, bool):
         subpixel = layer.name in subpixel
     stride, size = layer.strides[0], kernel.shape[0]
-    supported = layer.padding == "same" and layer.strides[0] == layer.strides[1] and kernel.shape[0] == kernel.shape[1] \
-        and tuple(layer.dilation_rate) == (1, 1) and layer.output_padding is None
+    supported = (layer.padding == "same" and layer.strides[0] == layer.strides[1] and kernel.shape[0] == kernel.shape[1]
+                 and tuple(layer.dilation_rate) == (1, 1) and layer.output_padding is None)
     if not (subpixel and supported):
         n, h, w, _ = x.shape
         groups = 1 if scratch is None else scratch_groups(h * stride, w * stride, kernel.shape[2], scratch)
@@ -167,8 +168,10 @@ def write_micro_decoder(stage, source, entries: list, latents: np.ndarray) -> li
     ours = np.concatenate([np.asarray(function(probe[i : i + 1])["image"]) for i in range(len(probe))])
     difference = float(np.max(np.abs(ours - np.asarray(source.decoder(probe, training=False)))))
     if not difference <= FLOAT_GATE:
-        raise ExportError(f"{name}: the micro decoder differs from Keras by {difference:.3g} in float (gate {FLOAT_GATE:g})")
-    model = convert.to_tflite(function, calibration=calibration_batches(latents, 1), int8_io=True, per_channel_dense=False)
+        raise ExportError(f"{name}: the micro decoder differs from Keras by {difference:.3g} in float "
+                          f"(gate {FLOAT_GATE:g})")
+    model = convert.to_tflite(function, calibration=calibration_batches(latents, 1), int8_io=True,
+                              per_channel_dense=False)
     fields = facts(model)
     atomic.write_bytes(stage / name, model)
     inputs, outputs = tensor_specs("decoder", source.image_shape, source.latent_dim, batch=1)

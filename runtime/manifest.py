@@ -291,7 +291,8 @@ MICRO_INTS = ("arena_bytes", "flash_bytes", "litert_max_lsb")
 
 
 def _micro_problems(micro, files) -> list[str]:
-    """The `micro` section: {runtime: str, graphs: {role: MicroGraph fields}}, each file a listed tflite of that role."""
+    """The `micro` section: {runtime: str, graphs: {role: MicroGraph fields}}, each file a listed tflite of
+    that role."""
     if micro is None:
         return []
     graphs = micro.get("graphs") if isinstance(micro, dict) else None
@@ -309,7 +310,8 @@ def _micro_problems(micro, files) -> list[str]:
         if (g["file"], role, "tflite") not in listed:
             problems.append(f"{where}.file {_show(g['file'])} is not a {role} tflite file the manifest lists")
         ops = g["ops"]
-        if not (isinstance(ops, list) and 1 <= len(ops) <= 4096 and all(isinstance(o, str) and OP_NAME.match(o) for o in ops)):
+        names_ok = isinstance(ops, list) and all(isinstance(o, str) and OP_NAME.match(o) for o in ops)
+        if not (names_ok and 1 <= len(ops) <= 4096):
             problems.append(f"{where}.ops must be a list of op names (A-Z, 0-9, _)")
         problems += [f"{where}.{k} must be an int in 0..{MAX_FILE_BYTES}, got {_show(g[k])}"
                      for k in MICRO_INTS if not _int(g[k], 0, MAX_FILE_BYTES)]

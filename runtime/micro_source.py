@@ -174,5 +174,6 @@ def write_micro_sources(bundle: Path, out: Path, force: bool = False) -> dict[st
 def _micro_file(manifest: Manifest, graph: MicroGraph):
     found = [f for f in manifest.files if f.path == graph.file]
     if not found or not found[0].quantization:
-        raise BundleError(f"{describe(manifest.root)}: micro graph {describe(graph.file)} is not an int8-I/O file of the bundle")
+        raise BundleError(f"{describe(manifest.root)}: micro graph {describe(graph.file)} is not an int8-I/O file "
+                          "of the bundle")
     return found[0]

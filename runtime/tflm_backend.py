@@ -129,7 +129,8 @@ class TflmModel:
         try:
             self.interpreter = _interpreter(model, self.arena)
         except (RuntimeError, ValueError) as exc:
-            raise BundleError(f"{name}: TFLM cannot load it ({describe(str(exc).splitlines()[0] if str(exc) else '')})") from None
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise BundleError(f"{name}: TFLM cannot load it ({describe(first)})") from None
         signatures = _model(model).signatureDefs or []
         if len(signatures) != 1:
             raise BundleError(f"{name}: expected one signature, found {len(signatures)}")

@@ -46,8 +46,8 @@ def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", he
                 micro.add_row(*(Text(str(row[k])) for k in ("file", "arena_bytes", "flash_bytes")),
                               Text(", ".join(row["fits"]) or "none of the listed boards"))
             console.print(micro)
-            console.print("boards: " + "; ".join(f"{b.short}: {b.name}, {b.ram // 1024} KiB RAM, {b.flash // 1024} KiB flash"
-                                                 for b in BOARDS))
+            console.print("boards: " + "; ".join(
+                f"{b.short}: {b.name}, {b.ram // 1024} KiB RAM, {b.flash // 1024} KiB flash" for b in BOARDS))
     bad = [f["path"] for f in files if not f["verified"]] + summary["unlisted_files"]
     if bad:
         raise fail(f"{describe(bundle)}: files that do not verify or are not listed: {', '.join(bad)}")
