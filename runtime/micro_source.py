@@ -133,8 +133,10 @@ void decode(const float* z, float* image) {{  // z: latent_dim floats; image: H*
 }}
 ```
 
-The arena size is the smallest TFLM ran the graph in at export (found by bisection); the flash is the
-graph's bytes. `vaedge info` shows which common boards fit them.
+The arena size is the smallest TFLM ran the graph in at export (found by bisection, with TFLM's
+reference kernels); the flash is the graph's bytes. Optimized kernel libraries (CMSIS-NN, ESP-NN) may
+ask for scratch buffers of their own: check on the board with `tflite::RecordingMicroInterpreter` and
+add that margin. `vaedge info` shows which common boards fit the figures.
 """
 
 
