@@ -38,6 +38,7 @@ class ExportResult:
     checks: list
     skipped: dict[str, str]  # variant file -> why it was not written
     notes: dict[str, str] = dataclasses.field(default_factory=dict)  # precision -> likelihood cost over target
+    micro_refused: dict[str, str] = dataclasses.field(default_factory=dict)  # graph -> why it is no micro graph
 
 
 PRODUCERS = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "onnxslim", "ai-edge-litert")
@@ -69,10 +70,15 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
             entries.append((name, dict(role=role, format="onnx", precision=precision, inputs=inputs, outputs=outputs, **extra)))
         if config.tflite:
             entries += write_tflite(stage, role, source, config.tflite_batches, "int8" in config.precisions, calibration[role])
+            if config.micro and role == "decoder":  # the microcontroller form of decoder.int8io.b1.tflite
+                from vaedge.export.micro_decoder import write_micro_decoder
+
+                entries = write_micro_decoder(stage, source, entries, next(iter(calibration[role].values())))
     return entries, {"op_counts": counts, "flops_per_image": flops}
 
 
-def _manifest(source: KerasSource, config: ExportConfig, files: list[dict], graph_facts, validation) -> dict:
+def _manifest(source: KerasSource, config: ExportConfig, files: list[dict], graph_facts, validation,
+              **sections) -> dict:
     return build_manifest(
         source.image_shape, source.latent_dim, files,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -85,6 +91,7 @@ def _manifest(source: KerasSource, config: ExportConfig, files: list[dict], grap
         metrics={k: v for k, v in (source.metrics or {}).items() if k != "history"},
         export_config=dataclasses.asdict(config),
         validation=validation,
+        **sections,
     )
 
 
@@ -123,9 +130,17 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
         manifest = parse_manifest(stage, _manifest(source, config, files, graph_facts, validation))
         validation["likelihood"], notes = quality_report(manifest, loaded, held_out, config.seed)
         validation["likelihood_notes"] = notes
-        atomic.write_json(stage / MANIFEST, _manifest(source, config, files, graph_facts, validation))
+        sections, micro_refused = {}, {}
+        if config.micro:
+            from vaedge.export.micro import micro_graphs
+
+            fp32_iwae = validation["likelihood"]["fp32"]["iwae_nll"]
+            sections["micro"], micro_refused, micro_notes = micro_graphs(manifest, loaded, reference, held_out,
+                                                                         config.seed, fp32_iwae)
+            notes.update(micro_notes)
+        atomic.write_json(stage / MANIFEST, _manifest(source, config, files, graph_facts, validation, **sections))
         if sign_key is not None:  # the last write: the signature covers the bundle exactly as published
             from vaedge.runtime.signature import sign_bundle
 
             sign_bundle(stage, sign_key)
-    return ExportResult(out, kept, skipped, notes)
+    return ExportResult(out, kept, skipped, notes, micro_refused)

@@ -26,10 +26,14 @@ class ExportConfig:
     validation_images: int = 256
     seed: int = 0
     unsafe: bool = False
+    micro: bool = False  # int8-I/O batch-1 graphs measured under TensorFlow Lite Micro (export/micro.py)
 
     def __post_init__(self) -> None:
         # fp32 is the reference graph every variant is checked with; each precision once, in order.
         self.precisions = list(dict.fromkeys(["fp32", *self.precisions]))
+        if self.micro:  # the micro graphs are the int8-I/O batch-1 TFLite graphs
+            self.precisions = list(dict.fromkeys([*self.precisions, "int8"]))
+            self.tflite_batches = [*self.tflite_batches, 1]
         if all(isinstance(b, int) and not isinstance(b, bool) for b in self.tflite_batches):
             self.tflite_batches = sorted(set(self.tflite_batches))
 
@@ -44,6 +48,8 @@ class ExportConfig:
         batches = self.tflite_batches
         if not batches or not all(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= MAX_TFLITE_BATCH for b in batches):
             problems.append(f"tflite batches must be ints in 1..{MAX_TFLITE_BATCH}, at least one, got {batches}")
+        if self.micro and not self.tflite:
+            problems.append("--micro needs the TFLite graphs (drop --no-tflite)")
         if self.calibration_images < 1 or self.validation_images < 1:
             problems.append("calibration and validation need at least one image")
         if problems:

@@ -72,13 +72,15 @@ def to_onnx(function, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     return model
 
 
-def to_tflite(function, calibration: Callable[[], Iterable[np.ndarray]] | None = None, int8_io: bool = False) -> bytes:
+def to_tflite(function, calibration: Callable[[], Iterable[np.ndarray]] | None = None, int8_io: bool = False,
+              per_channel_dense: bool = True) -> bytes:
     """Convert with TF's converter; with `calibration`, full-integer int8 weights and activations.
 
     Goes through a SavedModel whose `serving_default` signature is the frozen `function`, so the
     TFLite file carries the same input/output names. Inputs and outputs stay float32 (quantize/
     dequantize at the edges), so the variant has the same signature, unless `int8_io`: then they are
     int8 too (microcontrollers, Edge TPU), with the scale and zero point in the graph's tensors.
+    `per_channel_dense=False` quantizes Dense weights per tensor (export/micro_decoder.py says why).
     """
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -99,6 +101,7 @@ def to_tflite(function, calibration: Callable[[], Iterable[np.ndarray]] | None =
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = lambda: ([batch] for batch in calibration())
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
             if int8_io:
                 converter.inference_input_type = converter.inference_output_type = tf.int8
         return converter.convert()

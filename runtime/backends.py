@@ -55,6 +55,7 @@ class Backend:
     extra: str | None  # `pip install 'vaedge[extra]'` brings it; None: the base install has it
     takes_providers: bool = False
     takes_device: bool = False
+    batches: tuple[int, ...] | None = None  # the fixed batches it runs (None: every graph of its format)
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.requires) is not None
@@ -69,6 +70,8 @@ REGISTRY: dict[str, Backend] = {b.name: b for b in (
     Backend("onnx", "onnx", "onnxruntime", "vaedge.runtime.onnx_backend", "onnxruntime", None, takes_providers=True),
     Backend("tflite", "tflite", "LiteRT", "vaedge.runtime.litert_backend", "ai_edge_litert", "litert"),
     Backend("openvino", "onnx", "OpenVINO", "vaedge.runtime.openvino_backend", "openvino", "openvino", takes_device=True),
+    # TensorFlow Lite Micro on the host: the batch-1 graphs a microcontroller runs, same kernels and arena
+    Backend("tflm", "tflite", "TFLM", "vaedge.runtime.tflm_backend", "tflite_micro", "micro", batches=(1,)),
 )}
 FORMATS = tuple(dict.fromkeys(b.format for b in REGISTRY.values()))
 
@@ -133,8 +136,13 @@ def open_role(manifest: Manifest, role: str, backend_name: str, precision: str, 
     """The engine that runs `role` at `precision` on `backend_name`: the one file for ONNX; for TFLite,
     every fixed-batch graph of the set with int8 inputs/outputs if the bundle has one at this precision
     (else the float32-I/O set), as one FixedBatchGraphs. `loaded`: {path: hash-checked bytes}."""
-    format = backend(backend_name).format
-    files = manifest.find_all(role, format, precision) or [manifest.find(role, format, precision)]
+    row = backend(backend_name)
+    files = manifest.find_all(role, row.format, precision) or [manifest.find(role, row.format, precision)]
+    if row.batches is not None:
+        files = [f for f in files if f.batch in row.batches]
+        if not files:
+            raise BundleError(f"{describe(manifest.root)}: no {role} {precision} graph of batch "
+                              f"{' or '.join(map(str, row.batches))} for the {row.name} backend")
 
     def open_file(f):
         return _open_checked(manifest, f, providers, threads, (loaded or {}).get(f.path), backend_name, device)

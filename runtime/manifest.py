@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vaedge.errors import BundleError
@@ -65,6 +65,28 @@ class ModelFile:
         return self.extra.get("quantization", {})
 
 
+@dataclass(frozen=True)
+class MicroGraph:
+    """One graph TensorFlow Lite Micro ran at export: what a board needs to run it, and what it costs."""
+
+    role: str
+    file: str  # a tflite file of the bundle, batch 1, int8 inputs and outputs
+    ops: list  # its builtin ops in execution order, each one TFLM's resolver has
+    arena_bytes: int  # the smallest tensor arena TFLM runs it in, found by bisection
+    flash_bytes: int  # the file's size: the flatbuffer runs in place from flash
+    litert_max_lsb: int  # TFLM vs LiteRT on the same file and the same int8 inputs
+    psnr_db: float  # TFLM's output vs Keras (encoders: their z_mean through the fp32 decoder)
+    iwae_vs_fp32: float  # IWAE -log p(x) with this graph minus with fp32, nats per held-out image
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "role"}
+
+
+def micro_section(graphs: list[MicroGraph], runtime: str) -> dict:
+    """The manifest's `micro` section: the TFLM build that measured, and one entry per role."""
+    return {"runtime": runtime, "graphs": {g.role: g.as_dict() for g in graphs}}
+
+
 @dataclass
 class Manifest:
     """A parsed, schema-checked manifest: typed accessors for everything later stages read."""
@@ -93,6 +115,12 @@ class Manifest:
     @property
     def validation(self) -> dict:
         return self.raw.get("validation") or {}
+
+    @property
+    def micro(self) -> dict[str, MicroGraph]:
+        """{role: MicroGraph} of the graphs TFLM ran at export (`vaedge export --micro`); {} without."""
+        graphs = (self.raw.get("micro") or {}).get("graphs", {})
+        return {role: MicroGraph(role=role, **fields) for role, fields in graphs.items()}
 
     def flops_per_image(self, role: str) -> int:
         """FLOPs of one image through the role's graph, as counted at export (0 if not recorded)."""
@@ -228,6 +256,7 @@ def schema_problems(raw) -> list[str]:
             problems.append(f"{key} must be an object")
     if isinstance(raw.get("flops_per_image"), dict) and not all(_int(v, 0, 1 << 50) for v in raw["flops_per_image"].values()):
         problems.append("flops_per_image values must be non-negative ints")
+    problems += _micro_problems(raw.get("micro"), raw.get("files"))
     files = raw.get("files")
     if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
         return problems + [f"files must be a list of 1..{MAX_FILES} entries"]
@@ -264,6 +293,37 @@ def _entry_problems(i: int, entry, image_shape, latent_dim) -> list[str]:
 
 
 OP_NAME = re.compile(r"^[A-Z0-9_]{1,64}$")
+MICRO_INTS = ("arena_bytes", "flash_bytes", "litert_max_lsb")
+
+
+def _micro_problems(micro, files) -> list[str]:
+    """The `micro` section: {runtime: str, graphs: {role: MicroGraph fields}}, each file a listed tflite of
+    that role."""
+    if micro is None:
+        return []
+    graphs = micro.get("graphs") if isinstance(micro, dict) else None
+    if not (isinstance(graphs, dict) and isinstance(micro.get("runtime"), str) and set(graphs) <= set(TENSORS)):
+        return [f"micro must be {{runtime: str, graphs: {{encoder/decoder: ...}}}}, got {_show(micro)}"]
+    listed = {(e.get("path"), e.get("role"), e.get("format")) for e in files if isinstance(e, dict)} \
+        if isinstance(files, list) else set()
+    fields = set(MicroGraph.__dataclass_fields__) - {"role"}
+    problems = []
+    for role, g in graphs.items():
+        where = f"micro.graphs.{role}"
+        if not (isinstance(g, dict) and set(g) == fields):
+            problems.append(f"{where} must have exactly {sorted(fields)}, got {_show(g)}")
+            continue
+        if (g["file"], role, "tflite") not in listed:
+            problems.append(f"{where}.file {_show(g['file'])} is not a {role} tflite file the manifest lists")
+        ops = g["ops"]
+        names_ok = isinstance(ops, list) and all(isinstance(o, str) and OP_NAME.match(o) for o in ops)
+        if not (names_ok and 1 <= len(ops) <= 4096):
+            problems.append(f"{where}.ops must be a list of op names (A-Z, 0-9, _)")
+        problems += [f"{where}.{k} must be an int in 0..{MAX_FILE_BYTES}, got {_show(g[k])}"
+                     for k in MICRO_INTS if not _int(g[k], 0, MAX_FILE_BYTES)]
+        problems += [f"{where}.{k} must be a finite number, got {_show(g[k])}" for k in ("psnr_db", "iwae_vs_fp32")
+                     if not (isinstance(g[k], (int, float)) and not isinstance(g[k], bool) and abs(g[k]) < 1e9)]
+    return problems
 
 
 def _delegate_problems(where: str, entry: dict) -> list[str]:

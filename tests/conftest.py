@@ -66,6 +66,23 @@ def bundle(request) -> Path:
     return request.getfixturevalue("exported").bundle
 
 
+@pytest.fixture(scope="session")
+def micro_bundle(request, tmp_path_factory, fashion_mnist_dir) -> Path:
+    """A bundle exported with --micro: int8-I/O batch-1 graphs measured under TFLM. VAEDGE_TEST_MICRO_BUNDLE
+    names one made earlier (or VAEDGE_TEST_BUNDLE, when .ci/run exported it with --micro)."""
+    for variable in ("VAEDGE_TEST_MICRO_BUNDLE", "VAEDGE_TEST_BUNDLE"):
+        if os.environ.get(variable) and '"micro"' in (Path(os.environ[variable]) / "vaedge.json").read_text():
+            return Path(os.environ[variable])
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("tflite_micro")
+    from vaedge.export.config import ExportConfig
+    from vaedge.export.run import export
+
+    out = tmp_path_factory.mktemp("bundles") / "micro"
+    config = ExportConfig(precisions=["fp32", "int8"], tflite_batches=[1], micro=True, data=str(fashion_mnist_dir))
+    return export(config, out, run=request.getfixturevalue("trained_run")).bundle
+
+
 RELIABILITY: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 
 

@@ -14,6 +14,7 @@ from vaedge.cli.generate import generate
 from vaedge.cli.info import info
 from vaedge.cli.interpolate import interpolate
 from vaedge.cli.manifold import manifold
+from vaedge.cli.micro import micro
 from vaedge.cli.reconstruct import reconstruct
 from vaedge.cli.sign import sign
 from vaedge.cli.train import train
@@ -42,6 +43,7 @@ app.command("sign")(sign)
 app.command("web")(web)
 app.command("explain")(explain)
 app.command("clusters")(clusters)
+app.command("micro")(micro)
 
 
 @app.callback()

@@ -23,6 +23,9 @@ def export(
     tflite_batch: list[int] = typer.Option([1, 64], help="Fixed batch of the TFLite graphs; repeat for several (default 1 and 64)."),
     data: Optional[str] = typer.Option(None, help="Images for calibration and validation (default: the run's data)."),
     unsafe: bool = typer.Option(False, help="Allow Keras files with Lambda layers (runs their code)."),
+    micro: bool = typer.Option(False, help="Microcontroller graphs: the int8 batch-1 decoder rebuilt for TensorFlow "
+                                           "Lite Micro's memory, both graphs measured under TFLM (arena, flash, "
+                                           "parity) for `vaedge micro`."),
     force: bool = typer.Option(False, help="Replace an existing bundle vaedge made, whole, once the new one passed."),
     sign_key: Optional[Path] = typer.Option(None, help="EC private key (PEM): sign the bundle (vaedge.sig) before publishing it."),
     verbose: bool = typer.Option(False, "--verbose", help="Show the converters' own output."),
@@ -37,7 +40,7 @@ def export(
     from vaedge.export.run import export as run_export
 
     config = ExportConfig(precisions=list(precision), tflite=tflite, tflite_batches=list(tflite_batch), data=data,
-                          unsafe=unsafe)
+                          unsafe=unsafe, micro=micro)
     if opset is not None:
         config.opset = opset
     with native_stderr_silenced():  # tf2onnx, the TFLite converter and LiteRT talk on stderr
@@ -47,5 +50,7 @@ def export(
         typer.echo(describe(f"note: {precision}: {why}"), err=True)
     for name, why in result.skipped.items():
         typer.echo(describe(f"not written: {name}: missed its quality gate ({why})"), err=True)
+    for why in result.micro_refused.values():
+        typer.echo(describe(f"not a micro graph: {why}"), err=True)
     signed = f", signed with {describe(sign_key)}" if sign_key else ""
     typer.echo(f"{describe(result.bundle)}: bundle written and validated{signed}")

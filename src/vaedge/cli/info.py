@@ -22,7 +22,7 @@ def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", he
               "verified": not verify_files(manifest, [f])} for f in manifest.files]
     summary = {"bundle": str(bundle), "image_shape": list(manifest.image_shape), "latent_dim": manifest.latent_dim,
                "sampling": manifest.sampling_formula, "metrics": manifest.metrics,
-               "files": files, "unlisted_files": unlisted_files(manifest)}
+               "files": files, "unlisted_files": unlisted_files(manifest), "micro": micro_rows(manifest)}
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -38,6 +38,25 @@ def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", he
             table.add_row(*(Text(str(f[k])) for k in ("path", "role", "format", "precision", "size")),
                           Text("ok") if f["verified"] else Text("MISMATCH", style="red"))
         console.print(table)
+        if summary["micro"]:
+            from vaedge.runtime.boards import BOARDS
+
+            micro = Table("micro graph (TFLM)", "arena bytes", "flash bytes", "fits (RAM and flash)")
+            for row in summary["micro"]:
+                micro.add_row(*(Text(str(row[k])) for k in ("file", "arena_bytes", "flash_bytes")),
+                              Text(", ".join(row["fits"]) or "none of the listed boards"))
+            console.print(micro)
+            console.print("boards: " + "; ".join(
+                f"{b.short}: {b.name}, {b.ram // 1024} KiB RAM, {b.flash // 1024} KiB flash" for b in BOARDS))
     bad = [f["path"] for f in files if not f["verified"]] + summary["unlisted_files"]
     if bad:
         raise fail(f"{describe(bundle)}: files that do not verify or are not listed: {', '.join(bad)}")
+
+
+def micro_rows(manifest) -> list[dict]:
+    """Per micro graph: file, measured arena and flash, and the common boards it fits (runtime/boards.py)."""
+    from vaedge.runtime.boards import boards_that_fit
+
+    return [{"role": role, "file": g.file, "arena_bytes": g.arena_bytes, "flash_bytes": g.flash_bytes,
+             "fits": [b.short for b in boards_that_fit(g.arena_bytes, g.flash_bytes)]}
+            for role, g in manifest.micro.items()]
