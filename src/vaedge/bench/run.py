@@ -27,6 +27,8 @@ def bundle_rows(manifest: Manifest, threads: int | None):
         if f.role != "decoder":
             continue
         for backend in installed_backends(f.format):  # a missing engine's row is left out, not faked
+            if backend.batches is not None and f.batch not in backend.batches:
+                continue  # e.g. TFLM runs the batch-1 graphs a microcontroller runs
             variant = "optimised" if f.format == "onnx" and f.precision == "fp32" else ""
             if f.format == "tflite":
                 variant = ("int8 I/O, " if f.quantization else "") + (f"fixed b{f.batch}" if f.batch else "dynamic batch")
