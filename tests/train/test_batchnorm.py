@@ -30,9 +30,9 @@ def keras_population_statistics(vae, images: np.ndarray, config: TrainConfig) ->
     batches = batchnorm.calibration_batches(len(images), config.bn_stats_images, config.batch_size, config.seed)
     inputs = [[] for _ in layers]
     for number, batch in enumerate(batches):
-        *seen, z_mean, z_log_var = encoder(images[batch], training=True)
+        *seen, z_mean, z_log_var = encoder([images[batch]], training=True)
         eps = batchnorm.batch_eps(config.seed, number, len(batch), config.latent_dim)
-        seen += decoder(np.asarray(z_mean) + np.exp(0.5 * np.asarray(z_log_var)) * eps, training=True)
+        seen += decoder([np.asarray(z_mean) + np.exp(0.5 * np.asarray(z_log_var)) * eps], training=True)
         for found, x in zip(inputs, seen):
             found.append(np.asarray(x, np.float64).reshape(-1, x.shape[-1]))
     return [(np.concatenate(x).mean(axis=0), np.concatenate(x).var(axis=0)) for x in inputs]
