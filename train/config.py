@@ -55,7 +55,7 @@ class TrainConfig:
     # precise BatchNorm: statistics recomputed from this many training images before each validation
     # and before a model is kept (0: Keras' moving averages); see vaedge.train.batchnorm. Measured on the
     # 1-epoch Quick start model, 5,000 held-out images, two seeds: 512 images 277.1-277.5 nats, 1024
-    # 276.7-276.8, 4096 276.67-276.68, 16384 276.68 (Keras' moving averages: 329.7).
+    # 276.7-276.8, 4096 276.67-276.68, 16384 276.68 (Keras' moving averages: 329.7, measured in issue 24).
     bn_stats_images: int = 4096
     image_shape: list[int] | None = None
     versions: dict[str, str] = field(default_factory=dict)
