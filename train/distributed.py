@@ -8,8 +8,10 @@ reproduced with Keras 3.15.1 / TensorFlow 2.21). JAX is not installed in the tra
 Worker 0 is the chief: it alone writes the run directory. The chief's config (flags, or the run's
 saved config on --resume) and its weights (fresh or from the last checkpoint) are broadcast to every
 worker, so the workers cannot disagree. Each epoch all workers shuffle the training set with the
-same seed and take an equal shard; gradients and metrics are summed over the cluster. The others
-write their checkpoints to a scratch directory that is removed.
+same seed and take an equal shard; gradients and metrics are summed over the cluster. Before each
+validation every worker computes BatchNorm sums over its share of the calibration batches and the
+sums are all-reduced, so the statistics equal one process's on the same images. The others write
+their checkpoints to a scratch directory that is removed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from vaedge.errors import ClusterError, TrainingError
 from vaedge.io import atomic
+from vaedge.train import run_dir
 from vaedge.train.cluster import Cluster
 from vaedge.train.config import TrainConfig, is_run
 
@@ -50,9 +53,9 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
     if cluster.is_chief:
         if resume:
             config = TrainConfig.load(out)
-            for stale in (out / run.CHECKPOINTS).glob(".epoch-*.partial"):
+            for stale in (out / run_dir.CHECKPOINTS).glob(".epoch-*.partial"):
                 shutil.rmtree(stale, ignore_errors=True)
-            checkpoint = run.last_checkpoint(out)
+            checkpoint = run_dir.last_checkpoint(out)
             if checkpoint and (out / "metrics.json").is_file():
                 raise TrainingError(f"{out}: already finished; nothing to resume")
             history = json.loads((checkpoint[1] / "history.json").read_text()) if checkpoint else {}
@@ -71,15 +74,17 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
     data = load_dataset(config.data, tuple(config.image_size) if config.image_size else None,
                         config.channels, config.limit, config.seed)
     config.image_shape = list(data.image_shape)
-    config.versions = config.versions or run._versions()
+    config.versions = config.versions or run_dir.training_versions()
     policy = run.precision_policy(config.mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
     config.used = {"policy": policy, "jit_compile": False, "workers": workers,
-                   "route": "MultiWorkerMirroredStrategy, vaedge's train step under strategy.run"}
+                   "route": "MultiWorkerMirroredStrategy, vaedge's train step under strategy.run",
+                   "batchnorm": {**run.batchnorm_used(config, len(data.x_train)),
+                                 **({"workers": "sums and counts all-reduced"} if config.bn_stats_images else {})}}
     scratch, final = None, out
     if cluster.is_chief:
         if not resume:
-            out = run._claim_run_dir(out)
+            out = run_dir.claim_run_dir(out)
         config.save(out)
     else:
         out = scratch = Path(tempfile.mkdtemp(prefix=f"vaedge-worker{rank(cluster)}-"))
@@ -108,6 +113,7 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
         while epoch < config.epochs and not schedule.should_stop(history, config.early_stop):
             started = time.perf_counter()
             logs = loop.epoch(data.x_train, epoch)
+            loop.recalibrate(data.x_train)
             logs.update({f"val_{k}": v for k, v in loop.evaluate(data.x_test).items()})
             epoch += 1
             if not math.isfinite(logs["loss"]):
@@ -115,7 +121,7 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
                                     f"(last good checkpoint: epoch {epoch - 1}); try a lower --learning-rate")
             for key, value in logs.items():
                 history.setdefault(key, []).append(value)
-            run._publish_checkpoint(out, epoch, vae, history)  # every worker saves: reads may be collective
+            run_dir.publish_checkpoint(out, epoch, vae, history)  # every worker saves: reads may be collective
             if verbose and cluster.is_chief:
                 print(f"epoch {epoch}/{config.epochs}: loss {logs['loss']:.2f}, val_loss {logs['val_loss']:.2f} "
                       f"({time.perf_counter() - started:.1f} s)")
@@ -127,10 +133,10 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
     if not cluster.is_chief:
         return None
     best = schedule.best_epoch(history)
-    kept = keras.saving.load_model(out / run.CHECKPOINTS / f"epoch-{best:04d}" / "vae.keras")
+    kept = keras.saving.load_model(run_dir.checkpoint_model(out, best))
     test = {k: history[f"val_{k}"][best - 1] for k in METRICS}
     last = {k: history[f"val_{k}"][-1] for k in METRICS}
-    run._write_final(out, kept, config, history, test, best, last)
+    run_dir.write_final(out, kept, config, history, test, best, last, run.heldout_record(config, len(data.x_test)))
     if out != final:  # --force over an existing run: the new one is complete, swap it in whole
         atomic.publish_directory(out, final, replace=True, owned=is_run, what="run")
     return final
@@ -143,17 +149,19 @@ class _Loop:
         import tensorflow as tf
 
         self.strategy, self.vae, self.cluster, self.config = strategy, vae, cluster, config
+        self.eps = None  # the held-out eps, made on the first evaluation
         self.local_batch = config.batch_size // len(cluster.tasks)
         spec = tf.TensorSpec((None, *config.image_shape), tf.float32)
+        eps_spec = tf.TensorSpec((None, config.latent_dim), tf.float32)
         self.train_step = tf.function(self._train_step, input_signature=[spec])
-        self.test_step = tf.function(self._test_step, input_signature=[spec])
+        self.test_step = tf.function(self._test_step, input_signature=[spec, eps_spec])
 
-    def _sums(self, image, training):
+    def _sums(self, image, training, eps=None):
         import tensorflow as tf
 
         from vaedge.train.model import kl_loss, reconstruction_loss
 
-        reconstruction, z_mean, z_log_var = self.vae(image, training=training)
+        reconstruction, z_mean, z_log_var = self.vae(image, training=training, eps=eps)
         reconstruction_nats, kl_nats = reconstruction_loss(image, reconstruction), kl_loss(z_mean, z_log_var)
         count = tf.cast(tf.shape(image)[0], tf.float32)
         return tf.reduce_sum(reconstruction_nats), tf.reduce_sum(kl_nats), count
@@ -173,10 +181,10 @@ class _Loop:
 
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(replica, args=(image,)), axis=None)
 
-    def _test_step(self, image):
+    def _test_step(self, image, eps):
         import tensorflow as tf
 
-        sums = self.strategy.run(lambda image: tf.stack(self._sums(image, training=False)), args=(image,))
+        sums = self.strategy.run(lambda image, eps: tf.stack(self._sums(image, False, eps)), args=(image, eps))
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, sums, axis=None)
 
     def epoch(self, images, epoch: int) -> dict[str, float]:
@@ -186,21 +194,38 @@ class _Loop:
         workers = len(self.cluster.tasks)
         order = np.random.default_rng([self.config.seed, epoch]).permutation(len(images))
         share = order[rank(self.cluster)::workers][: len(images) // workers]
-        return self._run(self.train_step, images, share)
+        return self._run(self.train_step, images, share, len(share))
 
     def evaluate(self, images) -> dict[str, float]:
+        """Held-out figures with fixed eps (vaedge.eps): every test image once, over the workers."""
         import numpy as np
 
-        workers = len(self.cluster.tasks)
-        share = np.arange(len(images))[rank(self.cluster)::workers][: len(images) // workers]
-        return self._run(self.test_step, images, share)
+        from vaedge.eps import heldout_eps
 
-    def _run(self, step, images, share) -> dict[str, float]:
+        if self.eps is None or len(self.eps) != len(images):
+            self.eps = heldout_eps(len(images), self.config.latent_dim, self.config.seed)
+        share = np.arange(len(images))[rank(self.cluster)::len(self.cluster.tasks)]
+        return self._run(self.test_step, images, share, math.ceil(len(images) / len(self.cluster.tasks)), self.eps)
+
+    def recalibrate(self, images) -> None:
+        """Precise BatchNorm statistics: this worker's share of the calibration batches, sums all-reduced."""
+        from vaedge.train import batchnorm
+
+        if self.config.bn_stats_images:
+            batchnorm.recalibrate(self.vae, images, self.config.bn_stats_images, self.config.batch_size,
+                                  self.config.seed, share=(rank(self.cluster), len(self.cluster.tasks)),
+                                  all_reduce=lambda arrays: all_reduce_sum(self.strategy, arrays))
+
+    def _run(self, step, images, share, longest: int, eps=None) -> dict[str, float]:
+        """Sum `step` over `share` in local batches; every worker runs the same number of steps (each is
+        collective), set by the `longest` share: a shorter share ends in an empty step."""
         import numpy as np
 
         totals = np.zeros(3)
-        for start in range(0, len(share), self.local_batch):
-            totals += np.asarray(step(images[np.sort(share[start:start + self.local_batch])]), dtype=np.float64)
+        for start in range(0, math.ceil(longest / self.local_batch) * self.local_batch, self.local_batch):
+            index = np.sort(share[start:start + self.local_batch])
+            args = (images[index],) if eps is None else (images[index], eps[index])
+            totals += np.asarray(step(*args), dtype=np.float64)
         reconstruction, kl = totals[0] / totals[2], totals[1] / totals[2]
         return {"loss": reconstruction + kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
 
@@ -208,9 +233,16 @@ class _Loop:
 def broadcast_arrays(strategy, cluster: Cluster, arrays: list) -> list:
     """The chief's arrays on every worker (a sum where the others add zeros), as float64 numpy."""
     import numpy as np
+
+    return all_reduce_sum(strategy, [np.asarray(a, np.float64) * (1.0 if cluster.is_chief else 0.0) for a in arrays])
+
+
+def all_reduce_sum(strategy, arrays: list) -> list:
+    """Each array summed over every worker (same shapes on all), as float64 numpy."""
+    import numpy as np
     import tensorflow as tf
 
-    tensors = [tf.constant(np.asarray(a, np.float64) * (1.0 if cluster.is_chief else 0.0)) for a in arrays]
+    tensors = [tf.constant(np.asarray(a, np.float64)) for a in arrays]
 
     def replica(tensors):
         return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tensors)

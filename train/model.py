@@ -88,7 +88,8 @@ def kl_loss(z_mean, z_log_var):
 class VAE(keras.Model):
     """Encoder + Sampling + decoder, trained on the negative ELBO (batch mean of per-image nats).
 
-    `call(image)` returns (reconstruction, z_mean, z_log_var); BatchNorm follows `training`.
+    `call(image)` returns (reconstruction, z_mean, z_log_var); BatchNorm follows `training`. Held-out
+    data comes as {"image": (N, H, W, C), "eps": (N, D)}: fixed noise, so one model gets one figure.
     """
 
     def __init__(self, image_shape, latent_dim: int, seed: int | None = None, **kwargs):
@@ -103,6 +104,8 @@ class VAE(keras.Model):
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
 
     def call(self, image, training=None, eps=None):
+        if isinstance(image, dict):
+            image, eps = image["image"], image["eps"]
         z_mean, z_log_var = self.encoder(image, training=training)
         z = self.sampling(z_mean, z_log_var, eps=eps)
         reconstruction = self.decoder(z, training=training)
@@ -110,6 +113,8 @@ class VAE(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         reconstruction, z_mean, z_log_var = y_pred
+        if isinstance(x, dict):
+            x = x["image"]
         reconstruction_nats = reconstruction_loss(x, reconstruction)
         kl_nats = kl_loss(z_mean, z_log_var)
         # Per-image values, so a short last batch weighs what it holds.

@@ -1,8 +1,8 @@
 """`vaedge train`: fit the VAE on a tf.data pipeline, checkpoint each epoch, write the run directory.
 
-A run directory holds `train_config.json` from the start, `checkpoints/epoch-NNNN/` (each
-published by one rename, so a half-written checkpoint never exists under its final name) and, once
-training ends, `encoder.keras`, `decoder.keras`, `metrics.json` and `samples.png`.
+The run directory's layout lives in `vaedge.train.run_dir`. Before each epoch's validation (and so
+before every checkpoint and the kept model) the BatchNorm statistics are recomputed for the current
+weights (`vaedge.train.batchnorm`), and validation uses fixed eps (`vaedge.eps`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -18,29 +17,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vaedge.eps import heldout_eps
 from vaedge.errors import TrainingError
 from vaedge.io import atomic
-from vaedge.io.images import save_grid
-from vaedge.train import schedule
+from vaedge.train import batchnorm, schedule
 from vaedge.train.config import TrainConfig, is_run
 from vaedge.train.data import load_dataset
 from vaedge.train.model import VAE  # also registers VAE/Sampling for checkpoint loading
-from vaedge.versions import versions
-
-CHECKPOINTS = "checkpoints"
-CHECKPOINT_RE = re.compile(r"^epoch-(\d{4})$")
-FINAL_FILES = ("encoder.keras", "decoder.keras", "metrics.json", "samples.png")
-SAMPLE_GRID = 8
-
-
-def last_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
-    """(epoch, directory) of the newest complete checkpoint, or None."""
-    found = []
-    for path in (Path(run_dir) / CHECKPOINTS).glob("epoch-*"):
-        match = CHECKPOINT_RE.match(path.name)
-        if match and (path / "vae.keras").is_file() and (path / "history.json").is_file():
-            found.append((int(match.group(1)), path))
-    return max(found) if found else None
+from vaedge.train.run_dir import (  # noqa: F401 - CHECKPOINTS, FINAL_FILES, last_checkpoint: re-exported
+    CHECKPOINTS,
+    FINAL_FILES,
+    checkpoint_model,
+    claim_run_dir,
+    last_checkpoint,
+    publish_checkpoint,
+    training_versions,
+    write_final,
+)
 
 
 def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = False, verbose: int = 1) -> Path:
@@ -75,9 +68,9 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
     if config.image_shape is not None and list(data.image_shape) != list(config.image_shape):
         raise TrainingError(f"{config.data}: images are {data.image_shape}, the run was made with {config.image_shape}")
     config.image_shape = list(data.image_shape)
-    config.versions = config.versions or _versions()
+    config.versions = config.versions or training_versions()
     if not resume:  # only now that the data loaded: a run that fails on its data leaves nothing
-        out = _claim_run_dir(out)
+        out = claim_run_dir(out)
     config.save(out)
     if verbose:
         device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
@@ -98,11 +91,12 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
             )
             history = {}
     config.used = {"policy": policy, "jit_compile": bool(vae.jit_compile), "tf_intra_op_threads":
-                   tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()}
+                   tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+                   "batchnorm": batchnorm_used(config, len(data.x_train))}
     config.save(out)  # with what the step really runs as
     initial_epoch = checkpoint[0] if checkpoint else 0
     train_ds = pipeline(data.x_train, config.batch_size, shuffle_seed=config.seed)
-    test_ds = pipeline(data.x_test, config.batch_size)
+    test_ds = heldout_pipeline(data.x_test, config.batch_size, config.latent_dim, config.seed)
     vae.fit(
         train_ds,
         validation_data=test_ds,
@@ -110,16 +104,16 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
         epochs=initial_epoch if schedule.should_stop(history, config.early_stop) else config.epochs,
         initial_epoch=initial_epoch,
         shuffle=False,  # the tf.data pipeline shuffles
-        callbacks=[EpochCheckpoint(out, history, config.early_stop)],
+        callbacks=[Recalibrate(data.x_train, config), EpochCheckpoint(out, history, config.early_stop)],
         verbose=verbose,
     )
     last = vae.evaluate(test_ds, verbose=0, return_dict=True)
     best = schedule.best_epoch(history)
     if best and best != len(history.get("loss", [])):  # keep the best held-out epoch, not the last
         with strategy.scope():
-            vae = keras.saving.load_model(out / CHECKPOINTS / f"epoch-{best:04d}" / "vae.keras")
+            vae = keras.saving.load_model(checkpoint_model(out, best))
     test = vae.evaluate(test_ds, verbose=0, return_dict=True)
-    _write_final(out, vae, config, history, test, best, last)
+    write_final(out, vae, config, history, test, best, last, heldout_record(config, len(data.x_test)))
     if out != final:  # --force over an existing run: the new one is complete, swap it in whole
         atomic.publish_directory(out, final, replace=True, owned=is_run, what="run")
     return final
@@ -132,15 +126,6 @@ def precision_policy(mixed_precision: bool) -> str:
     return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
 
 
-def _claim_run_dir(out: Path) -> Path:
-    """The directory to train in: `out` itself when new, else (a forced replacement of a run) a hidden
-    sibling that replaces `out` only once the new run is complete, so a failed run destroys nothing."""
-    if out.is_dir() and any(out.iterdir()):
-        return atomic.sibling_directory(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def _strategy(name: str):
     if name == "default":
         return tf.distribute.get_strategy()
@@ -150,16 +135,60 @@ def _strategy(name: str):
 
 
 def pipeline(images: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
-    ds = tf.data.Dataset.from_tensor_slices(images)
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+    """Batches (B, H, W, C) of `images`, reshuffled every epoch when `shuffle_seed` is given.
+
+    What is shuffled is the image indices, and each batch is one gather: shuffling the images
+    themselves made tf.data refill a dataset-sized buffer of images before every epoch's first batch.
+    """
+    if shuffle_seed is None:
+        return _distributable(tf.data.Dataset.from_tensor_slices(images).batch(batch_size))
+    pixels = tf.constant(images)
+    order = tf.data.Dataset.range(len(images)).shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return _distributable(order.batch(batch_size).map(lambda index: tf.gather(pixels, index)))
+
+
+def heldout_pipeline(images: np.ndarray, batch_size: int, latent_dim: int, seed: int):
+    """Batches of {"image": (B, H, W, C), "eps": (B, D)}: test image i always gets the same eps
+    (vaedge.eps.heldout_eps, the first draw `vaedge evaluate --seed` makes for it)."""
+    eps = heldout_eps(len(images), latent_dim, seed)
+    return _distributable(tf.data.Dataset.from_tensor_slices({"image": images, "eps": eps}).batch(batch_size))
+
+
+def _distributable(ds):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
-def _versions() -> dict[str, str]:
-    return {**versions("numpy", "tensorflow", "keras"), "keras_backend": keras.backend.backend()}
+def batchnorm_used(config: TrainConfig, n_train: int) -> dict:
+    """What train_config.json's `used` says about the BatchNorm statistics of the kept model."""
+    if not config.bn_stats_images:
+        return {"statistics": "Keras moving averages (momentum 0.99)"}
+    return {"statistics": "precise: population mean and variance of each layer's inputs over one pass, weights "
+                          "frozen, batch statistics as in training (vaedge.train.batchnorm)",
+            "images": min(config.bn_stats_images, n_train), "batch_size": config.batch_size,
+            "when": "before every validation, so every checkpoint and the kept model"}
+
+
+def heldout_record(config: TrainConfig, n_test: int) -> dict:
+    """metrics.json's note on how the held-out figures were computed."""
+    return {"test_images": n_test,
+            "test_eps": f"fixed: test image i's eps is numpy default_rng([{config.seed}, i]).standard_normal("
+                        f"{config.latent_dim}), as `vaedge evaluate --k 1 --seed {config.seed}` draws it"}
+
+
+class Recalibrate(keras.callbacks.Callback):
+    """Precise BatchNorm statistics for the current weights before each validation in `fit`
+    (Keras calls `on_test_begin` there, between the epoch's last train step and its checkpoint)."""
+
+    def __init__(self, images: np.ndarray, config: TrainConfig):
+        super().__init__()
+        self.images, self.config = images, config
+
+    def on_test_begin(self, logs=None):
+        if self.config.bn_stats_images:
+            batchnorm.recalibrate(self.model, self.images, self.config.bn_stats_images, self.config.batch_size,
+                                  self.config.seed)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -178,37 +207,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
             )
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
-        _publish_checkpoint(self.out, epoch + 1, self.model, self.history)
+        publish_checkpoint(self.out, epoch + 1, self.model, self.history)
         if schedule.should_stop(self.history, self.early_stop):
             self.model.stop_training = True
-
-
-def _publish_checkpoint(out: Path, epoch: int, vae, history: dict) -> None:
-    # replace: an epoch left by a run that died after it, before finishing
-    with atomic.staged_directory(out / CHECKPOINTS / f"epoch-{epoch:04d}", replace=True) as staging:
-        vae.save(staging / "vae.keras")
-        atomic.write_json(staging / "history.json", history)
-
-
-def _write_final(out: Path, vae, config: TrainConfig, history: dict, test: dict, best: int, last: dict) -> None:
-    """encoder.keras and decoder.keras from `vae` (the best epoch's), samples, and metrics.json with
-    the kept (best) epoch's held-out figures and the last epoch's beside them."""
-    for name, model in (("encoder.keras", vae.encoder), ("decoder.keras", vae.decoder)):
-        with atomic.temporary_sibling(out / name, suffix=".keras") as tmp:
-            model.save(tmp)
-            os.replace(tmp, out / name)
-    z = np.random.default_rng(config.seed).standard_normal((SAMPLE_GRID**2, config.latent_dim)).astype(np.float32)
-    samples = np.asarray(vae.decoder(z, training=False), dtype=np.float32)
-    save_grid(out / "samples.png", samples, columns=SAMPLE_GRID)
-    metrics = {
-        "epochs": len(history.get("loss", [])),
-        "history": history,
-        "test_neg_elbo": float(test["loss"]),
-        "test_reconstruction": float(test["reconstruction_loss"]),
-        "test_kl": float(test["kl_loss"]),
-        "best_epoch": best,
-        "last_epoch_test_neg_elbo": float(last["loss"]),
-        "lr_schedule": config.lr_schedule,
-        "units": "nats per image",
-    }
-    atomic.write_json(out / "metrics.json", metrics)

@@ -111,3 +111,48 @@ def test_bad_arguments_are_one_line(bundle, fashion_mnist_dir, args, message, re
     result = runner.invoke(app, base + args if args[0] != "--data" else ["evaluate", str(bundle), *args])
     assert result.exit_code == 1 and message in result.output and result.output.count("\n") == 1, result.output
     reliability("bad input: vaedge evaluate K, N, variant, data", "one line, exit 1")
+
+
+def test_exported_fp32_graphs_give_the_held_out_figure_training_reported(bundle, tmp_path):
+    """Same test images, K=1, the run's seed (vaedge.eps): the fp32 ONNX graphs with host sampling score
+    what training's validation scored in Keras, and --data defaults to the manifest's dataset."""
+    from vaedge.runtime.manifest import read_manifest
+
+    manifest = read_manifest(bundle)
+    metrics, seed = manifest.metrics, manifest.raw["train_config"]["seed"]
+    result = runner.invoke(app, ["evaluate", str(bundle), "--k", "1", "--limit", str(metrics["test_images"]),
+                                 "--seed", str(seed), "--precision", "fp32", "--json", str(tmp_path / "e.json")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["data"] == manifest.raw["export_config"]["data"] and report["binarize"] is False
+    (fp32,) = report["variants"]
+    assert fp32["images"] == metrics["test_images"] and fp32["k"] == 1
+    assert abs(fp32["neg_elbo"] - metrics["test_neg_elbo"]) < 1.0, (fp32["neg_elbo"], metrics["test_neg_elbo"])
+
+
+def test_binarize_scores_seeded_binary_images(tiny, tmp_path):
+    from vaedge.runtime.evaluate import binarized
+
+    images = np.random.default_rng(5).integers(0, 256, (12, 4, 4, 1), dtype=np.uint8)
+    binary = binarized(images.astype(np.float32) / 255, 3)
+    assert set(np.unique(binary)) <= {0.0, 1.0} and np.array_equal(binary, binarized(images.astype(np.float32) / 255, 3))
+    assert not np.array_equal(binary, binarized(images.astype(np.float32) / 255, 4))
+    # pixels are 1 about as often as their grey level says
+    many = binarized(np.full((400, 4, 4, 1), 0.25, np.float32), 0)
+    assert abs(many.mean() - 0.25) < 0.02
+    quality = evaluate(tiny, images, k=20, seed=3, binarize=True)
+    iwae, elbo = direct_iwae((binary * 255).astype(np.uint8), 20, 3)
+    assert quality.iwae_nll == pytest.approx(iwae, abs=1e-4) and quality.neg_elbo == pytest.approx(elbo, abs=1e-4)
+    assert quality.neg_elbo != pytest.approx(evaluate(tiny, images, k=20, seed=3).neg_elbo, abs=1e-3)
+
+
+def test_cli_binarize_and_a_manifest_without_a_dataset(tiny, tmp_path):
+    bundle = tiny.manifest.root
+    np.savez(tmp_path / "x.npz", x_test=np.random.default_rng(6).integers(0, 256, (10, 4, 4), dtype=np.uint8))
+    args = ["evaluate", str(bundle), "--data", str(tmp_path / "x.npz"), "--k", "5", "--json", str(tmp_path / "e.json")]
+    result = runner.invoke(app, [*args, "--binarize"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["binarize"] is True and "binarised" in report["likelihood"]
+    missing = runner.invoke(app, ["evaluate", str(bundle)])
+    assert missing.exit_code == 1 and "names no dataset; pass --data" in missing.output, missing.output

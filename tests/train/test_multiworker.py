@@ -85,13 +85,31 @@ def test_two_workers_train_one_run_that_exports(cluster_run, tmp_path):
     assert metrics["epochs"] == 2
     assert all(math.isfinite(v) for values in metrics["history"].values() for v in values)
     assert math.isfinite(metrics["test_neg_elbo"]) and 0 < metrics["test_neg_elbo"] < 560
-    assert json.loads((run / "train_config.json").read_text())["strategy"] == "multiworker"
+    config = json.loads((run / "train_config.json").read_text())
+    assert config["strategy"] == "multiworker" and config["used"]["batchnorm"]["workers"] == "sums and counts all-reduced"
 
     bundle = tmp_path / "bundle"
     exported = subprocess.run([*VAEDGE, "export", str(run), "--out", str(bundle)], capture_output=True, text=True,
                               env=worker_env(tmp_path, None), timeout=600)
     assert exported.returncode == 0, exported.stderr[-2000:]
     assert (bundle / "vaedge.json").is_file()
+
+
+def test_cluster_recalibration_matches_one_process_on_the_same_images(cluster_run):
+    """Each worker summed its share of the calibration batches; one process over all of them agrees."""
+    import keras
+
+    from tests.train.test_batchnorm import assert_population_statistics
+    from vaedge.train.config import TrainConfig
+    from vaedge.train.data import load_dataset
+    from vaedge.train.run_dir import checkpoint_model
+
+    root, results = cluster_run
+    assert [r.returncode for r in results] == [0, 0]
+    config = TrainConfig.load(root / "run0")
+    images = load_dataset(config.data, None, config.channels, config.limit, config.seed).x_train
+    for epoch in (1, 2):
+        assert_population_statistics(keras.saving.load_model(checkpoint_model(root / "run0", epoch)), images, config)
 
 
 def test_cluster_resumes_from_the_chiefs_last_checkpoint(cluster_run, fashion_mnist_dir):

@@ -16,10 +16,11 @@ from vaedge.io.files import describe
 @with_options("backend", "threads", "public_key")
 def evaluate(
     bundle: Path = BUNDLE,
-    data: str = typer.Option(..., help="Test images: fashion_mnist, mnist, an IDX folder/file (t10k-* alone is enough) or an .npz (x_test alone is enough)."),
+    data: Optional[str] = typer.Option(None, help="Test images: fashion_mnist, mnist, an IDX folder/file (t10k-* alone is enough) or an .npz (x_test alone is enough). Default: the dataset the bundle's manifest names."),
     k: int = typer.Option(100, help="Importance samples per image (IWAE); K=1 is the ELBO."),
     limit: int = typer.Option(500, help="At most this many test images."),
-    seed: int = typer.Option(0, help="Seed for eps."),
+    seed: int = typer.Option(0, help="Seed for eps (and binarisation); training's held-out figure uses its run's --seed."),
+    binarize: bool = typer.Option(False, help="Score stochastically binarised test images (fixed by --seed), as published MNIST likelihoods are."),
     precision: Optional[list[str]] = typer.Option(None, help="Variants to evaluate (default: every one the bundle has)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON."),
     *,
@@ -40,7 +41,7 @@ def evaluate(
     from vaedge.io.datasets import read_test_split
     from vaedge.runtime import load
     from vaedge.runtime.backends import backend as backend_row
-    from vaedge.runtime.evaluate import LIKELIHOOD, evaluate as estimate
+    from vaedge.runtime.evaluate import BINARIZED, LIKELIHOOD, evaluate as estimate
     from vaedge.runtime.manifest import read_manifest
 
     row = backend_row(backend)
@@ -53,6 +54,11 @@ def evaluate(
     missing = [p for p in wanted if p not in available]
     if missing:
         raise fail(f"{describe(bundle)}: no {', '.join(missing)} {backend} variant (has: {', '.join(available) or 'none'})")
+    if data is None:
+        data = manifest_dataset(manifest.raw)
+        if data is None:
+            raise fail(f"{describe(bundle)}: its manifest names no dataset; pass --data")
+        Console(stderr=True, markup=False, highlight=False).print(f"data: {data} (named by the bundle's manifest)")
     source, images = read_test_split(data, limit)
     shape, expected = tuple(images.shape[1:]), tuple(manifest.image_shape)
     if shape != expected and not (expected[2] == 1 and shape == expected[:2]):
@@ -63,7 +69,8 @@ def evaluate(
         for variant in wanted:
             generator = load(bundle, backend=backend, precision=variant, threads=threads, public_key=public_key)
             task = progress.add_task(f"{variant}: {len(images)} images x K={k}", total=len(images) * k)
-            quality = estimate(generator, images, k=k, seed=seed, progress=lambda done, total: progress.update(task, completed=done))
+            quality = estimate(generator, images, k=k, seed=seed, binarize=binarize,
+                               progress=lambda done, total: progress.update(task, completed=done))
             results.append(quality)
     fp32 = next((q for q in results if q.precision == "fp32"), None)
     rows = []
@@ -73,7 +80,9 @@ def evaluate(
         row["neg_elbo_vs_fp32"] = quality.neg_elbo - fp32.neg_elbo if fp32 else None
         rows.append(row)
     results = rows
-    table = Table(title=f"{describe(bundle)}: nats per image on {len(images)} test images, K={k}, seed {seed}")
+    likelihood = LIKELIHOOD + (BINARIZED if binarize else "")
+    kind = "binarised test images" if binarize else "test images"
+    table = Table(title=f"{describe(bundle)}: nats per image on {len(images)} {kind}, K={k}, seed {seed}")
     for column in ("variant", "negative ELBO", "IWAE -log p(x)", "± stderr", "IWAE vs fp32 (paired)"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for r in results:
@@ -84,8 +93,17 @@ def evaluate(
     if not out.is_terminal:
         out = Console(markup=False, highlight=False, width=120)  # logs and pipes: one row per variant
     out.print(table)
-    out.print(f"likelihood: {LIKELIHOOD}")
+    out.print(f"likelihood: {likelihood}")
     if json_path is not None:
-        atomic.write_json(json_path, {"bundle": str(bundle), "data": data, "likelihood": LIKELIHOOD, "seed": seed,
-                                      "variants": results})
+        atomic.write_json(json_path, {"bundle": str(bundle), "data": data, "likelihood": likelihood, "seed": seed,
+                                      "binarize": binarize, "variants": results})
+
+
+def manifest_dataset(raw: dict) -> str | None:
+    """The dataset a bundle was exported (else trained) with, as its manifest names it, or None."""
+    for section in ("export_config", "train_config"):
+        value = (raw.get(section) or {}).get("data") if isinstance(raw.get(section), dict) else None
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
 
