@@ -16,15 +16,16 @@ from vaedge.cli.errors import reported
 @with_generator
 def manifold(
     bundle: Path = BUNDLE,
-    out: Path = typer.Option(..., "--out", help="PNG to write."),
+    out: Path = typer.Option(..., "--out", help="Image to write: .png or .jpg."),
     size: int = typer.Option(20, help="Grid is size x size."),
     data: Optional[list[Path]] = typer.Option(None, help="Images (files, IDX or .npz) choosing the two dims for latent dim > 2."),
     limit: int = typer.Option(1000, help="At most this many images from --data."),
     generator=None,
 ) -> None:
     """Decode a grid over the prior's quantiles (two dims with most variance on --data when D > 2)."""
-    from vaedge.io.images import read_images, save_grid
+    from vaedge.io.images import output_format, read_images, save_grid
 
+    output_format(out)  # before any work
     images = read_images(data, generator.image_shape, limit)[0] if data else None
     save_grid(out, generator.latent_grid(size, images=images), columns=size, scale=1)
     typer.echo(f"{describe(out)}: {size}x{size} latent map")
