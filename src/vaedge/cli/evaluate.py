@@ -24,6 +24,7 @@ def evaluate(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON."),
     threads: Optional[int] = RUNTIME_OPTIONS["threads"][1],
     public_key: Optional[Path] = RUNTIME_OPTIONS["public_key"][1],
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
 ) -> None:
     """Estimate -log p(x) with the exported graphs and host sampling; compare every variant with fp32."""
     if k < 1 or k > 100_000:
@@ -58,7 +59,7 @@ def evaluate(
         raise fail(f"{source}: test images are {shape}, the bundle's are {expected}")
     results = []
     console = Console(stderr=True, markup=False, highlight=False)
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=console, transient=True, disable=quiet) as progress:  # drawn only on a terminal
         for variant in wanted:
             generator = load(bundle, backend=backend, precision=variant, threads=threads, public_key=public_key)
             task = progress.add_task(f"{variant}: {len(images)} images x K={k}", total=len(images) * k)

@@ -52,7 +52,7 @@ def export(
 
     if verbose:
         print_checks(result.checks, f"parity against Keras: {result.bundle}")
-    title = f"{describe(result.bundle)}: every file against Keras (the closest to its gate)"
+    title = f"{describe(result.bundle)}: every file vs Keras"
     print_summary(summary_lines(result.checks, *file_facts(result.bundle), result.skipped), title)
     for precision, why in result.notes.items():
         print_wrapped(f"note: {precision}: {why}")

@@ -88,8 +88,9 @@ def summary_lines(checks, sizes: dict[str, int], precisions: dict[str, str], ski
 
 
 def print_summary(lines, title: str) -> None:
-    """The short report: a title and the lines of `summary_lines`, printed as data (no markup)."""
+    """The short report: a title, a header and the lines of `summary_lines`, printed as data (no markup)."""
     typer.echo(describe(title))
+    typer.echo("  (per file: precision, size, its check closest to the gate)")
     for line in lines:
         typer.echo(describe(line))
 
