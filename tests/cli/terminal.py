@@ -57,13 +57,14 @@ class Terminal:
         return self.raw.decode("utf-8", "replace")
 
     def wait_for(self, pattern: str, timeout: float) -> bool:
+        """Read until `pattern` shows up in the text without escape sequences; False on timeout or exit."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if re.search(pattern, self.read()):
+            if re.search(pattern, ANSI.sub("", self.read())):
                 return True
             if self.process.poll() is not None:
                 self.read(0.5)
-                return bool(re.search(pattern, self.text))
+                return bool(re.search(pattern, ANSI.sub("", self.text)))
         return False
 
     def interrupt(self) -> None:
