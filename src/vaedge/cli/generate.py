@@ -35,10 +35,10 @@ def generate(
     from vaedge.io.images import output_format, save_grid
     from vaedge.runtime.inputs import check_memory
 
-    output_format(out)  # .png or .jpg: the format follows the suffix
     for target in (out, npy):
         if target is not None:
             atomic.check_file_target(target)  # before any work: never a device, FIFO or directory
+    output_format(out)  # .png or .jpg: the format follows the suffix
     # the images (float32), then the 2x-scaled uint8 grid and its PNG, about as large again each
     check_memory(3 * n * int(np.prod(generator.image_shape)) * 4, f"{n} images and their PNG grid")
 
