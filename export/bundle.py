@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vaedge import progress
 from vaedge.errors import ExportError
 from vaedge.export import convert, quantize
 from vaedge.export.config import ExportConfig
@@ -50,9 +51,13 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
     functions = {"encoder": convert.encoder_function(source), "decoder": convert.decoder_function(source)}
     for role, function in functions.items():
         inputs, outputs = tensor_specs(role, source.image_shape, source.latent_dim)
+        progress.step(f"converting the {role} to ONNX")
         raw = convert.to_onnx(function, config.opset)
         flops[role] = flops_per_image(raw)  # useful work, before any rewrite can add zero taps
+        progress.step(f"optimising the {role}")
         optimized, counts[role] = optimize(raw)
+        if set(config.precisions) - {"fp32"}:
+            progress.step(f"quantising the {role}: {', '.join(p for p in config.precisions if p != 'fp32')}")
         variants = {"fp32": optimized}
         if "fp16" in config.precisions:
             variants["fp16"] = quantize.to_fp16(optimized)
@@ -69,6 +74,7 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
             extra = {"opset": config.opset, "op_counts": convert.op_counts(model)}
             entries.append((name, dict(role=role, format="onnx", precision=precision, inputs=inputs, outputs=outputs, **extra)))
         if config.tflite:
+            progress.step(f"writing the {role}'s TFLite graphs")
             entries += write_tflite(stage, role, source, config.tflite_batches, "int8" in config.precisions, calibration[role])
             if config.micro and role == "decoder":  # the microcontroller form of decoder.int8io.b1.tflite
                 from vaedge.export.micro_decoder import write_micro_decoder
@@ -101,14 +107,17 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
     config.validate()
     out = Path(out)
     with atomic.staged_directory(out, replace=force, owned=is_bundle, what="bundle") as stage:
+        progress.step("calibration data")
         calibration = quantize.calibration_data(source, train_images, config.seed)
         entries, graph_facts = _write_models(stage, source, config, calibration)
+        progress.step("Keras reference outputs")
         reference = keras_reference(source, held_out, config.seed)
         np.savez_compressed(stage / PARITY_FILE, **stored_subset(reference))
         entries.append((PARITY_FILE, dict(role="parity", format="npz", precision="fp32")))
         # Each file is read and hashed once; the checks run on the manifest in memory and on those bytes.
         loaded = {name: (stage / name).read_bytes() for name, _ in entries}
         files = [file_entry(stage, name, loaded[name], **fields) for name, fields in entries]
+        progress.step("validating every graph against Keras")
         checks = check_bundle(parse_manifest(stage, _manifest(source, config, files, graph_facts, {})), reference,
                               loaded=loaded)
         precision_of = {name: fields["precision"] for name, fields in entries}
@@ -128,6 +137,7 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
             "skipped": skipped,
         }
         manifest = parse_manifest(stage, _manifest(source, config, files, graph_facts, validation))
+        progress.step("likelihood check (IWAE) of each ONNX variant")
         validation["likelihood"], notes = quality_report(manifest, loaded, held_out, config.seed)
         validation["likelihood_notes"] = notes
         sections, micro_refused = {}, {}
@@ -141,6 +151,8 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
         atomic.write_json(stage / MANIFEST, _manifest(source, config, files, graph_facts, validation, **sections))
         if sign_key is not None:  # the last write: the signature covers the bundle exactly as published
             from vaedge.runtime.signature import sign_bundle
+
+            progress.step("signing")
 
             sign_bundle(stage, sign_key)
     return ExportResult(out, kept, skipped, notes, micro_refused)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vaedge import progress
 from vaedge.errors import ExportError
 from vaedge.io import atomic
 from vaedge.io.files import describe
@@ -50,7 +51,9 @@ def export(config: ExportConfig, out: Path, run: Path | None = None, encoder: Pa
     """Export a run (or an encoder/decoder pair) into the bundle directory `out`."""
     config.validate()
     check_out(Path(out), force, [p for p in (run, encoder, decoder) if p is not None])
+    progress.step("loading the Keras models")
     source = load_source(run, encoder, decoder, config.unsafe)
+    progress.step("loading calibration and held-out images")
     config.source = str(run) if run is not None else f"{encoder} + {decoder}"
     train_images, held_out = images_for(source, config.data, config.calibration_images, config.validation_images, config.seed)
     return export_bundle(source, config, out, held_out=held_out, train_images=train_images, force=force,

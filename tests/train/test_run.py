@@ -118,5 +118,5 @@ def test_help_lists_commands_and_missing_extra_names_the_fix(tmp_path):
     blocked = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
                "sys.argv = ['vaedge', 'train', '--out', sys.argv[1]]; from vaedge.cli import main; main()")
     result = subprocess.run([sys.executable, "-c", blocked, str(tmp_path / "r")], capture_output=True, text=True)
-    assert result.returncode == 1 and "pip install 'vaedge[train]'" in result.stderr
+    assert result.returncode == 1 and "pip install -e '.[train]'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -51,5 +51,14 @@ def root() -> None:
     """Train a Keras VAE, export it to ONNX/TFLite, and generate images on device."""
 
 
+def command():
+    """The click command behind `vaedge`, with one style of help (vaedge.cli.help_style)."""
+    from typer.main import get_command
+
+    from vaedge.cli.help_style import tidy
+
+    return tidy(get_command(app))
+
+
 def main() -> None:
-    app()
+    command()(prog_name="vaedge")

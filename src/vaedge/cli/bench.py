@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from vaedge.cli.bundle_options import BUNDLE, with_options
-from vaedge.cli.errors import reported
+from vaedge.cli.errors import fail, reported
+from vaedge.io.files import describe
 
 
 @reported
@@ -19,26 +20,34 @@ def bench(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write every figure as JSON."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG bar chart."),
     seconds: float = typer.Option(0.5, help="Seconds per throughput/latency measurement."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
     *,
     threads: Optional[int],
 ) -> None:
     """Throughput at batch 1/64/256, batch-1 latency, size, memory and cold start, vs the sgemm roofline."""
-    if keras is not None:
-        from vaedge.quiet import import_tensorflow
+    from vaedge import progress
 
-        import_tensorflow()
-    from vaedge.bench.report import chart_png, table
-    from vaedge.bench.run import bench as run_bench
-    from vaedge.io import atomic
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise fail(f"{describe(plot)}: --plot writes a PNG; name it .png")
+    with progress.shown(not quiet):
+        if keras is not None:
+            from vaedge.quiet import import_tensorflow
 
-    results = run_bench(bundle, keras, seconds=seconds, threads=threads)
+            progress.step("starting TensorFlow")
+            import_tensorflow()
+        from vaedge.bench.report import chart_png, summary, table
+        from vaedge.bench.run import bench as run_bench
+        from vaedge.io import atomic
+
+        results = run_bench(bundle, keras, seconds=seconds, threads=threads)
     from rich.console import Console
 
-    console = Console() if Console().is_terminal else Console(width=160)
+    console = Console(markup=False, highlight=False)
+    if not console.is_terminal:
+        console = Console(width=160, markup=False, highlight=False)
     console.print(table(results))
-    cold = results["cold_start_s"]
-    console.print(f"cold start to PNG: runtime {cold['runtime_generate']:.2f} s, Keras script {cold['keras_script']:.2f} s "
-                  f"({cold['speedup']:.1f}x); peak RSS {results['peak_rss_mb']:.0f} MiB")
+    for line in summary(results):
+        console.print(line)
     if json_path is not None:
         atomic.write_json(json_path, results)
     if plot is not None:

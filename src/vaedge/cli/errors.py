@@ -13,15 +13,15 @@ from vaedge.io.files import describe
 
 # Module that failed to import -> the pip command that brings it.
 EXTRAS = {
-    "tensorflow": "pip install 'vaedge[train]'",
-    "keras": "pip install 'vaedge[train]'",
-    "tf2onnx": "pip install 'vaedge[train]'",
-    "onnx": "pip install 'vaedge[train]'",
-    "onnxslim": "pip install 'vaedge[train]'",
-    "ai_edge_litert": "pip install 'vaedge[litert]'",
-    "openvino": "pip install 'vaedge[openvino]'",
-    "model_signing": "pip install 'vaedge[sign]'",
-    "OpenSSL": "pip install 'vaedge[sign]'",
+    "tensorflow": "pip install -e '.[train]' (in the clone)",
+    "keras": "pip install -e '.[train]' (in the clone)",
+    "tf2onnx": "pip install -e '.[train]' (in the clone)",
+    "onnx": "pip install -e '.[train]' (in the clone)",
+    "onnxslim": "pip install -e '.[train]' (in the clone)",
+    "ai_edge_litert": "pip install -e '.[litert]' (in the clone)",
+    "openvino": "pip install -e '.[openvino]' (in the clone)",
+    "model_signing": "pip install -e '.[sign]' (in the clone)",
+    "OpenSSL": "pip install -e '.[sign]' (in the clone)",
 }
 
 

@@ -23,6 +23,7 @@ def evaluate(
     binarize: bool = typer.Option(False, help="Score stochastically binarised test images (fixed by --seed), as published MNIST likelihoods are."),
     precision: Optional[list[str]] = typer.Option(None, help="Variants to evaluate (default: every one the bundle has)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
     *,
     backend: str,
     threads: Optional[int],
@@ -65,7 +66,7 @@ def evaluate(
         raise fail(f"{source}: test images are {shape}, the bundle's are {expected}")
     results = []
     console = Console(stderr=True, markup=False, highlight=False)
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=console, transient=True, disable=quiet) as progress:  # drawn only on a terminal
         for variant in wanted:
             generator = load(bundle, backend=backend, precision=variant, threads=threads, public_key=public_key)
             task = progress.add_task(f"{variant}: {len(images)} images x K={k}", total=len(images) * k)

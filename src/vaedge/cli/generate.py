@@ -16,7 +16,7 @@ from vaedge.cli.errors import fail, reported
 @with_generator
 def generate(
     bundle: Path = BUNDLE,
-    out: Path = typer.Option(..., "--out", help="PNG grid to write."),
+    out: Path = typer.Option(..., "--out", help="Image grid to write: .png or .jpg."),
     n: int = typer.Option(64, help="Number of images."),
     seed: Optional[int] = typer.Option(None, help="Seed for eps (default: fresh randomness)."),
     temperature: float = typer.Option(1.0, help="z = temperature * eps."),
@@ -32,12 +32,13 @@ def generate(
     import numpy as np
 
     from vaedge.io import atomic
-    from vaedge.io.images import save_grid
+    from vaedge.io.images import output_format, save_grid
     from vaedge.runtime.inputs import check_memory
 
     for target in (out, npy):
         if target is not None:
             atomic.check_file_target(target)  # before any work: never a device, FIFO or directory
+    output_format(out)  # .png or .jpg: the format follows the suffix
     # the images (float32), then the 2x-scaled uint8 grid and its PNG, about as large again each
     check_memory(3 * n * int(np.prod(generator.image_shape)) * 4, f"{n} images and their PNG grid")
 

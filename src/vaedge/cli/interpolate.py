@@ -15,16 +15,19 @@ from vaedge.cli.errors import reported
 @with_generator
 def interpolate(
     bundle: Path = BUNDLE,
-    start: Path = typer.Argument(..., help="First image file."),
-    end: Path = typer.Argument(..., help="Last image file."),
-    out: Path = typer.Option(..., "--out", help="PNG strip to write."),
+    start: Path = typer.Argument(..., help="First image (an image file; of an IDX or .npz file, its first image)."),
+    end: Path = typer.Argument(..., help="Last image, the same way."),
+    out: Path = typer.Option(..., "--out", help="Strip to write: .png or .jpg."),
     steps: int = typer.Option(10, help="Images in the strip, ends included."),
     generator=None,
 ) -> None:
     """Decode evenly spaced points between the z_mean of two images."""
-    from vaedge.io.images import read_images, save_grid
+    from vaedge.io.images import output_format, read_images, save_grid
 
-    (a, b), _ = read_images([start, end], generator.image_shape, limit=2)
+    output_format(out)  # before any work
+    # one image from each argument: an IDX file or .npz named first gives its first image, not both ends
+    (a,), (name_a,) = read_images([start], generator.image_shape, limit=1)
+    (b,), (name_b,) = read_images([end], generator.image_shape, limit=1)
     strip = generator.interpolate(a, b, steps)
     save_grid(out, strip, columns=steps)
-    typer.echo(f"{describe(out)}: {steps} images from {describe(start.name)} to {describe(end.name)}")
+    typer.echo(f"{describe(out)}: {steps} images from {name_a} to {name_b}")

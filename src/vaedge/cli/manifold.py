@@ -17,7 +17,7 @@ from vaedge.cli.errors import reported
 @with_generator
 def manifold(
     bundle: Path = BUNDLE,
-    out: Path = typer.Option(..., "--out", help="PNG to write."),
+    out: Path = typer.Option(..., "--out", help="Image to write: .png or .jpg."),
     size: int = typer.Option(20, help="Grid is size x size tiles (2..100)."),
     data: Optional[list[Path]] = typer.Option(None, help="Images (files, IDX or .npz) choosing the two dims for latent dim > 2."),
     limit: int = typer.Option(1000, help="At most this many images from --data."),

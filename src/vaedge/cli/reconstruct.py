@@ -17,7 +17,7 @@ from vaedge.cli.errors import reported
 def reconstruct(
     bundle: Path = BUNDLE,
     images: list[Path] = typer.Argument(..., help="Image files, or an IDX file/folder or .npz."),
-    out: Path = typer.Option(..., "--out", help="PNG to write: each input beside its reconstruction."),
+    out: Path = typer.Option(..., "--out", help="Image to write (.png or .jpg): each input beside its reconstruction."),
     limit: Optional[int] = typer.Option(16, help="At most this many images."),
     seed: Optional[int] = typer.Option(0, help="Seed for the posterior eps."),
     mean: bool = typer.Option(False, "--mean", help="Decode z_mean instead of sampling the posterior."),
@@ -26,8 +26,9 @@ def reconstruct(
     """Encode, sample z on the host, decode: inputs and reconstructions in pairs."""
     import numpy as np
 
-    from vaedge.io.images import read_images, save_grid
+    from vaedge.io.images import output_format, read_images, save_grid
 
+    output_format(out)  # before any work
     pixels, names = read_images(images, generator.image_shape, limit)
     recon = generator.reconstruct(pixels, seed=seed, sample=not mean)
     pairs = np.empty((2 * len(pixels), *generator.image_shape), np.float32)

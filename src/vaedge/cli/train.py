@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -9,28 +10,31 @@ import typer
 
 from vaedge.cli.errors import fail, reported
 from vaedge.io.files import describe
+from vaedge.train.config import TrainConfig
+
+DEFAULTS = TrainConfig()  # the help shows the dataclass's defaults; options left out take them
 
 
 @reported
 def train(
     out: Path = typer.Option(..., "--out", help="Run directory to create (or continue with --resume)."),
-    data: Optional[str] = typer.Option(None, help="mnist, fashion_mnist, an IDX folder, an .npz or an image folder. (default fashion_mnist)"),
-    epochs: Optional[int] = typer.Option(None, help="Passes over the training data (default 10)."),
-    latent_dim: Optional[int] = typer.Option(None, help="Size of z (default 2)."),
-    batch_size: Optional[int] = typer.Option(None, help="Images per step (default 128)."),
-    learning_rate: Optional[float] = typer.Option(None, help="Adam learning rate at the start of the schedule. (default 0.002)"),
-    seed: Optional[int] = typer.Option(None, help="Seeds weights, shuffling, eps and samples (default 0)."),
+    data: Optional[str] = typer.Option(None, help=f"mnist, fashion_mnist, an IDX folder, an .npz or an image folder (default {DEFAULTS.data})."),
+    epochs: Optional[int] = typer.Option(None, help=f"Passes over the training data (default {DEFAULTS.epochs})."),
+    latent_dim: Optional[int] = typer.Option(None, help=f"Size of z (default {DEFAULTS.latent_dim})."),
+    batch_size: Optional[int] = typer.Option(None, help=f"Images per step (default {DEFAULTS.batch_size})."),
+    learning_rate: Optional[float] = typer.Option(None, help=f"Adam learning rate at the start of the schedule (default {DEFAULTS.learning_rate:g})."),
+    seed: Optional[int] = typer.Option(None, help=f"Seeds weights, shuffling, eps and samples (default {DEFAULTS.seed})."),
     limit: Optional[int] = typer.Option(None, help="Use only the first N training images."),
     image_size: Optional[tuple[int, int]] = typer.Option(None, help="Resize images to H W (multiples of 4)."),
     channels: Optional[int] = typer.Option(None, help="1 (grayscale) or 3 (RGB)."),
     mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision", help="bfloat16 compute on CPUs, float16 on GPUs; loss in float32."),
-    strategy: Optional[str] = typer.Option(None, help="default, mirrored (local GPUs) or multiworker (TF_CONFIG)."),
+    strategy: Optional[str] = typer.Option(None, help=f"default, mirrored (local GPUs) or multiworker (TF_CONFIG) (default {DEFAULTS.strategy})."),
     jit_compile: Optional[bool] = typer.Option(None, "--jit-compile/--no-jit-compile", help="XLA-compile the train step (default: Keras decides)."),
-    lr_schedule: Optional[str] = typer.Option(None, help="cosine (decay to 0 over the epochs) or constant. (default cosine)"),
+    lr_schedule: Optional[str] = typer.Option(None, help=f"cosine (decay to 0 over the epochs) or constant (default {DEFAULTS.lr_schedule})."),
     early_stop: Optional[int] = typer.Option(None, help="Stop after N epochs without a better held-out loss."),
     force: bool = typer.Option(False, help="Replace an existing run directory."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint and saved config."),
-    quiet: bool = typer.Option(False, help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     peer_timeout: float = typer.Option(120.0, help="multiworker: seconds to wait for every worker to come up."),
 ) -> None:
     """Train the VAE; writes encoder.keras, decoder.keras, train_config.json, metrics.json, samples.png."""
@@ -52,8 +56,10 @@ def train(
     if resume and force:
         raise fail("--resume and --force contradict each other")
 
+    from vaedge.io.datasets import check_data_path
     from vaedge.quiet import import_tensorflow
 
+    check_data_path(data)  # a wrong path is reported now, not after TensorFlow's import
     if multiworker:  # the strategy must exist before anything else initialises TensorFlow
         from vaedge.train import cluster as cluster_, distributed
 
@@ -70,12 +76,33 @@ def train(
             typer.echo(f"{cluster.name}: done; {cluster.chief} wrote the run")
             return
     else:
-        run_dir = run_training(config, out, force=force, resume=resume, verbose=0 if quiet else 1)
+        staged_before = set(_staged_siblings(out))
+        try:
+            run_dir = run_training(config, out, force=force, resume=resume, verbose=0 if quiet else 1)
+        except BaseException:
+            _end_progress_line(quiet)
+            for left in set(_staged_siblings(out)) - staged_before:  # the hidden sibling a forced run built in
+                shutil.rmtree(left, ignore_errors=True)
+            raise
     import json
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
     typer.echo(
-        f"{describe(run_dir)}: {metrics['epochs']} epochs, test negative ELBO {metrics['test_neg_elbo']:.2f} nats "
+        f"{describe(run_dir)}: {metrics['epochs']} epoch{'' if metrics['epochs'] == 1 else 's'}, test negative ELBO {metrics['test_neg_elbo']:.2f} nats "
         f"(reconstruction {metrics['test_reconstruction']:.2f} + KL {metrics['test_kl']:.2f}), kept epoch "
         f"{metrics['best_epoch']} (last epoch {metrics['last_epoch_test_neg_elbo']:.2f})"
     )
+
+
+def _staged_siblings(out: Path) -> list[Path]:
+    """Hidden `.NAME.XXXX.partial` folders beside `out` (vaedge.io.atomic.sibling_directory)."""
+    return [p for p in out.parent.glob(f".{out.name}.*.partial") if p.is_dir()] if out.parent.is_dir() else []
+
+
+def _end_progress_line(quiet: bool) -> None:
+    """Keras' progress bar redraws one line without ending it: end it, so an error starts on a fresh line."""
+    import sys
+
+    if not quiet and sys.stdout.isatty():
+        sys.stdout.write("\n")
+        sys.stdout.flush()

@@ -59,7 +59,11 @@ def read_test_split(data: str | Path, limit: int | None = None) -> tuple[str, np
     else:
         idx = find_idx_file(path, "test", "images") if path.is_dir() else path
         if idx is None:
-            raise InputError(f"{where}: no t10k-images-idx3-ubyte[.gz] here (the held-out split is what is evaluated)")
+            below = [c for c in sorted(path.iterdir()) if c.is_dir() and find_idx_file(c, "test", "images")] \
+                if path.is_dir() else []
+            hint = f"; {describe(below[0].name)}/ below has them: pass {describe(below[0])}" if below else ""
+            raise InputError(f"{where}: no t10k-images-idx3-ubyte[.gz] here (the held-out split is what is "
+                             f"evaluated){hint}")
         try:
             images = read_idx(idx, IMAGES_MAGIC, limit=limit)
         except DataError as exc:
@@ -67,3 +71,26 @@ def read_test_split(data: str | Path, limit: int | None = None) -> tuple[str, np
     if images.ndim not in (3, 4) or len(images) == 0:
         raise InputError(f"{where}: test images must be shaped (N, H, W[, C]) with N >= 1, got {images.shape}")
     return where, images
+
+
+def check_data_path(data: str | None) -> None:
+    """What a command can say about `--data` before any heavy import: a path that does not exist, or a
+    folder without IDX files or images whose data sits one folder down (e.g. the parent of
+    `fashion-mnist/`), is refused naming the folder to pass. Names of datasets are left to the loader."""
+    if data is None:
+        return
+    path = Path(data)
+    if str(data).replace("-", "_") in KERAS_DATASETS and not path.exists():
+        return
+    if not path.exists():
+        raise DataError(f"{describe(path)}: no such file or directory (and not one of {', '.join(KERAS_DATASETS)})")
+    if not path.is_dir() or any(path.glob("*-idx3-ubyte*")):
+        return
+    from vaedge.io.images import IMAGE_SUFFIXES
+
+    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*")):
+        return
+    below = sorted(child for child in path.iterdir() if child.is_dir() and any(child.glob("*-idx3-ubyte*")))
+    if below:
+        raise DataError(f"{describe(path)}: no IDX files or images here, but {describe(below[0].name)}/ below holds "
+                        f"IDX files: pass --data {describe(below[0])}")

@@ -28,6 +28,7 @@ from vaedge.io.files import MiB, describe, read_regular
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_IMAGE_BYTES = 64 * MiB
 MAX_IMAGE_PIXELS = 64_000_000  # 8000 x 8000; checked from the header, before decoding
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}  # an output's format follows its suffix
 
 
 def grid(images: np.ndarray, columns: int | None = None, padding: int = 1) -> np.ndarray:
@@ -45,21 +46,31 @@ def grid(images: np.ndarray, columns: int | None = None, padding: int = 1) -> np
     return mosaic
 
 
-def png_bytes(pixels: np.ndarray, scale: int = 1) -> bytes:
-    """uint8 (H, W, 1|3) -> PNG bytes, upscaled by an integer factor with nearest neighbour."""
+def output_format(path: Path) -> str:
+    """Pillow's format name for an image to write at `path`, from its suffix; InputError for any other."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise InputError(f"{describe(path)}: cannot write {describe(suffix) or 'a file without a suffix'}; "
+                         f"name it {' or '.join(OUTPUT_FORMATS)}")
+    return OUTPUT_FORMATS[suffix]
+
+
+def png_bytes(pixels: np.ndarray, scale: int = 1, format: str = "PNG") -> bytes:
+    """uint8 (H, W, 1|3) -> PNG (or `format`) bytes, upscaled by an integer factor with nearest neighbour."""
     from PIL import Image
 
     image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format=format, **({"quality": 95} if format == "JPEG" else {}))
     return buffer.getvalue()
 
 
 def save_grid(path: Path, images: np.ndarray, columns: int | None = None, scale: int = 2) -> Path:
-    """Write images (N, H, W, C) in [0, 1] as one PNG grid, atomically."""
-    atomic.write_bytes(Path(path), png_bytes(grid(images, columns), scale=scale))
+    """Write images (N, H, W, C) in [0, 1] as one grid, atomically, PNG or JPEG as the suffix says."""
+    format = output_format(path)
+    atomic.write_bytes(Path(path), png_bytes(grid(images, columns), scale=scale, format=format))
     return Path(path)
 
 

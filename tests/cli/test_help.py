@@ -1,0 +1,41 @@
+"""Help text a newcomer can trust: flags without placeholders, arguments in capitals, one style of defaults."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.cli.terminal import in_pipes, vaedge
+
+COMMANDS = ["train", "export", "validate", "generate", "reconstruct", "interpolate", "manifold", "encode", "info",
+            "bench", "evaluate", "sign", "web"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_no_placeholder_that_does_not_work(command):
+    result = in_pipes(vaedge(command, "--help"), timeout=120)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "<bool>" not in text
+    assert not re.search(r"\{\w+\}", text), "arguments show as {name}"
+    assert "(default" not in text, "defaults are written [default: ...] everywhere"
+    for flag in ("--json", "--force", "--quiet", "--verbose", "--unsafe", "--resume"):
+        assert f"--no-{flag[2:]}" not in text, f"{flag} is a plain flag"
+
+
+def test_train_help_shows_the_dataclass_defaults():
+    from vaedge.train.config import TrainConfig
+
+    text = " ".join(in_pipes(vaedge("train", "--help"), timeout=120).stdout.split())
+    defaults = TrainConfig()
+    for value in (defaults.epochs, defaults.batch_size, defaults.data, defaults.lr_schedule):
+        assert f"[default: {value}]" in text.replace("│ ", "").replace(" │", "")
+
+
+def test_a_flag_takes_no_value(bundle):
+    result = in_pipes(vaedge("info", bundle, "--json"), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.lstrip().startswith("{")
+    refused = in_pipes(vaedge("info", bundle, "--no-json"), timeout=120)
+    assert refused.returncode == 2
