@@ -123,3 +123,30 @@ def test_bench_shows_progress_on_a_terminal(bundle):
     code, shown = in_terminal(vaedge("bench", bundle, "--seconds", "0.02"), timeout=900)
     assert code == 0, shown[-3000:]
     assert "GEMM rate" in shown and "timing onnxruntime fp32" in shown and "cold start" in shown
+
+
+def test_progress_stays_off_a_piped_stdout_when_stderr_is_a_terminal(bundle):
+    import os
+    import subprocess
+
+    from tests.cli.terminal import environment
+
+    master, slave = os.openpty()
+    process = subprocess.Popen(vaedge("validate", bundle.name), cwd=bundle.parent, stdout=subprocess.PIPE,
+                               stderr=slave, stdin=subprocess.DEVNULL, env=environment(80), text=True)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out, _ = process.communicate(timeout=300)
+    os.close(master)
+    assert process.returncode == 0
+    assert SPINNER_DONE in shown.decode("utf-8", "replace")  # the terminal saw the progress
+    assert "\x1b[" not in out and SPINNER_DONE not in out  # the pipe got only the summary
+    assert out.splitlines()[-1].endswith("every graph passes its gate")
