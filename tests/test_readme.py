@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- runnable -->"
-BLOCK = re.compile(re.escape(MARKER) + r"\s*\n```(?:bash|sh|shell)\n(.*?)\n```", re.S)
+BLOCK = re.compile(re.escape(MARKER) + r"\s*\n```(?:bash|sh|shell)\n(.*?)\n```", re.DOTALL)
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "runs", "bundles", "__pycache__", ".pytest_cache",
                                     ".hypothesis", ".ruff_cache", "node_modules", "site", "*.egg-info", "build")
 

@@ -40,7 +40,8 @@ def shown(enabled: bool = True) -> Iterator[None]:
     columns = (SpinnerColumn(finished_text="✓"), TextColumn("{task.description}"), BarColumn(bar_width=24),
                MofNCompleteColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console) as progress:
+        # stdout stays where it points: what a command prints for a pipe never goes to the terminal's stderr
+        with Progress(*columns, console=console, redirect_stdout=False, redirect_stderr=False) as progress:
             _shown = progress
             try:
                 yield

@@ -39,3 +39,14 @@ def test_a_flag_takes_no_value(bundle):
     assert result.stdout.lstrip().startswith("{")
     refused = in_pipes(vaedge("info", bundle, "--no-json"), timeout=120)
     assert refused.returncode == 2
+
+
+@pytest.mark.parametrize("epochs, words", [(1, "1 epoch,"), (2, "2 epochs,")])
+def test_train_counts_epochs_in_words(epochs, words):
+    from pathlib import Path
+
+    from vaedge.cli.train import finished_line
+
+    metrics = {"epochs": epochs, "test_neg_elbo": 280.0, "test_reconstruction": 274.0, "test_kl": 6.0,
+               "best_epoch": epochs, "last_epoch_test_neg_elbo": 280.0}
+    assert f"runs/q: {words} test negative ELBO 280.00" in finished_line(Path("runs/q"), metrics)

@@ -65,8 +65,9 @@ def test_export_default_output_fits_80_columns_without_progress(trained_run, fas
 
 
 def test_summary_names_the_gate_and_the_way_out_for_a_variant_not_written():
-    from vaedge.cli.report import summary_lines
     from vaedge.runtime.parity import Check
+
+    from vaedge.cli.report import summary_lines
 
     checks = [Check("decoder.onnx", "prior", "image", "max_abs", 2e-7, 1e-5, True)]
     skipped = {"decoder.int8.b64.tflite": "image [64 prior samples]: psnr_db 29.36 < gate 30"}
@@ -91,7 +92,8 @@ def test_bench_without_keras_prints_no_nan_and_no_negative_memory(bench_piped):
     assert "nan" not in result.stdout.lower() and "Keras script" not in result.stdout
     assert result.stderr == ""
     assert all(row["rss_delta_mb"] >= 0 for row in report["rows"])
-    assert all(row["size_bytes"] > 0 for row in report["rows"]), [r["name"] for r in report["rows"] if not r["size_bytes"]]
+    no_size = [r["name"] for r in report["rows"] if not r["size_bytes"] > 0]
+    assert no_size == []
     assert "load average" in result.stdout and len(report["load_average"]) == 3
     before, after = report["sgemm_gflops_before_after"]
     assert report["sgemm_gflops"] == max(before, after) > 0
@@ -121,3 +123,30 @@ def test_bench_shows_progress_on_a_terminal(bundle):
     code, shown = in_terminal(vaedge("bench", bundle, "--seconds", "0.02"), timeout=900)
     assert code == 0, shown[-3000:]
     assert "GEMM rate" in shown and "timing onnxruntime fp32" in shown and "cold start" in shown
+
+
+def test_progress_stays_off_a_piped_stdout_when_stderr_is_a_terminal(bundle):
+    import os
+    import subprocess
+
+    from tests.cli.terminal import environment
+
+    master, slave = os.openpty()
+    process = subprocess.Popen(vaedge("validate", bundle.name), cwd=bundle.parent, stdout=subprocess.PIPE,
+                               stderr=slave, stdin=subprocess.DEVNULL, env=environment(80), text=True)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out, _ = process.communicate(timeout=300)
+    os.close(master)
+    assert process.returncode == 0
+    assert SPINNER_DONE in shown.decode("utf-8", "replace")  # the terminal saw the progress
+    assert "\x1b[" not in out and SPINNER_DONE not in out  # the pipe got only the summary
+    assert out.splitlines()[-1].endswith("every graph passes its gate")

@@ -19,8 +19,9 @@ def white_png(tmp_path):
 
 
 def test_interpolate_goes_between_the_two_images_named(bundle, fashion_mnist_dir, white_png, tmp_path):
-    from vaedge.io.images import png_bytes, grid, read_images
     from vaedge.runtime import load
+
+    from vaedge.io.images import grid, png_bytes, read_images
 
     idx = fashion_mnist_dir / "t10k-images-idx3-ubyte.gz"
     result = in_pipes(vaedge("interpolate", bundle, idx, white_png, "--steps", "5", "--out", tmp_path / "s.png"))
@@ -57,7 +58,8 @@ def test_unknown_out_suffix_is_refused_before_any_work(bundle, suffix, tmp_path)
     out = tmp_path / f"x{suffix}"
     result = in_pipes(vaedge("generate", bundle, "--n", "4", "--out", out))
     assert result.returncode == 1
-    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1 and ".png or .jpg" in result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+    assert ".png or .jpg" in result.stderr
     assert not out.exists()
 
 

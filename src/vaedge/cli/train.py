@@ -87,11 +87,7 @@ def train(
     import json
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    typer.echo(
-        f"{describe(run_dir)}: {metrics['epochs']} epoch{'' if metrics['epochs'] == 1 else 's'}, test negative ELBO {metrics['test_neg_elbo']:.2f} nats "
-        f"(reconstruction {metrics['test_reconstruction']:.2f} + KL {metrics['test_kl']:.2f}), kept epoch "
-        f"{metrics['best_epoch']} (last epoch {metrics['last_epoch_test_neg_elbo']:.2f})"
-    )
+    typer.echo(finished_line(run_dir, metrics))
 
 
 def _staged_siblings(out: Path) -> list[Path]:
@@ -106,3 +102,12 @@ def _end_progress_line(quiet: bool) -> None:
     if not quiet and sys.stdout.isatty():
         sys.stdout.write("\n")
         sys.stdout.flush()
+
+
+def finished_line(run_dir: Path, metrics: dict) -> str:
+    """The line `vaedge train` ends with: epochs run (singular for one), held-out figures, the epoch kept."""
+    epochs = metrics["epochs"]
+    return (f"{describe(run_dir)}: {epochs} epoch{'' if epochs == 1 else 's'}, test negative ELBO "
+            f"{metrics['test_neg_elbo']:.2f} nats (reconstruction {metrics['test_reconstruction']:.2f} + KL "
+            f"{metrics['test_kl']:.2f}), kept epoch {metrics['best_epoch']} (last epoch "
+            f"{metrics['last_epoch_test_neg_elbo']:.2f})")
