@@ -97,7 +97,7 @@ def test_cli_clusters_and_manifold(bundle, fashion_mnist_dir, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["explain", "{bundle}", "{tmp}/missing.png", "--out", "{tmp}/e.png"], "no such file"),
     (["explain", "{bundle}", "{tmp}/notes.txt", "--out", "{tmp}/e.png"], "notes.txt"),
-    (["explain", "{bundle}", "{data}", "--out", "{tmp}/e.gif"], "the format follows the suffix"),
+    (["explain", "{bundle}", "{data}", "--out", "{tmp}/e.gif"], "cannot write"),
     (["explain", "{bundle}", "{data}", "--index", "20000", "--out", "{tmp}/e.png"], "past the end"),
     (["explain", "{bundle}", "{data}", "--samples", "0", "--out", "{tmp}/e.png"], "samples must be"),
     (["explain", "{bundle}", "{data}", "--polarity", "up", "--out", "{tmp}/e.png"], "--polarity"),

@@ -13,15 +13,14 @@ from vaedge.explain.posterior import light_background
 from vaedge.io import atomic
 from vaedge.io.files import describe
 
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 POLARITIES = ("auto", "as-is", "invert")
 
 
 def check_target(path: Path) -> str:
     """The Pillow format for `path`'s suffix; InputError for any other suffix, OutputError for a non-file."""
-    kind = FORMATS.get(Path(path).suffix.lower())
-    if kind is None:
-        raise InputError(f"{describe(path)}: write a {', '.join(FORMATS)} file (the format follows the suffix)")
+    from vaedge.io.images import output_format
+
+    kind = output_format(path)
     atomic.check_file_target(Path(path))
     return kind
 

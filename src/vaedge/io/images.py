@@ -28,7 +28,7 @@ from vaedge.io.files import MiB, describe, read_regular
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_IMAGE_BYTES = 64 * MiB
 MAX_IMAGE_PIXELS = 64_000_000  # 8000 x 8000; checked from the header, before decoding
-OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}  # an output's format follows its suffix
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}  # the format follows the suffix
 
 
 def grid(images: np.ndarray, columns: int | None = None, padding: int = 1) -> np.ndarray:
