@@ -12,8 +12,10 @@ from vaedge.cli.errors import fail, reported
 
 
 @reported
-def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Image shape, latent dim, files with role/format/precision/size and whether each hash verifies."""
+def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+         precision: str = typer.Option("fp32", help="The precision whose engine choice (--backend auto) to show.")) -> None:
+    """Image shape, latent dim, files with role/format/precision/size and whether each hash verifies, and the
+    engine `--backend auto` runs for each batch size, with the img/s it measured per engine."""
     from vaedge.io.files import describe
     from vaedge.runtime.manifest import read_manifest, unlisted_files, verify_files
 
@@ -23,6 +25,8 @@ def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", he
     summary = {"bundle": str(bundle), "image_shape": list(manifest.image_shape), "latent_dim": manifest.latent_dim,
                "sampling": manifest.sampling_formula, "metrics": manifest.metrics,
                "files": files, "unlisted_files": unlisted_files(manifest)}
+    if all(f["verified"] for f in files) and not summary["unlisted_files"]:
+        summary["engine"] = auto_choice(bundle, precision)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -38,6 +42,20 @@ def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", he
             table.add_row(*(Text(str(f[k])) for k in ("path", "role", "format", "precision", "size")),
                           Text("ok") if f["verified"] else Text("MISMATCH", style="red"))
         console.print(table)
+        if "engine" in summary:
+            console.print(f"engine: {summary['engine']['text']}")
     bad = [f["path"] for f in files if not f["verified"]] + summary["unlisted_files"]
     if bad:
         raise fail(f"{describe(bundle)}: files that do not verify or are not listed: {', '.join(bad)}")
+
+
+def auto_choice(bundle: Path, precision: str) -> dict:
+    """{"text", and the measured img/s with the picks} of what `--backend auto` runs at `precision`."""
+    from vaedge.errors import VaedgeError
+    from vaedge.runtime import load
+
+    try:
+        generator = load(bundle, precision=precision)
+    except VaedgeError as exc:
+        return {"text": f"none at {precision} ({exc})"}
+    return {"text": generator.engine, **generator.decoder.choice.as_dict()}
