@@ -124,7 +124,7 @@ class Choice:
     def describe(self) -> str:
         """e.g. 'auto (fp32, measured): batch 1 onnx, 64 openvino, 256 openvino; img/s onnx 5007/4561/4253, ...'."""
         picks = ", ".join(f"{b} {self.pick(b)}" for b in BATCHES)
-        speeds = "; ".join(f"{name} " + "/".join(f"{self.speeds[name][b]:.0f}" for b in BATCHES) for name in self.speeds)
+        speeds = "; ".join(f"{name} " + "/".join(f"{v[b]:.0f}" for b in BATCHES) for name, v in self.speeds.items())
         return (f"auto ({self.precision}, {'cached' if self.cached else 'measured'}): batch {picks}; "
                 f"decoder img/s at batch {'/'.join(map(str, BATCHES))}: {speeds}")
 
@@ -192,7 +192,8 @@ def choose(manifest: Manifest, loaded: dict, precision: str, providers=None, thr
         opened[row.name] = _open(manifest, row, "decoder", precision, providers, threads, loaded, device)
         speeds[row.name] = measure(opened[row.name], manifest.latent_dim)
     entries = [e for e in entries if e["key"] != key]
-    write_cache(path, [*entries, {"key": key, "img_per_s": {n: {str(b): s for b, s in v.items()} for n, v in speeds.items()}}])
+    measured = {name: {str(b): s for b, s in v.items()} for name, v in speeds.items()}
+    write_cache(path, [*entries, {"key": key, "img_per_s": measured}])
     return Choice(precision, speeds, cached=False), opened
 
 
@@ -223,7 +224,8 @@ class AutoEngine:
         return self.engine_for(max(BATCHES)).providers
 
     def signature(self) -> dict[str, tuple[list, str]]:
-        return {k: ([None, *shape[1:]], dtype) for k, (shape, dtype) in next(iter(self.engines.values())).signature().items()}
+        first = next(iter(self.engines.values()))
+        return {k: ([None, *shape[1:]], dtype) for k, (shape, dtype) in first.signature().items()}
 
     def quantization(self) -> dict[str, dict]:
         return {}
@@ -242,6 +244,7 @@ def open_auto(manifest: Manifest, loaded: dict, precision: str, providers=None, 
         engines = {}
         for name in choice.winners:
             reuse = measured.get(name) if role == "decoder" else None
-            engines[name] = reuse or _open(manifest, REGISTRY[name], role, precision, providers, threads, loaded, device)
+            engines[name] = reuse or _open(manifest, REGISTRY[name], role, precision, providers, threads, loaded,
+                                           device)
         roles[role] = AutoEngine(engines, choice)
     return roles["encoder"], roles["decoder"], choice

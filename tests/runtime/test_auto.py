@@ -59,8 +59,10 @@ def test_the_measurement_is_cached_per_user_and_keyed_by_the_bundle(bundle, user
     assert second.decoder.choice.speeds == first.decoder.choice.speeds
 
 
-@pytest.mark.parametrize("corrupt", ['{"entries": [{"key": 1', '{"entries": [{"key": {}, "img_per_s": {"onnx": {"1": -1}}}]}',
-                                     "\xff\xfe"])
+NEGATIVE_SPEED = '{"entries": [{"key": {}, "img_per_s": {"onnx": {"1": -1}}}]}'
+
+
+@pytest.mark.parametrize("corrupt", ['{"entries": [{"key": 1', NEGATIVE_SPEED, "\xff\xfe"])
 def test_a_corrupt_cache_file_is_ignored_with_one_line_and_rewritten(bundle, user_cache, corrupt):
     user_cache.parent.mkdir(parents=True)
     user_cache.write_text(corrupt)
@@ -72,7 +74,8 @@ def test_a_corrupt_cache_file_is_ignored_with_one_line_and_rewritten(bundle, use
     assert json.loads(user_cache.read_text())["entries"]  # rewritten, valid
 
 
-@pytest.mark.parametrize("backend, says", [("onnx", "CPUExecutionProvider"), ("tflite", "LiteRT"), ("openvino", "OpenVINO")])
+@pytest.mark.parametrize("backend, says", [("onnx", "CPUExecutionProvider"), ("tflite", "LiteRT"),
+                                           ("openvino", "OpenVINO")])
 def test_backend_forces_one_engine(bundle, user_cache, tmp_path, backend, says):
     if backend not in {b.name for b in installed_backends()}:
         pytest.skip(f"{backend} is not installed")

@@ -13,7 +13,7 @@ from vaedge.cli.errors import fail, reported
 
 @reported
 def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-         precision: str = typer.Option("fp32", help="The precision whose engine choice (--backend auto) to show.")) -> None:
+         precision: str = typer.Option("fp32", help="Show what --backend auto runs at this precision.")) -> None:
     """Image shape, latent dim, files with role/format/precision/size and whether each hash verifies, and the
     engine `--backend auto` runs for each batch size, with the img/s it measured per engine."""
     from vaedge.io.files import describe
