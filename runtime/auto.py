@@ -5,7 +5,7 @@ OpenVINO or LiteRT from batch 64 on one Xeon; another order on a loaded machine)
 not fixed: a few decoder calls per candidate at batch 1, 64 and 256, once, kept in a per-user cache
 file (never inside the bundle, which may be signed) keyed by the CPU model, the engine versions,
 the bundle's manifest sha256 and the options. A call of n rows then goes to the engine whose
-measured call times, interpolated at n, are shortest. Only engines that win somewhere are opened.
+measured call times, interpolated at n, are shortest; an engine is opened on its first call.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,7 +179,7 @@ def write_cache(path: Path, entries: list[dict]) -> None:
 def choose(manifest: Manifest, loaded: dict, precision: str, providers=None, threads=None, device=None
            ) -> tuple[Choice, dict]:
     """The Choice for this bundle and precision, from the cache or measured now (then cached), and
-    {backend name: decoder} of the engines opened to measure (empty when cached)."""
+    {backend name: {role: engine}} of the engines opened to measure (empty when cached)."""
     rows = candidates(manifest, precision, providers, device)
     key = cache_key(manifest, rows, precision, providers, threads, device)
     path = cache_path()
@@ -188,9 +189,10 @@ def choose(manifest: Manifest, loaded: dict, precision: str, providers=None, thr
             speeds = {name: {int(b): float(s) for b, s in v.items()} for name, v in entry["img_per_s"].items()}
             return Choice(precision, speeds, cached=True), {}
     opened, speeds = {}, {}
-    for row in rows:
-        opened[row.name] = _open(manifest, row, "decoder", precision, providers, threads, loaded, device)
-        speeds[row.name] = measure(opened[row.name], manifest.latent_dim)
+    for row in rows:  # both roles open: every engine checks every file once per manifest sha256
+        opened[row.name] = {role: _open(manifest, row, role, precision, providers, threads, loaded, device)
+                            for role in ("encoder", "decoder")}
+        speeds[row.name] = measure(opened[row.name]["decoder"], manifest.latent_dim)
     entries = [e for e in entries if e["key"] != key]
     measured = {name: {str(b): s for b, s in v.items()} for name, v in speeds.items()}
     write_cache(path, [*entries, {"key": key, "img_per_s": measured}])
@@ -203,48 +205,70 @@ def _open(manifest, row: Backend, role: str, precision, providers, threads, load
 
 
 class AutoEngine:
-    """One role on several engines: each call of n rows runs on `choice.pick(n)`. Takes any n."""
+    """One role on several engines: each call of n rows runs on `choice.pick(n)`. Takes any n.
+
+    An engine is opened on its first call (`open_engine(name)`), so a process that only ever decodes
+    64 rows imports and opens one engine. Safe: every candidate already opened these very files
+    (same manifest sha256) when it was measured."""
 
     batch = None
 
-    def __init__(self, engines: dict[str, object], choice: Choice):
-        self.engines, self.choice = engines, choice
-        first = next(iter(engines.values()))
-        self.input_names, self.output_names = first.input_names, first.output_names
-        self.name = ", ".join(dict.fromkeys(e.name for e in engines.values()))
-        self.settings = {"backend": AUTO, "picks": choice.as_dict()["picks"],
-                         **{name: e.settings for name, e in engines.items()}}
+    def __init__(self, open_engine, choice: Choice, role_file, engines: dict | None = None):
+        self.choice, self._open_engine = choice, open_engine
+        self.engines: dict[str, object] = dict(engines or {})  # backend name -> opened engine
+        self.input_names = [t["name"] for t in role_file.inputs]
+        self.output_names = [t["name"] for t in role_file.outputs]
+        self._lock = threading.Lock()
         self.last = None  # the backend name of the last call
 
+    def engine(self, name: str):
+        with self._lock:
+            if name not in self.engines:
+                self.engines[name] = self._open_engine(name)
+            return self.engines[name]
+
     def engine_for(self, n: int):
-        return self.engines[self.choice.pick(n)]
+        return self.engine(self.choice.pick(n))
+
+    @property
+    def name(self) -> str:
+        """The files of the engines opened so far (comma-joined)."""
+        return ", ".join(dict.fromkeys(e.name for e in self.engines.values()))
+
+    @property
+    def settings(self) -> dict:
+        return {"backend": AUTO, "picks": self.choice.as_dict()["picks"],
+                **{name: e.settings for name, e in self.engines.items()}}
 
     @property
     def providers(self) -> list[str]:
-        return self.engine_for(max(BATCHES)).providers
+        """The providers of the engine that ran the last call (before any: the one for the largest batch)."""
+        return self.engine(self.last or self.choice.pick(max(BATCHES))).providers
 
     def signature(self) -> dict[str, tuple[list, str]]:
-        first = next(iter(self.engines.values()))
-        return {k: ([None, *shape[1:]], dtype) for k, (shape, dtype) in first.signature().items()}
+        signature = self.engine_for(max(BATCHES)).signature()
+        return {k: ([None, *shape[1:]], dtype) for k, (shape, dtype) in signature.items()}
 
     def quantization(self) -> dict[str, dict]:
         return {}
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self.last = self.choice.pick(len(next(iter(feeds.values()))))
-        return self.engines[self.last].run(feeds)
+        name = self.choice.pick(len(next(iter(feeds.values()))))
+        engine = self.engine(name)
+        self.last = name
+        return engine.run(feeds)
 
 
 def open_auto(manifest: Manifest, loaded: dict, precision: str, providers=None, threads=None, device=None):
-    """(encoder, decoder, choice): both roles as AutoEngines over the engines that win at some batch size.
-    They are opened now, so a file an engine rejects is refused at load, not mid-job."""
+    """(encoder, decoder, choice): both roles as AutoEngines that open the engine a call needs on first use
+    (the decoders measured in this process are reused)."""
     choice, measured = choose(manifest, loaded, precision, providers, threads, device)
     roles = {}
     for role in ("encoder", "decoder"):
-        engines = {}
-        for name in choice.winners:
-            reuse = measured.get(name) if role == "decoder" else None
-            engines[name] = reuse or _open(manifest, REGISTRY[name], role, precision, providers, threads, loaded,
-                                           device)
-        roles[role] = AutoEngine(engines, choice)
+        def open_engine(name, role=role):
+            return _open(manifest, REGISTRY[name], role, precision, providers, threads, loaded, device)
+
+        first = REGISTRY[choice.winners[0]]
+        reuse = {name: e[role] for name, e in measured.items() if name in choice.winners}
+        roles[role] = AutoEngine(open_engine, choice, manifest.find(role, first.format, precision), reuse)
     return roles["encoder"], roles["decoder"], choice

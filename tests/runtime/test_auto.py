@@ -57,6 +57,9 @@ def test_the_measurement_is_cached_per_user_and_keyed_by_the_bundle(bundle, user
     second = runtime.load(bundle)
     assert "cached" in second.engine
     assert second.decoder.choice.speeds == first.decoder.choice.speeds
+    assert second.decoder.engines == {} and second.encoder.engines == {}  # opened on first use
+    second.sample(64, seed=0)
+    assert list(second.decoder.engines) == [second.decoder.choice.pick(64)] and second.encoder.engines == {}
 
 
 NEGATIVE_SPEED = '{"entries": [{"key": {}, "img_per_s": {"onnx": {"1": -1}}}]}'
