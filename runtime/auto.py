@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import threading
 import time
 from dataclasses import dataclass
@@ -48,7 +47,11 @@ def cpu_model() -> str:
             name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
-    return f"{name or platform.processor() or platform.machine()} x{os.cpu_count()}"
+    if not name:
+        import platform
+
+        name = platform.processor() or platform.machine()
+    return f"{name} x{os.cpu_count()}"
 
 
 def engine_version(row: Backend) -> str:

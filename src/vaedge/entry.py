@@ -20,10 +20,10 @@ def _interrupted_while_starting(signum, frame):
 
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
-    from vaedge.cli import app
+    from vaedge.cli import command_app
 
     try:
-        app()
+        command_app(sys.argv[1:])()
     except KeyboardInterrupt:  # between typer's parsing and a command's own handler
         sys.stderr.write("error: interrupted\n")
         sys.exit(INTERRUPTED)
