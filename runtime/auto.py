@@ -152,9 +152,9 @@ def _warn(message: str) -> None:
 
 def read_cache(path: Path) -> list[dict]:
     """The cache's entries; [] when absent, and [] with one line on stderr when unreadable or corrupt."""
-    if not path.exists() and not path.is_symlink():
-        return []
     try:
+        if not path.exists() and not path.is_symlink():
+            return []
         raw = json.loads(read_regular(path, MAX_CACHE_BYTES, follow_symlinks=False))
         entries = raw["entries"]
         for entry in entries:
@@ -185,8 +185,11 @@ def choose(manifest: Manifest, loaded: dict, precision: str, providers=None, thr
     {backend name: {role: engine}} of the engines opened to measure (empty when cached)."""
     rows = candidates(manifest, precision, providers, device)
     key = cache_key(manifest, rows, precision, providers, threads, device)
-    path = cache_path()
-    entries = read_cache(path)
+    try:
+        path = cache_path()
+    except RuntimeError:  # no home directory to be found: measure every time
+        path = None
+    entries = read_cache(path) if path else []
     for entry in entries:
         if entry["key"] == key and set(entry["img_per_s"]) == set(key["engines"]):
             speeds = {name: {int(b): float(s) for b, s in v.items()} for name, v in entry["img_per_s"].items()}
@@ -198,7 +201,8 @@ def choose(manifest: Manifest, loaded: dict, precision: str, providers=None, thr
         speeds[row.name] = measure(opened[row.name]["decoder"], manifest.latent_dim)
     entries = [e for e in entries if e["key"] != key]
     measured = {name: {str(b): s for b, s in v.items()} for name, v in speeds.items()}
-    write_cache(path, [*entries, {"key": key, "img_per_s": measured}])
+    if path:
+        write_cache(path, [*entries, {"key": key, "img_per_s": measured}])
     return Choice(precision, speeds, cached=False), opened
 
 
