@@ -79,7 +79,7 @@ FORMATS = tuple(dict.fromkeys(b.format for b in REGISTRY.values()))
 def backend(name) -> Backend:
     """The registry row for `name`; InputError naming every backend otherwise."""
     if not isinstance(name, str) or name not in REGISTRY:
-        raise InputError(f"backend must be one of {', '.join(REGISTRY)}, got {name!r}")
+        raise InputError(f"backend must be one of {', '.join(REGISTRY)} or auto, got {name!r}")
     return REGISTRY[name]
 
 

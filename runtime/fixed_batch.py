@@ -41,20 +41,28 @@ def plan(n: int, batches) -> list[tuple[int, int]]:
 
 def run_pieces(run, feeds: dict[str, np.ndarray], pieces) -> dict[str, np.ndarray]:
     """Outputs of `run` (a graph taking exactly `batch` rows) over `feeds`, piece by piece; the last
-    rows of a short piece are zero padding, dropped from its outputs."""
-    outputs: dict[str, list] = collections.defaultdict(list)
+    rows of a short piece are zero padding, dropped from its outputs. Each piece's outputs are
+    written into arrays allocated once (no lists to concatenate); one full piece is passed through."""
+    if len(pieces) == 1 and pieces[0][0] == pieces[0][1]:
+        return run(pieces[0][0], feeds)
+    n = sum(rows for _, rows in pieces)
+    outputs: dict[str, np.ndarray] = {}
     start = 0
     for batch, rows in pieces:
         piece = {}
         for name, array in feeds.items():
             part = array[start : start + rows]
             if rows < batch:
-                part = np.concatenate([part, np.zeros((batch - rows, *part.shape[1:]), part.dtype)])
+                padded = np.zeros((batch, *part.shape[1:]), part.dtype)
+                padded[:rows] = part
+                part = padded
             piece[name] = part
         for name, value in run(batch, piece).items():
-            outputs[name].append(value[:rows])
+            if name not in outputs:
+                outputs[name] = np.empty((n, *value.shape[1:]), value.dtype)
+            outputs[name][start : start + rows] = value[:rows]
         start += rows
-    return {name: parts[0] if len(parts) == 1 else np.concatenate(parts) for name, parts in outputs.items()}
+    return outputs
 
 
 class FixedBatchGraphs:
@@ -95,13 +103,22 @@ class FixedBatchGraphs:
 
 
 def quantize(array: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """float32 -> int8 as TFLite's QUANTIZE: round(x / scale) + zero_point, saturated."""
-    return np.clip(np.round(array / np.float32(scale)) + zero_point, -128, 127).astype(np.int8)
+    """float32 -> int8 as TFLite's QUANTIZE: round(x / scale) + zero_point, saturated. In float32 and
+    in place on one temporary: a batch-1 call is mostly numpy's per-operation overhead."""
+    q = np.divide(array, np.float32(scale), dtype=np.float32)
+    np.round(q, out=q)
+    q += np.float32(zero_point)
+    np.minimum(q, 127, out=q)
+    np.maximum(q, -128, out=q)
+    return q.astype(np.int8)
 
 
 def dequantize(array: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """int8 -> float32: (q - zero_point) * scale."""
-    return ((array.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)).astype(np.float32)
+    """int8 -> float32: (q - zero_point) * scale, in float32, in place on the one new array."""
+    out = array.astype(np.float32)
+    out -= np.float32(zero_point)
+    out *= np.float32(scale)
+    return out
 
 
 class HostQuantized:

@@ -13,6 +13,7 @@ import numpy as np
 
 from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
+from vaedge.runtime.auto import AUTO, open_auto
 from vaedge.runtime.backends import backend as backend_row, check_options, open_role
 from vaedge.runtime.inputs import (
     as_images, as_latents, bounded_int, check_memory, non_negative_float, positive_int, seed_value,
@@ -23,22 +24,25 @@ from vaedge.runtime.sampling import fresh_seed, host_sample, latent_grid, prior_
 MAX_THREADS = 256
 
 
-def load(bundle, backend: str = "onnx", providers: list[str] | None = None, precision: str = "fp32",
+def load(bundle, backend: str = "auto", providers: list[str] | None = None, precision: str = "fp32",
          threads: int | None = None, chunk: int = CHUNK, public_key=None, device: str | None = None) -> Generator:
     """Open a bundle directory written by `vaedge export`; raise BundleError/InputError on any problem.
 
+    `backend="auto"` runs each call on the installed engine measured fastest at its batch size on this
+    machine (runtime.auto; `generator.engine` says which and why); a registry name forces one engine.
     `backend="openvino"` runs the ONNX files on OpenVINO's `device` (CPU, GPU, NPU or AUTO; default CPU).
 
     With `public_key` (a PEM file), the bundle's signature must verify with it (SignatureError)."""
-    row = backend_row(backend)
+    row = None if backend == AUTO else backend_row(backend)
     if not isinstance(precision, str) or precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if threads is not None:
         threads = bounded_int(threads, "threads", MAX_THREADS)
     if providers is not None and (isinstance(providers, str) or not all(isinstance(p, str) for p in providers)):
         raise InputError(f"providers must be a list of provider names, got {providers!r}")
-    check_options(row, providers, device)
-    if row.takes_device:
+    if row is not None:
+        check_options(row, providers, device)
+    if row.takes_device if row is not None else device is not None:
         from vaedge.runtime.openvino_backend import check_device
 
         device = check_device("CPU" if device is None else device)  # before any file is read
@@ -55,15 +59,18 @@ def load(bundle, backend: str = "onnx", providers: list[str] | None = None, prec
     return open_generator(manifest, loaded, backend, precision, providers, threads, chunk, device)
 
 
-def open_generator(manifest: Manifest, loaded: dict[str, bytes], backend: str = "onnx", precision: str = "fp32",
+def open_generator(manifest: Manifest, loaded: dict[str, bytes], backend: str = AUTO, precision: str = "fp32",
                    providers=None, threads=None, chunk: int = CHUNK, device=None) -> Generator:
     """A Generator for a manifest whose files' bytes are `loaded` ({path: hash-checked bytes}); the
     options are taken as checked (`load` checks them)."""
     # Both sessions open now, so a file an engine rejects is refused at load, not mid-job. TFLite
     # graphs have fixed batches: each role is the set of them, picked per chunk (fixed_batch.plan).
+    if backend == AUTO:
+        encoder, decoder, choice = open_auto(manifest, loaded, precision, providers, threads, device)
+        return Generator(manifest, encoder, decoder, chunk, backend=backend, precision=precision, engine=choice.describe())
     opened = [open_role(manifest, role, backend, precision, providers, threads, loaded, device)
               for role in ("encoder", "decoder")]
-    return Generator(manifest, *opened, chunk, backend=backend, precision=precision)
+    return Generator(manifest, *opened, chunk, backend=backend, precision=precision, engine=f"{backend} (forced)")
 
 
 def bundle_path(bundle) -> Path:
@@ -76,9 +83,11 @@ def bundle_path(bundle) -> Path:
 class Generator:
     """Images (N, H, W, C) float32 in [0, 1] from latents (N, D) and back, for one loaded bundle."""
 
-    def __init__(self, manifest, encoder, decoder, chunk: int = CHUNK, backend: str = "onnx", precision: str = "fp32"):
+    def __init__(self, manifest, encoder, decoder, chunk: int = CHUNK, backend: str = "onnx", precision: str = "fp32",
+                 engine: str | None = None):
         self.manifest = manifest
         self.backend, self.precision = backend, precision
+        self.engine = engine or backend  # what runs and why, e.g. "auto (fp32, cached): batch 1 onnx, 64 openvino, ..."
         self.encoder, self.decoder = encoder, decoder
         self.image_shape = manifest.image_shape
         self.latent_dim = manifest.latent_dim

@@ -54,7 +54,7 @@ class TFLiteModel:
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Exactly `batch` rows for a fixed-batch graph (runtime.backends wraps it to take any n)."""
         outputs = self.runner(**{k: np.ascontiguousarray(v) for k, v in feeds.items()})
-        return {name: np.array(outputs[name]) for name in self.output_names}
+        return {name: outputs[name] for name in self.output_names}  # GetTensor returns copies already
 
 
 def open_engine(model: bytes, name: str, providers=None, threads=None, device=None, precision="fp32") -> TFLiteModel:

@@ -21,6 +21,15 @@ def fashion_mnist_path() -> Path | None:
     return next((p for p in candidates if (p / "train-images-idx3-ubyte.gz").is_file()), None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def engine_cache(tmp_path_factory) -> Path:
+    """`--backend auto`'s per-user measurement cache (XDG_CACHE_HOME) in a temporary folder for the whole
+    session, subprocesses included: tests never write to the real user's cache."""
+    root = tmp_path_factory.mktemp("xdg-cache")
+    os.environ["XDG_CACHE_HOME"] = str(root)
+    return root / "vaedge" / "engines.json"
+
+
 @pytest.fixture(scope="session")
 def fashion_mnist_dir() -> Path:
     """The directory of real Fashion-MNIST IDX files (60k train, 10k test)."""

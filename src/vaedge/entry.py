@@ -23,7 +23,7 @@ def main() -> None:
     from vaedge.cli import command
 
     try:
-        command()(prog_name="vaedge")
+        command(sys.argv[1:])(prog_name="vaedge")
     except KeyboardInterrupt:  # between typer's parsing and a command's own handler
         sys.stderr.write("error: interrupted\n")
         sys.exit(INTERRUPTED)

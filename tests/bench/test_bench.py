@@ -28,6 +28,11 @@ def test_bench_reports_every_variant_against_the_roofline(bundle, tmp_path):
     assert report["roofline_images_per_s"] == pytest.approx(report["sgemm_gflops"] * 1e9 / 11_302_144)
     names = [row["name"] for row in report["rows"]]
     assert {"onnxruntime fp32 (optimised)", "onnxruntime fp16", "onnxruntime int8"} <= set(names)
+    auto = {row["precision"]: row for row in report["rows"] if row["engine"] == "auto"}
+    assert set(auto) == {"fp32", "fp16", "int8"}  # what runtime.load runs by default, beside each engine
+    from vaedge.runtime.backends import installed_backends
+
+    assert set(auto["int8"]["settings"]["picks"].values()) <= {b.name for b in installed_backends()}
     for row in report["rows"]:
         assert all(row["images_per_s"][str(b)] > 0 for b in (1, 64, 256))
         assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"]

@@ -98,7 +98,7 @@ def test_int8_io_round_trip_through_the_runtime(bundle):
             assert isinstance(model, HostQuantized)
             assert all(dtype == "int8" for _, dtype in model.model.signature().values())
             assert model.model.quantization() == model.host_quantization  # manifest == graph
-    reference = runtime.load(bundle)
+    reference = runtime.load(bundle, backend="onnx")
     images, eps = reference.sample(70, seed=3, return_eps=True)
     decoded = generator.decode(eps)
     assert decoded.dtype == np.float32 and decoded.shape == images.shape and psnr(decoded, images) >= 30
@@ -118,7 +118,7 @@ def test_plan_picks_graphs_by_chunk_size():
 
 @pytest.mark.parametrize("n, calls", [(1, {1: 1}), (7, {1: 7}), (64, {64: 1}), (300, {64: 5})])
 def test_runtime_chooses_graphs_by_chunk_and_never_resizes(bundle, n, calls):
-    onnx_gen, tflite_gen = runtime.load(bundle), runtime.load(bundle, backend="tflite")
+    onnx_gen, tflite_gen = runtime.load(bundle, backend="onnx"), runtime.load(bundle, backend="tflite")
     eps = np.random.default_rng(n).standard_normal((n, 2)).astype(np.float32)
     images = tflite_gen.decode(eps)  # chunks of 256: 300 = 256 (4 x b64) + 44 (one b64, padded)
     assert dict(tflite_gen.decoder.calls) == calls

@@ -84,7 +84,8 @@ def test_real_bundle_test_split_only_idx_and_npz(bundle, fashion_mnist_dir, tmp_
     reports = []
     for data in (only_test, tmp_path / "x.npz"):
         result = runner.invoke(app, ["evaluate", str(bundle), "--data", str(data), "--k", "20", "--limit", "50",
-                                     "--precision", "fp32", "--precision", "int8", "--json", str(tmp_path / "e.json")])
+                                     "--precision", "fp32", "--precision", "int8", "--json", str(tmp_path / "e.json"),
+                                     "--backend", "onnx"])
         assert result.exit_code == 0, result.output
         reports.append(json.loads((tmp_path / "e.json").read_text()))
     for report in reports:
@@ -101,7 +102,7 @@ def test_real_bundle_test_split_only_idx_and_npz(bundle, fashion_mnist_dir, tmp_
 @pytest.mark.parametrize("args, message", [
     (["--k", "0"], "--k must be in 1..100000"),
     (["--limit", "0"], "--limit must be at least 1"),
-    (["--precision", "int4"], "no int4 onnx variant"),
+    (["--precision", "int4"], "no int4 auto variant"),
     (["--data", "/nonexistent"], "no such file"),
     (["--backend", "cuda"], "backend must be one of onnx, tflite, openvino"),
 ])

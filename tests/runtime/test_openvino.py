@@ -97,7 +97,7 @@ def test_unavailable_device_lists_what_exists(bundle, tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"backend": "openvino", "device": "TPU"}, "device must be one of CPU, GPU, NPU, AUTO"),
     ({"backend": "openvino", "device": 0}, "device must be one of"),
-    ({"device": "CPU"}, "device applies to the openvino backend, not onnx"),
+    ({"backend": "onnx", "device": "CPU"}, "device applies to the openvino backend, not onnx"),
     ({"backend": "openvino", "providers": ["CPUExecutionProvider"]}, "providers apply to the onnx backend"),
 ])
 def test_bad_engine_options_are_input_errors(bundle, kwargs, message):

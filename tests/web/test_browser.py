@@ -42,6 +42,41 @@ def test_page_loads_without_console_errors(loaded):
     assert re.search(r"\d+ images/s", page.text_content("#speed"))
 
 
+def test_the_page_uses_every_core_when_isolated(loaded):
+    runtime = loaded.page.evaluate("window.vaedge.runtime")
+    cores = loaded.page.evaluate("navigator.hardwareConcurrency")
+    assert runtime["isolated"] is True and runtime["executionProvider"] == "wasm" and runtime["cores"] == cores
+    if cores < 2:
+        pytest.skip("one logical core: nothing to thread")
+    assert runtime["threads"] == min(16, cores) > 1  # read back from onnxruntime-web after the sessions started
+    assert f"threads {runtime['threads']}" in loaded.page.text_content("#status")
+
+
+def test_without_isolation_the_page_says_single_thread(browser, site):
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Plain(SimpleHTTPRequestHandler):  # no COOP/COEP: no SharedArrayBuffer, so no threads
+        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
+                          ".wasm": "application/wasm"}
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Plain, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = open_page(browser, f"http://127.0.0.1:{server.server_address[1]}/")
+        runtime = page.page.evaluate("window.vaedge.runtime")
+        assert runtime["isolated"] is False and runtime["threads"] == 1
+        assert "single thread (not cross-origin isolated)" in page.page.text_content("#status")
+        assert page.page.evaluate(DECODE_JS, [[0.0, 0.0]])["shape"] == [1, 28, 28, 1]
+        page.page.close()
+    finally:
+        server.shutdown()
+
+
 def test_decode_matches_onnxruntime_on_held_out_latents(loaded, site, held_out):
     z_mean, _ = session(site, "encoder.onnx").run(["z_mean", "z_log_var"], {"image": held_out})
     expected = session(site, "decoder.onnx").run(["image"], {"z": z_mean})[0]

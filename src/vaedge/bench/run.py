@@ -44,6 +44,7 @@ def bundle_rows(manifest: Manifest, threads: int | None):
             yield row, open_decoder, manifest.path(f)
     if any(b.name == "tflite" for b in installed_backends()):
         yield from chunked_tflite_rows(manifest, threads)
+    yield from auto_rows(manifest, threads)
 
 
 def chunked_tflite_rows(manifest: Manifest, threads: int | None):
@@ -58,6 +59,22 @@ def chunked_tflite_rows(manifest: Manifest, threads: int | None):
         graphs = manifest.find_all("decoder", "tflite", precision)
         size = sum(f.size for f in ([f for f in graphs if f.quantization] or graphs))  # the set it opens
         yield Row("LiteRT", precision, "runtime: fixed batches by chunk", size_bytes=size), open_decoder, None
+
+
+def auto_rows(manifest: Manifest, threads: int | None):
+    """(Row, open, None) per decoder precision as `runtime.load()` runs it by default (backend="auto"): per
+    batch size, the engine measured fastest (the measurement cached per user, as the runtime keeps it)."""
+    from vaedge.runtime.auto import open_auto
+
+    for precision in dict.fromkeys(f.precision for f in manifest.files if f.role == "decoder"):
+        row = Row("auto", precision, "runtime default: fastest engine per batch")
+
+        def open_decoder(precision=precision, row=row):
+            _, decoder, choice = open_auto(manifest, {}, precision, threads=threads)
+            row.settings = choice.as_dict()  # which engine each batch size ran on, and the img/s behind it
+            return lambda z: decoder.run({"z": z})["image"]
+
+        yield row, open_decoder, None
 
 
 def bench(bundle: Path, keras_run: Path | None = None, seconds: float = 0.5, threads: int | None = None) -> dict:

@@ -1,64 +1,56 @@
-"""The `vaedge` command. Each command lives in its own module and imports heavy libraries lazily."""
+"""The `vaedge` command. Each command lives in its own module and imports heavy libraries lazily.
+
+`vaedge NAME ...` imports only NAME's module (`command_app`): a cold `vaedge generate` does not load
+the other fourteen. `app` (help, completion, tests) is the whole command set, built on first use.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 
-from vaedge.cli.bench import bench
-from vaedge.cli.clusters import clusters
-from vaedge.cli.encode import encode
-from vaedge.cli.evaluate import evaluate
-from vaedge.cli.explain import explain
-from vaedge.cli.export import export
-from vaedge.cli.generate import generate
-from vaedge.cli.info import info
-from vaedge.cli.interpolate import interpolate
-from vaedge.cli.manifold import manifold
-from vaedge.cli.micro import micro
-from vaedge.cli.reconstruct import reconstruct
-from vaedge.cli.sign import sign
-from vaedge.cli.train import train
-from vaedge.cli.validate import validate
-from vaedge.cli.web import web
-
-app = typer.Typer(
-    name="vaedge",
-    help="Train a Keras VAE, export it to ONNX/TFLite, and generate images on device.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.command("train")(train)
-app.command("export")(export)
-app.command("validate")(validate)
-app.command("generate")(generate)
-app.command("reconstruct")(reconstruct)
-app.command("interpolate")(interpolate)
-app.command("manifold")(manifold)
-app.command("encode")(encode)
-app.command("info")(info)
-app.command("bench")(bench)
-app.command("evaluate")(evaluate)
-app.command("sign")(sign)
-app.command("web")(web)
-app.command("explain")(explain)
-app.command("clusters")(clusters)
-app.command("micro")(micro)
+COMMANDS = ("train", "export", "validate", "generate", "reconstruct", "interpolate", "manifold", "encode", "info",
+            "bench", "evaluate", "sign", "web", "explain", "clusters", "micro")  # each is vaedge.cli.<name>.<name>
+HELP = "Train a Keras VAE, export it to ONNX/TFLite, and generate images on device."
 
 
-@app.callback()
 def root() -> None:
     """Train a Keras VAE, export it to ONNX/TFLite, and generate images on device."""
 
 
-def command():
-    """The click command behind `vaedge`, with one style of help (vaedge.cli.help_style)."""
+def make_app(commands=COMMANDS) -> typer.Typer:
+    """A typer app with `commands` (names from COMMANDS), each imported now."""
+    made = typer.Typer(name="vaedge", help=HELP, no_args_is_help=True, add_completion=False,
+                       pretty_exceptions_enable=False)
+    for name in commands:
+        made.command(name)(getattr(importlib.import_module(f"vaedge.cli.{name}"), name))
+    made.callback()(root)
+    return made
+
+
+def command_app(args: list[str]) -> typer.Typer:
+    """The app for a command line: only the named command when `args` starts with one, else all of them."""
+    return make_app([args[0]]) if args and args[0] in COMMANDS else make_app()
+
+
+def __getattr__(name: str):
+    if name == "app":
+        globals()["app"] = made = make_app()
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def command(args: list[str] | None = None):
+    """The click command behind `vaedge ARGS`, with one style of help (vaedge.cli.help_style)."""
     from typer.main import get_command
 
     from vaedge.cli.help_style import tidy
 
-    return tidy(get_command(app))
+    return tidy(get_command(make_app() if args is None else command_app(args)))
 
 
 def main() -> None:
-    command()(prog_name="vaedge")
+    import sys
+
+    command(sys.argv[1:])(prog_name="vaedge")

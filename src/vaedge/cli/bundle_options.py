@@ -18,7 +18,9 @@ import typer
 
 BUNDLE = typer.Argument(..., help="Bundle directory written by `vaedge export`.", metavar="BUNDLE")
 RUNTIME_OPTIONS = {
-    "backend": (str, typer.Option("onnx", help="onnx (onnxruntime), tflite (LiteRT), openvino (OpenVINO on the ONNX files) or tflm (TensorFlow Lite Micro on the batch-1 graphs).")),
+    "backend": (str, typer.Option("auto", help="auto (per batch size, the installed engine measured fastest here; "
+                                  "`vaedge info` shows the pick), onnx (onnxruntime), tflite (LiteRT), openvino "
+                                  "(OpenVINO on the ONNX files) or tflm (TensorFlow Lite Micro on the batch-1 graphs).")),
     "provider": (Optional[list[str]], typer.Option(None, help="onnxruntime execution provider; repeat for a fallback list (default: best available).")),
     "precision": (str, typer.Option("fp32", help="fp32, fp16 or int8 (as exported).")),
     "threads": (Optional[int], typer.Option(None, help="Intra-op threads (default: the engine decides).")),

@@ -41,15 +41,15 @@ def evaluate(
     from vaedge.io import atomic
     from vaedge.io.datasets import read_test_split
     from vaedge.runtime import load
-    from vaedge.runtime.backends import backend as backend_row
+    from vaedge.runtime.backends import backend as backend_row, installed_backends
     from vaedge.runtime.evaluate import BINARIZED, LIKELIHOOD, evaluate as estimate
     from vaedge.runtime.manifest import read_manifest
 
-    row = backend_row(backend)
+    formats = {row.format for row in (installed_backends() if backend == "auto" else [backend_row(backend)])}
     if json_path is not None:
         atomic.check_file_target(json_path)
     manifest = read_manifest(bundle)
-    available = sorted({f.precision for f in manifest.files if f.role == "decoder" and f.format == row.format},
+    available = sorted({f.precision for f in manifest.files if f.role == "decoder" and f.format in formats},
                        key=["fp32", "fp16", "int8"].index)
     wanted = list(dict.fromkeys(precision or available))
     missing = [p for p in wanted if p not in available]

@@ -12,8 +12,10 @@ from vaedge.cli.errors import fail, reported
 
 
 @reported
-def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Image shape, latent dim, files with role/format/precision/size and whether each hash verifies."""
+def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+         precision: str = typer.Option("fp32", help="Show what --backend auto runs at this precision.")) -> None:
+    """Image shape, latent dim, files with role/format/precision/size and whether each hash verifies, and the
+    engine `--backend auto` runs for each batch size, with the img/s it measured per engine."""
     from vaedge.io.files import describe
     from vaedge.runtime.manifest import read_manifest, unlisted_files, verify_files
 
@@ -23,6 +25,8 @@ def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", he
     summary = {"bundle": str(bundle), "image_shape": list(manifest.image_shape), "latent_dim": manifest.latent_dim,
                "sampling": manifest.sampling_formula, "metrics": manifest.metrics,
                "files": files, "unlisted_files": unlisted_files(manifest), "micro": micro_rows(manifest)}
+    if all(f["verified"] for f in files) and not summary["unlisted_files"]:
+        summary["engine"] = auto_choice(bundle, precision)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -48,6 +52,8 @@ def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", he
             console.print(micro)
             console.print("boards: " + "; ".join(
                 f"{b.short}: {b.name}, {b.ram // 1024} KiB RAM, {b.flash // 1024} KiB flash" for b in BOARDS))
+        if "engine" in summary:
+            console.print(f"engine: {summary['engine']['text']}")
     bad = [f["path"] for f in files if not f["verified"]] + summary["unlisted_files"]
     if bad:
         raise fail(f"{describe(bundle)}: files that do not verify or are not listed: {', '.join(bad)}")
@@ -60,3 +66,15 @@ def micro_rows(manifest) -> list[dict]:
     return [{"role": role, "file": g.file, "arena_bytes": g.arena_bytes, "flash_bytes": g.flash_bytes,
              "fits": [b.short for b in boards_that_fit(g.arena_bytes, g.flash_bytes)]}
             for role, g in manifest.micro.items()]
+
+
+def auto_choice(bundle: Path, precision: str) -> dict:
+    """{"text", and the measured img/s with the picks} of what `--backend auto` runs at `precision`."""
+    from vaedge.errors import VaedgeError
+    from vaedge.runtime import load
+
+    try:
+        generator = load(bundle, precision=precision)
+    except VaedgeError as exc:
+        return {"text": f"none at {precision} ({exc})"}
+    return {"text": generator.engine, **generator.decoder.choice.as_dict()}

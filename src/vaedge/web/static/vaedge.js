@@ -1,5 +1,5 @@
 // vaedge in the browser: the bundle's encoder and decoder run with onnxruntime-web (WebAssembly).
-// window.vaedge = {ready, decode(z), encode(images), eps(n, seed), site, examples}: the API the page (app.js)
+// window.vaedge = {ready, decode(z), encode(images), eps(n, seed), site, examples, runtime}: the API the page (app.js)
 // and the tests use; bad input rejects with a message, and errors are shown on the page (showError).
 "use strict";
 (() => {
@@ -7,7 +7,7 @@
   const MAX_BATCH = 4096;
   const MODULE = "ort-wasm-simd-threaded.mjs", WASM = "ort-wasm-simd-threaded.wasm";
   let site = null, H = 0, W = 0, C = 0, D = 0;
-  let encoder = null, decoder = null, examples = null;
+  let encoder = null, decoder = null, examples = null, runtime = null;
 
   function showError(error) {
     const box = $("error");
@@ -32,9 +32,13 @@
 
   // From the CDN, the module and the wasm binary are fetched here with their SRI hashes, then
   // handed to onnxruntime-web, so no unchecked byte runs.
+  // Threads: every logical core when the page is cross-origin isolated (`vaedge web --serve` sends
+  // COOP/COEP), else one; onnxruntime-web's own default is half the cores, one thread on 2 cores.
+  const defaultThreads = () => (globalThis.crossOriginIsolated ? Math.min(16, navigator.hardwareConcurrency || 1) : 1);
+
   async function configureRuntime(info, threads) {
     if (typeof ort === "undefined") throw new Error(`onnxruntime-web did not load from ${info.base}`);
-    if (threads !== null) ort.env.wasm.numThreads = threads;
+    ort.env.wasm.numThreads = threads !== null ? threads : defaultThreads();
     if (info.source === "site") {
       ort.env.wasm.wasmPaths = new URL(info.base, location.href).href;  // a bare "ort/" would be a module specifier
       return;
@@ -81,12 +85,15 @@
     await configureRuntime(site.onnxruntime_web, params.has("threads") ? Number(params.get("threads")) : null);
     [encoder, decoder] = await Promise.all([loadModel(models.encoder), loadModel(models.decoder)]);
     examples = site.examples ? await loadExamples(site.examples) : null;
+    // onnxruntime-web writes back 1 when it cannot start workers (no SharedArrayBuffer)
+    const threads = ort.env.wasm.numThreads;
+    runtime = { executionProvider: "wasm", threads, isolated: Boolean(globalThis.crossOriginIsolated),
+                cores: navigator.hardwareConcurrency || null,
+                mode: threads > 1 ? `threads ${threads}` : `single thread${globalThis.crossOriginIsolated ? "" : " (not cross-origin isolated)"}` };
     $("status").textContent = `${precision} encoder and decoder loaded: image ${H}×${W}×${C}, latent dim ${D}, ` +
-      `onnxruntime-web ${ort.env.versions ? ort.env.versions.web : ""} (${threadCount(ort.env.wasm.numThreads)})`;
+      `onnxruntime-web ${ort.env.versions ? ort.env.versions.web : ""} (wasm, ${runtime.mode})`;
     return site;
   }
-
-  const threadCount = (n) => (n ? `${n} thread${n === 1 ? "" : "s"}` : "threads: auto");
 
   // onnxruntime-web runs one call at a time per session: calls queue here.
   let queue = Promise.resolve();
@@ -187,6 +194,6 @@
   }
   const ready = load();
   window.vaedge = { ready, decode, encode, eps, showError, drawImages };
-  ready.then((loaded) => { window.vaedge.site = loaded; window.vaedge.examples = examples; });
+  ready.then((loaded) => { window.vaedge.site = loaded; window.vaedge.examples = examples; window.vaedge.runtime = runtime; });
 })();
 

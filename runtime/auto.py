@@ -1,0 +1,283 @@
+"""`backend="auto"`: for each call, the installed engine measured fastest at that batch size on this machine.
+
+Which engine wins depends on the CPU, the engine versions and the graph (onnxruntime at batch 1,
+OpenVINO or LiteRT from batch 64 on one Xeon; another order on a loaded machine), so it is measured,
+not fixed: a few decoder calls per candidate at batch 1, 64 and 256, once, kept in a per-user cache
+file (never inside the bundle, which may be signed) keyed by the CPU model, the engine versions,
+the bundle's manifest sha256 and the options. A call of n rows then goes to the engine whose
+measured call times, interpolated at n, are shortest; an engine is opened on its first call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vaedge import __version__
+from vaedge.errors import BundleError, VaedgeError
+from vaedge.io.files import describe, read_regular
+from vaedge.runtime.backends import REGISTRY, Backend, check_options, open_role
+from vaedge.runtime.manifest import Manifest
+
+AUTO = "auto"
+BATCHES = (1, 64, 256)  # the batch sizes measured; calls in between are interpolated
+BUDGET_S = 0.1  # timed calls per engine and batch size stop after this long (plus one warm-up call)
+MAX_CACHE_BYTES = 1 << 20
+MAX_ENTRIES = 64  # older entries are dropped: one per bundle, precision and option set
+
+
+def cache_path() -> Path:
+    """$XDG_CACHE_HOME/vaedge/engines.json, or ~/.cache/vaedge/engines.json (per user)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"  # the XDG spec ignores relative paths
+    return root / "vaedge" / "engines.json"
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (else platform's), and its core count."""
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    if not name:
+        import platform
+
+        name = platform.processor() or platform.machine()
+    return f"{name} x{os.cpu_count()}"
+
+
+def engine_version(row: Backend) -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(row.requires)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def candidates(manifest: Manifest, precision: str, providers=None, device=None) -> list[Backend]:
+    """Installed engines that have both roles' files of their format at `precision` and take the options."""
+    rows = []
+    for row in REGISTRY.values():
+        if row.batches is not None:  # TFLM: a microcontroller's kernels on the host, chosen by name only
+            continue
+        if not row.installed() or not all(manifest.find_all(r, row.format, precision) for r in ("encoder", "decoder")):
+            continue
+        try:
+            check_options(row, providers, device)
+        except VaedgeError:
+            continue
+        rows.append(row)
+    if not rows:
+        have = sorted({f"{f.format} {f.precision}" for f in manifest.files})
+        raise BundleError(f"{describe(manifest.root)}: no installed engine runs its {precision} files "
+                          f"(files: {', '.join(have) or 'none'}; engines: "
+                          f"{', '.join(r.name for r in REGISTRY.values() if r.installed()) or 'none'})")
+    return rows
+
+
+def measure(engine, latent_dim: int, budget_s: float = BUDGET_S) -> dict[int, float]:
+    """{batch: img/s} of `engine` (a decoder) at each of BATCHES: one warm-up call, then the best of the
+    calls that fit in `budget_s`. A batch whose call would take over 5x the budget is extrapolated."""
+    z = np.random.default_rng(0).standard_normal((max(BATCHES), latent_dim)).astype(np.float32)
+    speeds: dict[int, float] = {}
+    for batch in BATCHES:
+        if speeds and batch / speeds[max(speeds)] > 5 * budget_s:  # a slow engine: don't spend seconds on it
+            speeds[batch] = speeds[max(speeds)]
+            continue
+        feeds = {"z": z[:batch]}
+        engine.run(feeds)
+        best, spent = float("inf"), 0.0
+        while spent < budget_s:
+            start = time.perf_counter()
+            engine.run(feeds)
+            took = time.perf_counter() - start
+            best, spent = min(best, took), spent + took
+        speeds[batch] = round(batch / max(best, 1e-9), 1)
+    return speeds
+
+
+@dataclass
+class Choice:
+    """The measured decoder img/s per engine and batch size; `pick(n)` the engine for a call of n rows."""
+
+    precision: str
+    speeds: dict[str, dict[int, float]]  # backend name -> {batch: img/s}
+    cached: bool  # read from the cache file (False: measured in this process)
+
+    def seconds(self, name: str, n: int) -> float:
+        """A call of n rows on `name`: call times interpolated linearly in n between the measured batches."""
+        points = sorted((b, b / s) for b, s in self.speeds[name].items())
+        if n >= points[-1][0]:
+            return points[-1][1] * n / points[-1][0]
+        return float(np.interp(n, [b for b, _ in points], [t for _, t in points]))
+
+    def pick(self, n: int) -> str:
+        return min(self.speeds, key=lambda name: (self.seconds(name, n), name))
+
+    @property
+    def winners(self) -> list[str]:
+        return list(dict.fromkeys(self.pick(b) for b in BATCHES))
+
+    def describe(self) -> str:
+        """e.g. 'auto (fp32, measured): batch 1 onnx, 64 openvino, 256 openvino; img/s onnx 5007/4561/4253, ...'."""
+        picks = ", ".join(f"{b} {self.pick(b)}" for b in BATCHES)
+        speeds = "; ".join(f"{name} " + "/".join(f"{v[b]:.0f}" for b in BATCHES) for name, v in self.speeds.items())
+        return (f"auto ({self.precision}, {'cached' if self.cached else 'measured'}): batch {picks}; "
+                f"decoder img/s at batch {'/'.join(map(str, BATCHES))}: {speeds}")
+
+    def as_dict(self) -> dict:
+        return {"precision": self.precision, "cached": self.cached,
+                "picks": {str(b): self.pick(b) for b in BATCHES},
+                "img_per_s": {name: {str(b): round(s, 1) for b, s in v.items()} for name, v in self.speeds.items()}}
+
+
+def cache_key(manifest: Manifest, rows: list[Backend], precision: str, providers, threads, device) -> dict:
+    return {"cpu": cpu_model(), "vaedge": __version__, "engines": {r.name: engine_version(r) for r in rows},
+            "manifest_sha256": manifest.raw.get("manifest_sha256"), "precision": precision,
+            "providers": list(providers or []), "threads": threads, "device": device}
+
+
+def _warn(message: str) -> None:
+    import logging
+
+    logging.getLogger("vaedge.runtime.auto").warning(message)
+
+
+def read_cache(path: Path) -> list[dict]:
+    """The cache's entries; [] when absent, and [] with one line on stderr when unreadable or corrupt."""
+    try:
+        if not path.exists() and not path.is_symlink():
+            return []
+        raw = json.loads(read_regular(path, MAX_CACHE_BYTES, follow_symlinks=False))
+        entries = raw["entries"]
+        for entry in entries:
+            speeds = entry["img_per_s"]
+            if not isinstance(entry["key"], dict) or not speeds or any(
+                    sorted(map(int, v)) != list(BATCHES) or not all(np.isfinite(x) and x > 0 for x in v.values())
+                    for v in speeds.values()):
+                raise ValueError("bad entry")
+        return entries
+    except (VaedgeError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        _warn(f"vaedge: ignoring the engine cache {describe(path)} ({type(exc).__name__}); it will be rewritten")
+        return []
+
+
+def write_cache(path: Path, entries: list[dict]) -> None:
+    from vaedge.io import atomic
+
+    try:
+        atomic.write_json(path, {"about": "vaedge --backend auto: decoder img/s per engine, measured on this machine",
+                                 "entries": entries[-MAX_ENTRIES:]})
+    except (VaedgeError, OSError) as exc:  # a read-only home: measure again next time
+        _warn(f"vaedge: cannot write the engine cache {describe(path)} ({exc})")
+
+
+def choose(manifest: Manifest, loaded: dict, precision: str, providers=None, threads=None, device=None
+           ) -> tuple[Choice, dict]:
+    """The Choice for this bundle and precision, from the cache or measured now (then cached), and
+    {backend name: {role: engine}} of the engines opened to measure (empty when cached)."""
+    rows = candidates(manifest, precision, providers, device)
+    key = cache_key(manifest, rows, precision, providers, threads, device)
+    try:
+        path = cache_path()
+    except RuntimeError:  # no home directory to be found: measure every time
+        path = None
+    entries = read_cache(path) if path else []
+    for entry in entries:
+        if entry["key"] == key and set(entry["img_per_s"]) == set(key["engines"]):
+            speeds = {name: {int(b): float(s) for b, s in v.items()} for name, v in entry["img_per_s"].items()}
+            return Choice(precision, speeds, cached=True), {}
+    opened, speeds = {}, {}
+    for row in rows:  # both roles open: every engine checks every file once per manifest sha256
+        opened[row.name] = {role: _open(manifest, row, role, precision, providers, threads, loaded, device)
+                            for role in ("encoder", "decoder")}
+        speeds[row.name] = measure(opened[row.name]["decoder"], manifest.latent_dim)
+    entries = [e for e in entries if e["key"] != key]
+    measured = {name: {str(b): s for b, s in v.items()} for name, v in speeds.items()}
+    if path:
+        write_cache(path, [*entries, {"key": key, "img_per_s": measured}])
+    return Choice(precision, speeds, cached=False), opened
+
+
+def _open(manifest, row: Backend, role: str, precision, providers, threads, loaded, device):
+    return open_role(manifest, role, row.name, precision, providers if row.takes_providers else None, threads, loaded,
+                     device if row.takes_device else None)
+
+
+class AutoEngine:
+    """One role on several engines: each call of n rows runs on `choice.pick(n)`. Takes any n.
+
+    An engine is opened on its first call (`open_engine(name)`), so a process that only ever decodes
+    64 rows imports and opens one engine. Safe: every candidate already opened these very files
+    (same manifest sha256) when it was measured."""
+
+    batch = None
+
+    def __init__(self, open_engine, choice: Choice, role_file, engines: dict | None = None):
+        self.choice, self._open_engine = choice, open_engine
+        self.engines: dict[str, object] = dict(engines or {})  # backend name -> opened engine
+        self.input_names = [t["name"] for t in role_file.inputs]
+        self.output_names = [t["name"] for t in role_file.outputs]
+        self._lock = threading.Lock()
+        self.last = None  # the backend name of the last call
+
+    def engine(self, name: str):
+        with self._lock:
+            if name not in self.engines:
+                self.engines[name] = self._open_engine(name)
+            return self.engines[name]
+
+    def engine_for(self, n: int):
+        return self.engine(self.choice.pick(n))
+
+    @property
+    def name(self) -> str:
+        """The files of the engines opened so far (comma-joined)."""
+        return ", ".join(dict.fromkeys(e.name for e in self.engines.values()))
+
+    @property
+    def settings(self) -> dict:
+        return {"backend": AUTO, "picks": self.choice.as_dict()["picks"],
+                **{name: e.settings for name, e in self.engines.items()}}
+
+    @property
+    def providers(self) -> list[str]:
+        """The providers of the engine that ran the last call (before any: the one for the largest batch)."""
+        return self.engine(self.last or self.choice.pick(max(BATCHES))).providers
+
+    def signature(self) -> dict[str, tuple[list, str]]:
+        signature = self.engine_for(max(BATCHES)).signature()
+        return {k: ([None, *shape[1:]], dtype) for k, (shape, dtype) in signature.items()}
+
+    def quantization(self) -> dict[str, dict]:
+        return {}
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        name = self.choice.pick(len(next(iter(feeds.values()))))
+        engine = self.engine(name)
+        self.last = name
+        return engine.run(feeds)
+
+
+def open_auto(manifest: Manifest, loaded: dict, precision: str, providers=None, threads=None, device=None):
+    """(encoder, decoder, choice): both roles as AutoEngines that open the engine a call needs on first use
+    (the decoders measured in this process are reused)."""
+    choice, measured = choose(manifest, loaded, precision, providers, threads, device)
+    roles = {}
+    for role in ("encoder", "decoder"):
+        def open_engine(name, role=role):
+            return _open(manifest, REGISTRY[name], role, precision, providers, threads, loaded, device)
+
+        first = REGISTRY[choice.winners[0]]
+        reuse = {name: e[role] for name, e in measured.items() if name in choice.winners}
+        roles[role] = AutoEngine(open_engine, choice, manifest.find(role, first.format, precision), reuse)
+    return roles["encoder"], roles["decoder"], choice
