@@ -64,8 +64,13 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_json(path: Path, obj) -> None:
-    """Atomically write `obj` as indented JSON."""
-    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+    """Atomically write `obj` as indented, strict JSON: a NaN or infinity (which JSON has no word for,
+    and which `json` would write as `NaN`/`Infinity`) is an OutputError naming the file."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False)
+    except ValueError as exc:
+        raise OutputError(f"{describe(path)}: not written, a value is not a finite number ({exc})") from None
+    write_bytes(path, (text + "\n").encode())
 
 
 @contextlib.contextmanager
@@ -83,10 +88,18 @@ def temporary_sibling(path: Path, suffix: str = "") -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def check_directory_target(final: Path, replace: bool, owned: Callable[[Path], bool] | None, what: str) -> None:
+def check_directory_target(final: Path, replace: bool, owned: Callable[[Path], bool] | None, what: str,
+                           sources: tuple = ()) -> None:
     """Raise OutputError unless `final` is absent, an empty directory, or (with `replace`) a directory
-    `owned` recognises as vaedge's own `what`."""
+    `owned` recognises as vaedge's own `what`; and never when it holds, or sits inside, one of
+    `sources` (what is being read to make it: replacing it would delete the input)."""
     final = Path(final)
+    target = final.resolve()
+    for source in map(Path, sources):
+        where = source.resolve()
+        if where == target or target in where.parents or where in target.parents:
+            raise OutputError(f"{describe(final)}: overlaps {describe(source)}, which it is made from; "
+                              f"write the {what} somewhere else")
     if not final.exists() and not final.is_symlink():
         return
     name = describe(final)
@@ -102,7 +115,7 @@ def check_directory_target(final: Path, replace: bool, owned: Callable[[Path], b
 
 @contextlib.contextmanager
 def staged_directory(final: Path, replace: bool = False, owned: Callable[[Path], bool] | None = None,
-                     what: str = "directory") -> Iterator[Path]:
+                     what: str = "directory", sources: tuple = ()) -> Iterator[Path]:
     """Yield an empty temporary sibling of `final`; on success rename it to `final`.
 
     An existing `final` is swapped out whole (old moved aside, new renamed in, old deleted) only
@@ -111,7 +124,7 @@ def staged_directory(final: Path, replace: bool = False, owned: Callable[[Path],
     is removed and `final` is untouched.
     """
     final = Path(final)
-    check_directory_target(final, replace, owned, what)
+    check_directory_target(final, replace, owned, what, sources)
     try:
         staging = sibling_directory(final)
     except OSError as exc:  # name what the user asked for, not our temporary name

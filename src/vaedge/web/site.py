@@ -77,7 +77,7 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
     runtime = _ort_files(ort_web)
     marker = site_description(manifest, models, precisions[0], latents, local=ort_web is not None,
                               version=ort.package_version(ort_web) if ort_web is not None else ort.VERSION)
-    with atomic.staged_directory(out, replace=force, owned=is_site, what="site") as stage:
+    with atomic.staged_directory(out, replace=force, owned=is_site, what="site", sources=(bundle,)) as stage:
         for name in PAGE:
             atomic.write_bytes(stage / name, _page_file(name, ort_web is not None))
         for name, data in files.items():
