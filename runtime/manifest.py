@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaedge.errors import BundleError
-from vaedge.io.files import MiB, describe, read_regular
+from vaedge.io.files import MiB, describe, parse_json, read_regular
 
 MANIFEST = "vaedge.json"
 SIGNATURE = "vaedge.sig"  # written by `vaedge sign` / `export --sign-key`, outside the manifest it signs
@@ -162,8 +162,9 @@ def manifest_digest(raw: dict) -> str:
 def is_bundle(path: Path) -> bool:
     """True if `path` holds a vaedge.json that says it is a vaedge bundle (what --force may replace)."""
     try:
-        raw = json.loads(read_regular(Path(path) / MANIFEST, MAX_MANIFEST_BYTES, BundleError, follow_symlinks=False))
-    except (BundleError, ValueError, RecursionError):
+        raw = parse_json(read_regular(Path(path) / MANIFEST, MAX_MANIFEST_BYTES, BundleError, follow_symlinks=False),
+                         MANIFEST, BundleError)
+    except BundleError:
         return False
     return isinstance(raw, dict) and raw.get("format") == FORMAT
 
@@ -177,10 +178,7 @@ def read_manifest(bundle: Path) -> Manifest:
     if not path.exists() and not path.is_symlink():
         raise BundleError(f"{describe(path)}: missing; is {describe(root)} a vaedge bundle?")
     data = read_regular(path, MAX_MANIFEST_BYTES, BundleError, follow_symlinks=False)
-    try:
-        raw = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise BundleError(f"{describe(path)}: not valid JSON ({exc})") from None
+    raw = parse_json(data, path, BundleError)
     problems = []
     if isinstance(raw, dict) and raw.get("manifest_sha256") != manifest_digest(raw):
         problems.append(f"manifest_sha256 {describe(str(raw.get('manifest_sha256')))[:80]} does not match its "

@@ -86,3 +86,27 @@ def is_regular(path: Path) -> bool:
     except OSError:
         return False
 
+
+
+MAX_INT_DIGITS = 40
+
+
+def _refuse_constant(word: str):
+    raise ValueError(f"{word} is not JSON (a number must be finite)")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-')):,} digits (at most {MAX_INT_DIGITS} are read)")
+    return int(text)
+
+
+def parse_json(data: bytes | str, name, error: type[VaedgeError] = DataError):
+    """Strict JSON from a stranger: NaN/Infinity, integers over MAX_INT_DIGITS digits, bad UTF-8 and
+    nesting deep enough to overflow the parser are `error` naming the file, never a traceback."""
+    import json
+
+    try:
+        return json.loads(data, parse_constant=_refuse_constant, parse_int=_bounded_int)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise error(f"{describe(name)}: not valid JSON ({describe(str(exc))[:200]})") from None

@@ -1,15 +1,17 @@
 """Images in and out: PNG grids of generated images, and image files from users decoded safely.
 
-Every decoder goes through `decode_image`, which reads a regular file within a byte budget, checks
-the pixel count the header declares before decoding, and maps every mode Pillow opens to 8-bit
-grayscale or RGB:
+Every decoder goes through `decode_image`, which reads a regular file within a byte budget, lets
+only the decoders of the formats vaedge reads (DECODERS: PNG, JPEG, BMP, GIF, WebP) look at the
+bytes, whatever the file's name says (an EPS, PSD or any other format Pillow knows is refused, so no
+plugin ever starts Ghostscript or parses a format nobody asked for), checks the pixel count the
+header declares before decoding, and maps every mode Pillow opens to 8-bit grayscale or RGB:
 
 | mode | becomes |
 | --- | --- |
 | 1, L, P, RGB, CMYK, YCbCr, LAB, HSV | Pillow's own conversion to L or RGB |
 | I;16 (16-bit PNG), I, F | scaled from their full range (65535 for 16-bit) to 0..255, not clipped |
 | LA, PA, RGBA, P with transparency | composited over black, the background of MNIST-style images |
-| animated GIF, APNG, multi-page TIFF | the first frame |
+| animated GIF, APNG, animated WebP | the first frame |
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from vaedge.io import atomic
 from vaedge.io.files import MiB, describe, read_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+DECODERS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # Pillow format names: the only plugins that see a file
 MAX_IMAGE_BYTES = 64 * MiB
 MAX_IMAGE_PIXELS = 64_000_000  # 8000 x 8000; checked from the header, before decoding
 
@@ -74,7 +77,7 @@ def decode_image(path: Path, channels: int, size: tuple[int, int] | None = None,
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             warnings.simplefilter("ignore")  # palette/transparency notes: handled below
-            with Image.open(io.BytesIO(data)) as img:
+            with Image.open(io.BytesIO(data), formats=DECODERS) as img:
                 if img.width * img.height > MAX_IMAGE_PIXELS:
                     raise error(f"{name}: {img.width}x{img.height} pixels, more than the {MAX_IMAGE_PIXELS:,} allowed")
                 img.seek(0)
