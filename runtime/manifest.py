@@ -218,6 +218,9 @@ def schema_problems(raw) -> list[str]:
     for key in ("metrics", "validation", "sampling", "flops_per_image", "producer"):
         if key in raw and not isinstance(raw[key], dict):
             problems.append(f"{key} must be an object")
+    sampling = raw.get("sampling")
+    if isinstance(sampling, dict) and not all(isinstance(v, (str, bool)) and len(str(v)) <= 200 for v in sampling.values()):
+        problems.append("sampling values must be strings of at most 200 characters (or true/false)")
     if isinstance(raw.get("flops_per_image"), dict) and not all(_int(v, 0, 1 << 50) for v in raw["flops_per_image"].values()):
         problems.append("flops_per_image values must be non-negative ints")
     files = raw.get("files")
