@@ -24,6 +24,7 @@ from pathlib import Path
 
 from vaedge.errors import ClusterError, TrainingError
 from vaedge.io import atomic
+from vaedge.train.checkpoint import load_vae, read_history
 from vaedge.train.cluster import Cluster
 from vaedge.train.config import TrainConfig, is_run
 
@@ -55,7 +56,7 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
             checkpoint = run.last_checkpoint(out)
             if checkpoint and (out / "metrics.json").is_file():
                 raise TrainingError(f"{out}: already finished; nothing to resume")
-            history = json.loads((checkpoint[1] / "history.json").read_text()) if checkpoint else {}
+            history = read_history(checkpoint[1] / "history.json", checkpoint[0]) if checkpoint else {}
         else:
             config.validate()
             atomic.check_directory_target(out, force, is_run, "run")
@@ -91,7 +92,7 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
                 config.lr_schedule, config.learning_rate, config.epochs, steps)))
             vae.optimizer.build(vae.trainable_variables)
         if checkpoint:  # outside the scope: a plain model, read by the chief only
-            saved = keras.saving.load_model(checkpoint[1] / "vae.keras")
+            saved = load_vae(checkpoint[1] / "vae.keras", config.image_shape, config.latent_dim)
             values = [np.asarray(v) for v in (*saved.variables, *saved.optimizer.variables)]
         else:
             values = [np.asarray(v) for v in (*vae.variables, *vae.optimizer.variables)]

@@ -10,6 +10,8 @@ import typer
 from vaedge.cli.bundle_options import BUNDLE
 from vaedge.cli.errors import reported
 
+MAX_SECONDS = 3600.0  # per measurement
+
 
 @reported
 def bench(
@@ -21,6 +23,14 @@ def bench(
     threads: Optional[int] = typer.Option(None, help="Intra-op threads for onnxruntime/LiteRT (default: theirs)."),
 ) -> None:
     """Throughput at batch 1/64/256, batch-1 latency, size, memory and cold start, vs the sgemm roofline."""
+    from vaedge.errors import InputError
+    from vaedge.runtime.generator import MAX_THREADS
+    from vaedge.runtime.inputs import bounded_int
+
+    if threads is not None:
+        threads = bounded_int(threads, "--threads", MAX_THREADS)
+    if not 0 < seconds <= MAX_SECONDS:  # NaN fails too; inf would never end
+        raise InputError(f"--seconds must be > 0 and at most {MAX_SECONDS:g}, got {seconds}")
     if keras is not None:
         from vaedge.quiet import import_tensorflow
 
