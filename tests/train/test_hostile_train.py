@@ -128,3 +128,31 @@ def test_tampered_run_directories_are_one_line(trained_run, tmp_path, tamper, re
     assert one_line(result), (tamper, result.output, result.exception)
     assert not (run / "metrics.json").exists()
     reliability(f"tampered run dir for --resume: {tamper}", "one line, nothing loaded or run")
+
+
+def test_limit_applies_before_resizing(monkeypatch, reliability):
+    """`--image-size 112 112 --limit 64` on a source that returns every image (the Keras download):
+    only 64 training images are converted and resized, not 60 000."""
+    import numpy as np
+
+    from vaedge.train import data
+
+    arrays = {"x_train": np.zeros((60_000, 28, 28), np.uint8), "x_test": np.zeros((100, 28, 28), np.uint8),
+              "y_train": np.zeros(60_000, np.uint8), "y_test": np.zeros(100, np.uint8)}
+    monkeypatch.setattr(data, "_load_named", lambda name, limit: ("keras.datasets.fashion_mnist", dict(arrays)))
+    seen, real_fit = [], data._fit
+    monkeypatch.setattr(data, "_fit", lambda x, *args: seen.append(len(x)) or real_fit(x, *args))
+    dataset = data.load_dataset("fashion_mnist", image_size=(112, 112), limit=64)
+    assert dataset.x_train.shape == (64, 112, 112, 1) and len(dataset.y_train) == 64 and seen == [64, 100]
+    reliability("memory: --image-size with --limit on a whole downloaded dataset", "only the kept images resized")
+
+
+def test_generate_memory_check_counts_the_real_peak(bundle, tmp_path, reliability):
+    """n whose float32 images take a third of the memory check's budget: refused (the grid and PNG
+    need about 4.5 times the image array), before any image is made."""
+    from vaedge.runtime.inputs import MEMORY_BYTES
+
+    n = (MEMORY_BYTES // 2) // 3 // (28 * 28 * 4)
+    result = runner.invoke(app, ["generate", str(bundle), "--n", str(n), "--out", str(tmp_path / "x.png")])
+    assert one_line(result) and "GiB" in result.output and not (tmp_path / "x.png").exists(), result.output
+    reliability("memory: generate --n whose grid and PNG would not fit", "refused before decoding")

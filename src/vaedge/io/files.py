@@ -24,7 +24,14 @@ def describe(path) -> str:
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def read_regular(path, max_bytes: int, error: type[VaedgeError] = DataError, follow_symlinks: bool = True) -> bytes:
+def read_head(path, n: int, error: type[VaedgeError] = DataError) -> bytes:
+    """The first `n` bytes (fewer if shorter) of the regular file `path`, whatever its size, to tell
+    what it holds; anything but a regular file raises `error` as read_regular does."""
+    return read_regular(path, n, error, head=True)
+
+
+def read_regular(path, max_bytes: int, error: type[VaedgeError] = DataError, follow_symlinks: bool = True,
+                 head: bool = False) -> bytes:
     """All bytes of the regular file `path`, at most `max_bytes`; anything else raises `error`."""
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:
@@ -42,6 +49,8 @@ def read_regular(path, max_bytes: int, error: type[VaedgeError] = DataError, fol
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise error(f"{name}: not a regular file (a {_kind(info.st_mode)}); only regular files are read")
+        if head:
+            return os.read(fd, max_bytes)
         if info.st_size > max_bytes:
             raise error(f"{name}: {info.st_size:,} bytes, more than the {max_bytes:,} allowed for it")
         chunks, total = [], 0

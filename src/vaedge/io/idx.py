@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vaedge.errors import DataError
-from vaedge.io.files import MiB, describe, read_regular
+from vaedge.io.files import MiB, describe, read_head, read_regular
 
 IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dims
 LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dim
@@ -121,8 +121,10 @@ def read_idx_directory(directory: Path, limit: int | None = None, splits=tuple(S
 def is_idx(path: Path, expected_magic: int = IMAGES_MAGIC) -> bool:
     """True if the file's first bytes (inflated, for gzip) are the IDX magic `expected_magic`: what a
     file holds decides how it is read, never its name."""
-    try:
-        head = _Stream(Path(path), MAX_IDX_BYTES).take(4)
-    except DataError:
-        return False
-    return len(head) == 4 and int.from_bytes(head, "big") == expected_magic
+    head = read_head(path, 64 * 1024)  # a FIFO or device raises here, as for any read
+    if head[:2] == GZIP_MAGIC:
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 4)
+        except zlib.error:
+            return False
+    return len(head) >= 4 and int.from_bytes(head[:4], "big") == expected_magic

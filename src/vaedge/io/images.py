@@ -154,7 +154,11 @@ def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = No
         name = describe(path.name)
         if not path.exists():
             raise InputError(f"{describe(path)}: no such file or directory")
-        if path.is_dir() or (path.suffix.lower() not in (".npz", *IMAGE_SUFFIXES) and is_idx(path)):
+        try:
+            idx_file = path.suffix.lower() not in (".npz", *IMAGE_SUFFIXES) and not path.is_dir() and is_idx(path)
+        except DataError as exc:
+            raise InputError(str(exc)) from None
+        if path.is_dir() or idx_file:
             idx = find_idx_file(path, "test", "images") if path.is_dir() else path
             if idx is None:
                 raise InputError(f"{describe(path)}: no t10k-images-idx3-ubyte[.gz] in this folder")
