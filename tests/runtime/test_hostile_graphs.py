@@ -10,12 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from typer.testing import CliRunner
+from vaedge.runtime.manifest import (
+    build_manifest,
+    file_entry,
+    manifest_digest,
+    tensor_specs,
+)
 
 from tests.runtime.tiny_bundle import LATENT, SIDE, make_bundle
 from vaedge import runtime
 from vaedge.cli import app
 from vaedge.errors import BundleError, DataError, InputError
-from vaedge.runtime.manifest import build_manifest, file_entry, manifest_digest, tensor_specs
 
 pytestmark = pytest.mark.reliability
 runner = CliRunner()
@@ -24,10 +29,22 @@ onnx = pytest.importorskip("onnx")
 
 def reseal(root: Path) -> None:
     """Rewrite the manifest for the graphs now in `root`, as an attacker who knows the format would."""
-    files = [file_entry(root, f"{r}.onnx", role=r, format="onnx", precision="fp32",
-                        **dict(zip(("inputs", "outputs"), tensor_specs(r, (SIDE, SIDE, 1), LATENT))))
-             for r in ("encoder", "decoder")]
-    (root / "vaedge.json").write_text(json.dumps(build_manifest((SIDE, SIDE, 1), LATENT, files)))
+    files = [
+        file_entry(
+            root,
+            f"{r}.onnx",
+            role=r,
+            format="onnx",
+            precision="fp32",
+            **dict(
+                zip(("inputs", "outputs"), tensor_specs(r, (SIDE, SIDE, 1), LATENT))
+            ),
+        )
+        for r in ("encoder", "decoder")
+    ]
+    (root / "vaedge.json").write_text(
+        json.dumps(build_manifest((SIDE, SIDE, 1), LATENT, files))
+    )
 
 
 def external(tensor, location: str) -> None:
@@ -51,14 +68,18 @@ def forge_constant(model, location):
 
     tensor = numpy_helper.from_array(np.ones((LATENT, SIDE * SIDE), np.float32), "wt")
     external(tensor, location)
-    model.graph.initializer.remove(next(t for t in model.graph.initializer if t.name == "wt"))
+    model.graph.initializer.remove(
+        next(t for t in model.graph.initializer if t.name == "wt")
+    )
     model.graph.node.insert(0, helper.make_node("Constant", [], ["wt"], value=tensor))
 
 
 def forge_flag_only(model, location):
     from onnx import TensorProto
 
-    next(t for t in model.graph.initializer if t.name == "wt").data_location = TensorProto.EXTERNAL
+    next(
+        t for t in model.graph.initializer if t.name == "wt"
+    ).data_location = TensorProto.EXTERNAL
 
 
 def forge_sparse(model, location):
@@ -67,16 +88,22 @@ def forge_sparse(model, location):
     values = numpy_helper.from_array(np.ones(1, np.float32), "wt")
     external(values, location)
     indices = numpy_helper.from_array(np.zeros(1, np.int64), "wt_i")
-    model.graph.initializer.remove(next(t for t in model.graph.initializer if t.name == "wt"))
-    model.graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, [LATENT, SIDE * SIDE]))
+    model.graph.initializer.remove(
+        next(t for t in model.graph.initializer if t.name == "wt")
+    )
+    model.graph.sparse_initializer.append(
+        helper.make_sparse_tensor(values, indices, [LATENT, SIDE * SIDE])
+    )
 
 
-FORGERIES = {"initializer, absolute path": (forge_initializer, "/etc/passwd"),
-             "initializer, relative path": (forge_initializer, "../../../../../../etc/passwd"),
-             "initializer, file beside it": (forge_initializer, "vaedge.json"),
-             "Constant attribute": (forge_constant, "/etc/passwd"),
-             "sparse initializer": (forge_sparse, "/etc/passwd"),
-             "EXTERNAL flag alone": (forge_flag_only, "")}
+FORGERIES = {
+    "initializer, absolute path": (forge_initializer, "/etc/passwd"),
+    "initializer, relative path": (forge_initializer, "../../../../../../etc/passwd"),
+    "initializer, file beside it": (forge_initializer, "vaedge.json"),
+    "Constant attribute": (forge_constant, "/etc/passwd"),
+    "sparse initializer": (forge_sparse, "/etc/passwd"),
+    "EXTERNAL flag alone": (forge_flag_only, ""),
+}
 
 
 @pytest.fixture(params=list(FORGERIES))
@@ -91,12 +118,17 @@ def external_bundle(request, tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("backend", ["onnx", "openvino"])
-def test_external_data_is_refused_by_every_engine(external_bundle, backend, reliability):
+def test_external_data_is_refused_by_every_engine(
+    external_bundle, backend, reliability
+):
     if backend == "openvino":
         pytest.importorskip("openvino")
     with pytest.raises(BundleError, match="external data"):
         runtime.load(external_bundle, backend=backend)
-    reliability(f"forged graph (re-sealed): ONNX external data, {backend} backend", "BundleError before the engine reads")
+    reliability(
+        f"forged graph (re-sealed): ONNX external data, {backend} backend",
+        "BundleError before the engine reads",
+    )
 
 
 def test_external_data_never_reaches_the_site(external_bundle, tmp_path, reliability):
@@ -105,7 +137,10 @@ def test_external_data_never_reaches_the_site(external_bundle, tmp_path, reliabi
     with pytest.raises((BundleError, InputError), match="external data"):
         build_site(external_bundle, tmp_path / "site")
     assert not (tmp_path / "site").exists()
-    reliability("forged graph (re-sealed): ONNX external data, vaedge web", "refused, no site written")
+    reliability(
+        "forged graph (re-sealed): ONNX external data, vaedge web",
+        "refused, no site written",
+    )
 
 
 def test_site_applies_the_runtimes_operator_and_signature_checks(tmp_path, reliability):
@@ -133,7 +168,10 @@ def test_site_applies_the_runtimes_operator_and_signature_checks(tmp_path, relia
     with pytest.raises(BundleError, match="not listed"):
         build_site(renamed, tmp_path / "site3")
     assert helper and not any((tmp_path / f"site{i}").exists() for i in (1, 2, 3))
-    reliability("vaedge web: a graph runtime.load refuses (Loop, wrong tensors, unlisted file)", "refused, no site written")
+    reliability(
+        "vaedge web: a graph runtime.load refuses (Loop, wrong tensors, unlisted file)",
+        "refused, no site written",
+    )
 
 
 @pytest.mark.parametrize("value", [1e200, -1e300])
@@ -156,12 +194,18 @@ def test_site_json_is_strict(bundle, tmp_path, value, reliability):
     entry = next(f for f in manifest["files"] if f["path"] == "parity.npz")
     import hashlib
 
-    entry.update(sha256=hashlib.sha256(buffer.getvalue()).hexdigest(), size=len(buffer.getvalue()))
+    entry.update(
+        sha256=hashlib.sha256(buffer.getvalue()).hexdigest(),
+        size=len(buffer.getvalue()),
+    )
     manifest["manifest_sha256"] = manifest_digest(manifest)
     (target / "vaedge.json").write_text(json.dumps(manifest))
     with pytest.raises((BundleError, InputError), match="z_mean"):
         build_site(target, tmp_path / "site")
-    reliability("vaedge web: parity.npz values that overflow JSON (1e200)", "refused, no Infinity written")
+    reliability(
+        "vaedge web: parity.npz values that overflow JSON (1e200)",
+        "refused, no Infinity written",
+    )
 
 
 # ------------------------------------------------------------------ manifests: numbers and text
@@ -173,25 +217,36 @@ def raw_manifest(bundle, tmp_path, text_edit) -> Path:
     return target
 
 
-@pytest.mark.parametrize("edit", [
-    lambda t: t.replace('"latent_dim": 2', '"latent_dim": ' + "9" * 5000),
-    lambda t: t.replace('"latent_dim": 2', '"latent_dim": NaN'),
-    lambda t: t.replace('"latent_dim": 2', '"latent_dim": Infinity'),
-    lambda t: t.replace('"latent_dim": 2', '"latent_dim": ' + "[" * 100000 + "]" * 100000),
-    lambda t: t.replace('"latent_dim": 2', '"latent_dim": 2, "x": "\\ud800"'),
-], ids=["5000 digits", "NaN", "Infinity", "deep nesting", "lone surrogate"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.replace('"latent_dim": 2', '"latent_dim": ' + "9" * 5000),
+        lambda t: t.replace('"latent_dim": 2', '"latent_dim": NaN'),
+        lambda t: t.replace('"latent_dim": 2', '"latent_dim": Infinity'),
+        lambda t: t.replace(
+            '"latent_dim": 2', '"latent_dim": ' + "[" * 100000 + "]" * 100000
+        ),
+        lambda t: t.replace('"latent_dim": 2', '"latent_dim": 2, "x": "\\ud800"'),
+    ],
+    ids=["5000 digits", "NaN", "Infinity", "deep nesting", "lone surrogate"],
+)
 def test_hostile_json_numbers_are_one_line(bundle, tmp_path, edit, reliability):
     target = raw_manifest(bundle, tmp_path, edit)
     with pytest.raises(BundleError):
         runtime.load(target)
     result = runner.invoke(app, ["info", str(target)])
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
-    reliability("forged manifest: 5000-digit integer, NaN, Infinity, deep nesting", "BundleError, one line")
+    reliability(
+        "forged manifest: 5000-digit integer, NaN, Infinity, deep nesting",
+        "BundleError, one line",
+    )
 
 
 # ------------------------------------------------------------------ Pillow sees only documented formats
-EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n%%EndComments\n"
-       b"(/etc/passwd) (r) file pop showpage\n%%EOF\n")
+EPS = (
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n%%EndComments\n"
+    b"(/etc/passwd) (r) file pop showpage\n%%EOF\n"
+)
 
 
 @pytest.fixture()
@@ -203,30 +258,49 @@ def eps_never_chosen(monkeypatch):
         raise AssertionError("EpsImagePlugin was chosen")
 
     monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", refuse)
-    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: pytest.fail("Ghostscript started"))
+    monkeypatch.setattr(
+        EpsImagePlugin,
+        "Ghostscript",
+        lambda *a, **k: pytest.fail("Ghostscript started"),
+    )
 
 
-OTHER_FORMATS = {"EPS": EPS, "PSD": b"8BPS\x00\x01" + bytes(20), "PDF-like PostScript": b"%!PS\n" + EPS,
-                 "TIFF": b"II*\x00\x08\x00\x00\x00" + bytes(16), "ICO": b"\x00\x00\x01\x00\x01\x00" + bytes(16),
-                 "XBM": b"#define im_width 8\n#define im_height 1\nstatic char im_bits[] = {0x00};\n"}
+OTHER_FORMATS = {
+    "EPS": EPS,
+    "PSD": b"8BPS\x00\x01" + bytes(20),
+    "PDF-like PostScript": b"%!PS\n" + EPS,
+    "TIFF": b"II*\x00\x08\x00\x00\x00" + bytes(16),
+    "ICO": b"\x00\x00\x01\x00\x01\x00" + bytes(16),
+    "XBM": b"#define im_width 8\n#define im_height 1\nstatic char im_bits[] = {0x00};\n",
+}
 
 
 @pytest.mark.parametrize("kind", list(OTHER_FORMATS))
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".gif"])
-def test_undocumented_formats_are_never_decoded(tmp_path, kind, suffix, eps_never_chosen, reliability):
+def test_undocumented_formats_are_never_decoded(
+    tmp_path, kind, suffix, eps_never_chosen, reliability
+):
     from vaedge.io.images import decode_image
 
     path = tmp_path / f"photo{suffix}"
     path.write_bytes(OTHER_FORMATS[kind])
     with pytest.raises(DataError, match="cannot decode"):
         decode_image(path, 1)
-    reliability(f"image: {kind} named {suffix} (Pillow plugin by content)", "refused, the plugin never chosen")
+    reliability(
+        f"image: {kind} named {suffix} (Pillow plugin by content)",
+        "refused, the plugin never chosen",
+    )
 
 
-def test_eps_is_refused_by_every_command_that_reads_images(bundle, tmp_path, eps_never_chosen, reliability):
+def test_eps_is_refused_by_every_command_that_reads_images(
+    bundle, tmp_path, eps_never_chosen, reliability
+):
     eps = tmp_path / "photo.png"
     eps.write_bytes(EPS)
-    for command in (["encode", str(bundle), str(eps)], ["reconstruct", str(bundle), str(eps), "--out", str(tmp_path / "r.png")]):
+    for command in (
+        ["encode", str(bundle), str(eps)],
+        ["reconstruct", str(bundle), str(eps), "--out", str(tmp_path / "r.png")],
+    ):
         result = runner.invoke(app, command)
         assert result.exit_code == 1 and "cannot decode" in result.output, result.output
     folder = tmp_path / "images"
@@ -237,4 +311,7 @@ def test_eps_is_refused_by_every_command_that_reads_images(bundle, tmp_path, eps
 
     with pytest.raises(DataError, match="cannot decode"):
         load(str(folder), image_size=(28, 28), channels=1)
-    reliability("image: EPS named .png to encode, reconstruct and training data", "refused, Ghostscript never started")
+    reliability(
+        "image: EPS named .png to encode, reconstruct and training data",
+        "refused, Ghostscript never started",
+    )

@@ -22,8 +22,23 @@ runner = CliRunner()
 
 
 def sign(target, key, *extra, env=None):
-    return subprocess.run([sys.executable, "-m", "vaedge", "sign", str(target), "--key", str(key), *extra],
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vaedge",
+            "sign",
+            str(target),
+            "--key",
+            str(key),
+            *extra,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 @pytest.fixture
@@ -34,21 +49,36 @@ def copy(bundle, tmp_path):
 def test_resigning_verifies_with_the_new_key(copy, tmp_path, monkeypatch, reliability):
     keys = [keypair(tmp_path, f"k{i}") for i in range(3)]
     for private, public in keys:
-        assert runner.invoke(app, ["sign", str(copy), "--key", str(private)]).exit_code == 0
-        runtime.load(copy, public_key=public)  # the newest signature verifies, its vaedge.sig not signed into it
+        assert (
+            runner.invoke(app, ["sign", str(copy), "--key", str(private)]).exit_code
+            == 0
+        )
+        runtime.load(
+            copy, public_key=public
+        )  # the newest signature verifies, its vaedge.sig not signed into it
         monkeypatch.chdir(tmp_path)  # a relative bundle path too
         assert runner.invoke(app, ["sign", "b", "--key", str(private)]).exit_code == 0
         runtime.load(copy, public_key=public)
     with pytest.raises(SignatureError):
         runtime.load(copy, public_key=keys[0][1])
-    reliability("signing: re-sign a signed bundle (new key, relative path)", "verifies with the new key only")
+    reliability(
+        "signing: re-sign a signed bundle (new key, relative path)",
+        "verifies with the new key only",
+    )
 
 
 def test_concurrent_signers_leave_one_valid_signature(copy, tmp_path, reliability):
     (k1, p1), (k2, p2) = keypair(tmp_path, "a"), keypair(tmp_path, "b")
     for _ in range(3):
-        procs = [subprocess.Popen([sys.executable, "-m", "vaedge", "sign", str(copy), "--key", str(k)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in (k1, k2, k1)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "vaedge", "sign", str(copy), "--key", str(k)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for k in (k1, k2, k1)
+        ]
         results = [p.communicate(timeout=180) for p in procs]
         assert all(p.returncode == 0 for p in procs), results
         verified = 0
@@ -58,12 +88,27 @@ def test_concurrent_signers_leave_one_valid_signature(copy, tmp_path, reliabilit
                 verified += 1
             except SignatureError:
                 pass
-        assert verified == 1 and not [p.name for p in copy.iterdir() if p.name.startswith(".")]  # no temp left
-        reliability("signing: three `vaedge sign` at once", "the signature left verifies with one key")
+        assert verified == 1 and not [
+            p.name for p in copy.iterdir() if p.name.startswith(".")
+        ]  # no temp left
+        reliability(
+            "signing: three `vaedge sign` at once",
+            "the signature left verifies with one key",
+        )
 
 
-@pytest.mark.parametrize("stray", ["symlink out", "symlink in", "FIFO", "stray file", "signature symlink",
-                                   "signature FIFO", "signature folder"])
+@pytest.mark.parametrize(
+    "stray",
+    [
+        "symlink out",
+        "symlink in",
+        "FIFO",
+        "stray file",
+        "signature symlink",
+        "signature FIFO",
+        "signature folder",
+    ],
+)
 def test_links_and_fifos_in_a_bundle_are_one_line(copy, tmp_path, stray, reliability):
     private, _ = keypair(tmp_path, "k")
     if stray == "symlink out":
@@ -82,10 +127,19 @@ def test_links_and_fifos_in_a_bundle_are_one_line(copy, tmp_path, stray, reliabi
     else:
         (copy / "vaedge.sig").mkdir()
     result = sign(copy, private)
-    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert (
+        result.returncode == 1
+        and result.stderr.count("\n") == 1
+        and "Traceback" not in result.stderr
+    ), result.stderr
     if stray == "signature symlink":
-        assert (tmp_path / "elsewhere.sig").read_bytes() == b"old"  # never written through the link
-    reliability("signing: unlisted symlink/FIFO/file in the bundle, or vaedge.sig a link/FIFO/folder", "one line, nothing signed")
+        assert (
+            tmp_path / "elsewhere.sig"
+        ).read_bytes() == b"old"  # never written through the link
+    reliability(
+        "signing: unlisted symlink/FIFO/file in the bundle, or vaedge.sig a link/FIFO/folder",
+        "one line, nothing signed",
+    )
 
 
 def encrypted_key(tmp_path, password: bytes):
@@ -94,10 +148,18 @@ def encrypted_key(tmp_path, password: bytes):
 
     key = ec.generate_private_key(ec.SECP256R1())
     private, public = tmp_path / "enc.pem", tmp_path / "enc.pub.pem"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.BestAvailableEncryption(password)))
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     return private, public
 
 
@@ -107,12 +169,28 @@ def test_encrypted_key_with_its_password(copy, tmp_path, reliability):
     assert sign(copy, private, "--password-file", tmp_path / "pw").returncode == 0
     runtime.load(copy, public_key=public)
     env = {**os.environ, "VAEDGE_KEY_PASSWORD": "correct horse"}
-    assert sign(copy, private, "--password-env", "VAEDGE_KEY_PASSWORD", env=env).returncode == 0
+    assert (
+        sign(copy, private, "--password-env", "VAEDGE_KEY_PASSWORD", env=env).returncode
+        == 0
+    )
     runtime.load(copy, public_key=public)
     (tmp_path / "bad").write_bytes(b"wrong\n")
-    for extra in ([], ["--password-file", tmp_path / "bad"], ["--password-env", "NO_SUCH_VARIABLE_HERE"],
-                  ["--password-file", "/dev/zero"]):
+    for extra in (
+        [],
+        ["--password-file", tmp_path / "bad"],
+        ["--password-env", "NO_SUCH_VARIABLE_HERE"],
+        ["--password-file", "/dev/zero"],
+    ):
         result = sign(copy, private, *extra)
-        assert result.returncode == 1 and result.stderr.count("\n") == 1 and "correct horse" not in result.stderr, result.stderr
-    runtime.load(copy, public_key=public)  # failed attempts left the good signature alone
-    reliability("signing: encrypted key, right password from a file or env var; wrong or none", "signs / one line")
+        assert (
+            result.returncode == 1
+            and result.stderr.count("\n") == 1
+            and "correct horse" not in result.stderr
+        ), result.stderr
+    runtime.load(
+        copy, public_key=public
+    )  # failed attempts left the good signature alone
+    reliability(
+        "signing: encrypted key, right password from a file or env var; wrong or none",
+        "signs / one line",
+    )

@@ -8,15 +8,22 @@ import shutil
 
 import pytest
 from typer.testing import CliRunner
+from vaedge.runtime.manifest import manifest_digest
 
 from vaedge.cli import app
-from vaedge.runtime.manifest import manifest_digest
 
 pytestmark = pytest.mark.reliability
 runner = CliRunner()
-PAYLOADS = {"OSC title": "\x1b]0;pwned\x07", "CSI clear": "\x1b[2J\x1b[31m", "C1 CSI": "\x9b31m",
-            "forged line": "ok\nerror: forged line", "bidi override": "abc\u202egnp.exe", "line separator": "a\u2028b",
-            "carriage return": "x\rDONE", "rich markup": "[red]red[/red]"}
+PAYLOADS = {
+    "OSC title": "\x1b]0;pwned\x07",
+    "CSI clear": "\x1b[2J\x1b[31m",
+    "C1 CSI": "\x9b31m",
+    "forged line": "ok\nerror: forged line",
+    "bidi override": "abc\u202egnp.exe",
+    "line separator": "a\u2028b",
+    "carriage return": "x\rDONE",
+    "rich markup": "[red]red[/red]",
+}
 RAW = ("\x1b", "\x9b", "\u202e", "\u2028", "\r", "\x07")
 
 
@@ -43,13 +50,24 @@ def clean(output: str) -> bool:
 
 
 @pytest.mark.parametrize("payload", list(PAYLOADS))
-def test_every_manifest_string_is_printed_as_data(bundle, tmp_path, payload, reliability):
+def test_every_manifest_string_is_printed_as_data(
+    bundle, tmp_path, payload, reliability
+):
     original = json.loads((bundle / "vaedge.json").read_text())
     # every string outside the file list, and every string of one file entry of each format
-    firsts = {next(i for i, f in enumerate(original["files"]) if f["format"] == kind) for kind in ("onnx", "tflite", "npz")}
-    leaves = [p for p in string_leaves(original) if p != ("manifest_sha256",) and (p[0] != "files" or p[1] in firsts)]
+    firsts = {
+        next(i for i, f in enumerate(original["files"]) if f["format"] == kind)
+        for kind in ("onnx", "tflite", "npz")
+    }
+    leaves = [
+        p
+        for p in string_leaves(original)
+        if p != ("manifest_sha256",) and (p[0] != "files" or p[1] in firsts)
+    ]
     assert ("sampling", "formula") in leaves and len(leaves) > 20
-    k = list(PAYLOADS).index(payload)  # each payload tries every 8th string, so each string meets one
+    k = list(PAYLOADS).index(
+        payload
+    )  # each payload tries every 8th string, so each string meets one
     leaves = [("sampling", "formula"), *leaves[k :: len(PAYLOADS)]]
     target = tmp_path / "b"
     shutil.copytree(bundle, target)
@@ -63,17 +81,24 @@ def test_every_manifest_string_is_printed_as_data(bundle, tmp_path, payload, rel
             assert clean(result.output), (path, command, result.output)
             if result.exit_code:
                 assert result.output.count("\n") == 1, (path, result.output)
-        reliability("names as data: a hostile string in any manifest field (re-sealed), vaedge info",
-                    "escaped or refused in one line")
+        reliability(
+            "names as data: a hostile string in any manifest field (re-sealed), vaedge info",
+            "escaped or refused in one line",
+        )
 
 
 @pytest.mark.parametrize("payload", list(PAYLOADS))
-@pytest.mark.parametrize("where", ["worker address", "chief address", "job name", "task type"])
+@pytest.mark.parametrize(
+    "where", ["worker address", "chief address", "job name", "task type"]
+)
 def test_tf_config_text_is_printed_as_data(tmp_path, payload, where, reliability):
     from vaedge.train.cluster import parse_tf_config
 
     evil = PAYLOADS[payload]
-    config = {"cluster": {"chief": ["localhost:2222"], "worker": ["localhost:2223"]}, "task": {"type": "chief", "index": 0}}
+    config = {
+        "cluster": {"chief": ["localhost:2222"], "worker": ["localhost:2223"]},
+        "task": {"type": "chief", "index": 0},
+    }
     if where == "worker address":
         config["cluster"]["worker"] = [f"{evil}:2223"]
     elif where == "chief address":
@@ -84,8 +109,26 @@ def test_tf_config_text_is_printed_as_data(tmp_path, payload, where, reliability
         config["task"]["type"] = evil
     with pytest.raises(ValueError) as refused:
         parse_tf_config(json.dumps(config))
-    result = runner.invoke(app, ["train", "--strategy", "multiworker", "--out", str(tmp_path / "run"), "--epochs", "1"],
-                           env={"TF_CONFIG": json.dumps(config, ensure_ascii=False)})
-    assert result.exit_code == 1 and result.output.count("\n") == 1 and clean(result.output), result.output
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--strategy",
+            "multiworker",
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+        ],
+        env={"TF_CONFIG": json.dumps(config, ensure_ascii=False)},
+    )
+    assert (
+        result.exit_code == 1
+        and result.output.count("\n") == 1
+        and clean(result.output)
+    ), result.output
     assert clean(str(refused.value)), str(refused.value)
-    reliability("names as data: escapes, newlines, bidi marks in TF_CONFIG addresses and names", "refused in one line")
+    reliability(
+        "names as data: escapes, newlines, bidi marks in TF_CONFIG addresses and names",
+        "refused in one line",
+    )

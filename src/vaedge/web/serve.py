@@ -18,6 +18,7 @@ import urllib.parse
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 from vaedge.errors import InputError
 
@@ -88,7 +89,7 @@ def open_in_site(root_fd: int, parts: list[str]) -> int:
 class SiteHandler(SimpleHTTPRequestHandler):
     """Static files with COOP/COEP headers and the MIME types WebAssembly modules need."""
 
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **TYPES}
+    extensions_map: ClassVar[dict] = {**SimpleHTTPRequestHandler.extensions_map, **TYPES}
     root_fd: int = -1  # set per server by make_server
 
     def end_headers(self) -> None:
@@ -119,7 +120,6 @@ class SiteHandler(SimpleHTTPRequestHandler):
 
     def list_directory(self, path):  # never reached through send_head; no listings whatever happens
         self.send_error(HTTPStatus.NOT_FOUND)
-        return None
 
     def log_message(self, format, *args) -> None:  # one line per request would bury the URL
         pass
