@@ -235,6 +235,16 @@ def _not_assembled(cluster: Cluster, timeout: float, exc: BaseException) -> str:
             f"start every task of {TF_CONFIG} (same command, each with its own task index) or raise --peer-timeout")
 
 
+def lost_message(cluster: Cluster, when: str, exc: BaseException) -> str:
+    """One line for a cluster that broke `when` (e.g. "in training"): which peers no longer answer, and
+    what to do; the engine's own first line when every peer still answers."""
+    silent = [f"{name} ({address})" for name, address in cluster.peers() if not _answers(address)]
+    what = f"lost {', '.join(silent)}" if silent else \
+        f"lost the cluster ({(str(exc).strip().splitlines() or [type(exc).__name__])[0]})"
+    return (f"{cluster.name}: {what} {when}; the last checkpoint is kept: start every task again with --resume "
+            "(same command) to finish the run")
+
+
 def _answers(address: str) -> bool:
     host, port = address.rsplit(":", 1)
     try:

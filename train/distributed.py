@@ -25,7 +25,7 @@ from pathlib import Path
 from vaedge.errors import ClusterError, TrainingError
 from vaedge.io import atomic
 from vaedge.train.checkpoint import load_vae, read_history
-from vaedge.train.cluster import Cluster
+from vaedge.train.cluster import Cluster, lost_message
 from vaedge.train.config import TrainConfig, is_run
 
 METRICS = ("loss", "reconstruction_loss", "kl_loss")
@@ -63,7 +63,7 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
     try:
         shared = broadcast_json(strategy, cluster, {"config": dataclasses.asdict(config) if config else None, "history": history})
     except tf.errors.OpError as exc:
-        raise ClusterError(f"{cluster.name}: lost the cluster ({_first_line(exc)})") from None
+        raise ClusterError(lost_message(cluster, "at start", exc)) from None
     config, history = TrainConfig(**shared["config"]), shared["history"]
     workers = len(cluster.tasks)
     if config.batch_size % workers:
@@ -121,7 +121,7 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
                 print(f"epoch {epoch}/{config.epochs}: loss {logs['loss']:.2f}, val_loss {logs['val_loss']:.2f} "
                       f"({time.perf_counter() - started:.1f} s)")
     except tf.errors.OpError as exc:
-        raise ClusterError(f"{cluster.name}: lost the cluster in training ({_first_line(exc)})") from None
+        raise ClusterError(lost_message(cluster, "in training", exc)) from None
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
