@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import stat
@@ -63,14 +64,28 @@ def write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_json(path: Path, obj) -> None:
-    """Atomically write `obj` as indented, strict JSON: a NaN or infinity (which JSON has no word for,
-    and which `json` would write as `NaN`/`Infinity`) is an OutputError naming the file."""
+def write_json(path: Path, obj, refuse_non_finite: bool = False) -> None:
+    """Atomically write `obj` as indented, valid JSON. JSON has no NaN or infinity (`json` would write
+    `NaN`/`Infinity`, which strict readers and browsers refuse): such a float is written as null (a
+    figure that does not exist, e.g. a standard error of one image), or with `refuse_non_finite`
+    is an OutputError naming the file."""
+    if not refuse_non_finite:
+        obj = _finite_or_null(obj)
     try:
         text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False)
     except ValueError as exc:
         raise OutputError(f"{describe(path)}: not written, a value is not a finite number ({exc})") from None
     write_bytes(path, (text + "\n").encode())
+
+
+def _finite_or_null(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_null(v) for v in obj]
+    return obj
 
 
 @contextlib.contextmanager

@@ -96,7 +96,7 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
             atomic.write_bytes(stage / name, data)
         for name, data in runtime.items():
             atomic.write_bytes(stage / ORT_DIR / name, data)
-        atomic.write_json(stage / MARKER, marker)
+        atomic.write_json(stage / MARKER, marker, refuse_non_finite=True)
     return Path(out)
 
 
