@@ -16,7 +16,7 @@ from vaedge.io.files import describe
 from vaedge.runtime.auto import AUTO, open_auto
 from vaedge.runtime.backends import backend as backend_row, check_options, open_role
 from vaedge.runtime.inputs import (
-    as_images, as_latents, bounded_int, check_memory, non_negative_float, positive_int, seed_value,
+    as_images, as_latents, as_numeric, bounded_int, check_memory, non_negative_float, positive_int, seed_value,
 )
 from vaedge.runtime.manifest import CHUNK, PRECISIONS, Manifest, read_all, read_manifest, unlisted_files
 from vaedge.runtime.sampling import fresh_seed, host_sample, latent_grid, prior_eps
@@ -172,7 +172,7 @@ class Generator:
 
     def _as_latent(self, point) -> np.ndarray:
         """One image (H, W, C) or one latent (D,) -> a latent (D,)."""
-        array = np.asarray(point)
+        array = as_numeric(point, "each end of an interpolation")
         if array.ndim == 1 or array.shape == (1, self.latent_dim):
             return as_latents(array, self.latent_dim)[0]
         z_mean, _ = self.encode(array)

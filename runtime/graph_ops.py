@@ -5,6 +5,12 @@ domains. A graph with a `Loop` that never ends would hang the runtime, so anythi
 allowed set is refused. ONNX files are scanned with a small protobuf wire-format reader (the base
 install has no `onnx` package): ModelProto.graph (7) -> GraphProto.node (1) -> NodeProto.op_type
 (4), .domain (7), and every attribute's subgraphs (AttributeProto.g = 6, .graphs = 11).
+
+A bundle's graphs are self-contained: a tensor whose data lives in an external file
+(TensorProto.data_location = EXTERNAL (14 = 1), or any .external_data (13) entry) is refused, in
+initializers (GraphProto 5), sparse initializers (15) and Constant-style attributes (AttributeProto
+.t = 5, .tensors = 10, .sparse_tensor = 22, .sparse_tensors = 23). onnxruntime refuses a path that
+leaves the model's folder, but other engines (OpenVINO) read any path, so no engine is left to decide.
 """
 
 from __future__ import annotations
@@ -65,10 +71,25 @@ def _varint(data: memoryview, i: int) -> tuple[int, int]:
         shift += 7
 
 
+EXTERNAL = ("external", "data")  # the (domain, op) recorded for a tensor with external data
+
+
+def _external(tensor: memoryview, sparse: bool = False) -> bool:
+    """True if a TensorProto (or a SparseTensorProto's values/indices) keeps its data in another file."""
+    for number, wire, value in _fields(tensor):
+        if sparse and number in (1, 2) and wire == 2 and _external(value):
+            return True
+        if not sparse and ((number == 13 and wire == 2) or (number == 14 and wire == 0 and value != 0)):
+            return True
+    return False
+
+
 def _graph_ops(graph: memoryview, found: set, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise ValueError("subgraphs nested too deep")
     for number, wire, value in _fields(graph):
+        if number in (5, 15) and wire == 2 and _external(value, sparse=number == 15):
+            found.add(EXTERNAL)
         if number != 1 or wire != 2:
             continue
         op, domain = "", ""
@@ -77,10 +98,12 @@ def _graph_ops(graph: memoryview, found: set, depth: int) -> None:
                 op = bytes(v).decode("utf-8", "replace")
             elif n == 7 and w == 2:
                 domain = bytes(v).decode("utf-8", "replace")
-            elif n == 5 and w == 2:  # an attribute: its subgraphs count too
+            elif n == 5 and w == 2:  # an attribute: its subgraphs and tensors count too
                 for an, aw, av in _fields(v):
                     if an in (6, 11) and aw == 2:
                         _graph_ops(av, found, depth + 1)
+                    elif an in (5, 10, 22, 23) and aw == 2 and _external(av, sparse=an in (22, 23)):
+                        found.add(EXTERNAL)
         found.add((domain, op))
 
 
@@ -99,6 +122,9 @@ def check_onnx_ops(data: bytes, name: str) -> None:
         ops = onnx_ops(data)
     except ValueError as exc:
         raise BundleError(f"{name}: not a readable ONNX model ({exc})") from None
+    if EXTERNAL in ops:
+        raise BundleError(f"{name}: holds a tensor whose data lives in another file (ONNX external data); "
+                          "a bundle's graphs must be self-contained")
     refused = sorted(f"{d + '.' if d else ''}{op}" for d, op in ops if d not in ONNX_DOMAINS or op not in ONNX_OPS)
     if refused:
         raise BundleError(f"{name}: holds operators a vaedge bundle never needs: {', '.join(refused)} "

@@ -31,8 +31,8 @@ def as_latents(z, latent_dim: int) -> np.ndarray:
 def as_images(images, image_shape: tuple[int, int, int]) -> np.ndarray:
     """(N, H, W, C) or (H, W, C) -> float32 (N, H, W, C) in [0, 1].
 
-    uint8 and other integer images must be in 0..255 and are divided by 255; float images must
-    already be in [0, 1]. For C = 1, (N, H, W) is accepted too.
+    uint8 and other integer images must be in 0..255 and are divided by 255; bool images are 0 or 1;
+    float images must already be in [0, 1]. For C = 1, (N, H, W) is accepted too.
     """
     images = _numeric(images, "images")
     height, width, channels = image_shape
@@ -44,8 +44,10 @@ def as_images(images, image_shape: tuple[int, int, int]) -> np.ndarray:
         raise InputError(f"images must have shape (N, {height}, {width}, {channels}), got {images.shape}")
     if images.shape[0] == 0:
         raise InputError("images is empty (N = 0)")
-    if images.dtype.kind in "iu" or images.dtype == np.bool_:
-        if images.dtype != np.bool_ and (images.min() < 0 or images.max() > 255):
+    if images.dtype == np.bool_:  # black or white: 1.0, never 1/255
+        return np.ascontiguousarray(images, dtype=np.float32)
+    if images.dtype.kind in "iu":
+        if images.min() < 0 or images.max() > 255:
             raise InputError(f"integer images must be in 0..255, got {images.min()}..{images.max()}")
         return np.ascontiguousarray(images, dtype=np.float32) / 255.0
     with np.errstate(over="ignore", invalid="ignore"):
@@ -101,6 +103,11 @@ def seed_value(seed):
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise InputError(f"seed must be a non-negative integer or None, got {_short(seed)}")
     return int(seed)
+
+
+def as_numeric(x, name: str) -> np.ndarray:
+    """Any array-like of real numbers as an array; ragged, text or object input is an InputError."""
+    return _numeric(x, name)
 
 
 def _numeric(x, name: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vaedge.errors import BundleError
-from vaedge.io.files import MiB, describe, read_marker, read_regular
+from vaedge.io.files import MiB, describe, parse_json, read_marker, read_regular
 
 MANIFEST = "vaedge.json"
 SIGNATURE = "vaedge.sig"  # written by `vaedge sign` / `export --sign-key`, outside the manifest it signs
@@ -203,10 +203,7 @@ def read_manifest(bundle: Path) -> Manifest:
     if not path.exists() and not path.is_symlink():
         raise BundleError(f"{describe(path)}: missing; is {describe(root)} a vaedge bundle?")
     data = read_regular(path, MAX_MANIFEST_BYTES, BundleError, follow_symlinks=False)
-    try:
-        raw = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise BundleError(f"{describe(path)}: not valid JSON ({exc})") from None
+    raw = parse_json(data, path, BundleError)
     return parse_manifest(root, raw, data)
 
 
@@ -254,6 +251,9 @@ def schema_problems(raw) -> list[str]:
     for key in ("metrics", "validation", "sampling", "flops_per_image", "producer"):
         if key in raw and not isinstance(raw[key], dict):
             problems.append(f"{key} must be an object")
+    sampling = raw.get("sampling")
+    if isinstance(sampling, dict) and not all(isinstance(v, (str, bool)) and len(str(v)) <= 200 for v in sampling.values()):
+        problems.append("sampling values must be strings of at most 200 characters (or true/false)")
     if isinstance(raw.get("flops_per_image"), dict) and not all(_int(v, 0, 1 << 50) for v in raw["flops_per_image"].values()):
         problems.append("flops_per_image values must be non-negative ints")
     problems += _micro_problems(raw.get("micro"), raw.get("files"))

@@ -11,11 +11,13 @@ Needs `pip install 'vaedge[sign]'`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import tempfile
 from pathlib import Path
 
-from vaedge.errors import SignatureError
+from vaedge.errors import BundleError, SignatureError
 from vaedge.io import atomic
 from vaedge.io.files import MiB, describe, read_regular
 from vaedge.runtime.manifest import SIGNATURE, Manifest
@@ -23,25 +25,69 @@ from vaedge.runtime.manifest import SIGNATURE, Manifest
 MAX_SIGNATURE_BYTES = 1 * MiB
 
 
-def sign_bundle(bundle: Path, private_key: Path, password: str | None = None) -> Path:
-    """Sign every file of `bundle` with an EC private key (PEM); write `bundle/vaedge.sig` atomically."""
+def sign_bundle(bundle: Path, private_key: Path, password: str | bytes | None = None) -> Path:
+    """Sign every file of `bundle` with an EC private key (PEM, encrypted if `password` is given);
+    write `bundle/vaedge.sig` atomically and return its path.
+
+    The bundle must hold exactly the manifest and the files it lists (plus an old vaedge.sig, which
+    is replaced): anything else (a symlink, a FIFO, a stray file) is a SignatureError naming it. The
+    bundle folder is locked (flock) from the check to the write, so two signers take turns and the
+    signature left is one of theirs, whole; and the hashing never sees the other's temporary file.
+    """
     from model_signing import hashing, signing
 
-    bundle = Path(bundle)
-    hashing_config = hashing.Config().use_file_serialization(hashing_algorithm="sha256", allow_symlinks=False,
-                                                              ignore_paths=[bundle / SIGNATURE])
-    with tempfile.TemporaryDirectory() as tmp:  # outside the bundle, or the signature would sign itself
+    from vaedge.runtime.manifest import read_manifest, unlisted_files
+
+    bundle = Path(bundle).resolve()
+    if isinstance(password, str):
+        password = password.encode()
+    with _locked(bundle), tempfile.TemporaryDirectory() as tmp:  # outside the bundle: never signs itself
+        sig = bundle / SIGNATURE
+        if sig.is_symlink() or (sig.exists() and not sig.is_file()):
+            raise SignatureError(f"{describe(sig)}: is a symlink or not a regular file; remove it and sign again")
+        try:
+            stray = unlisted_files(read_manifest(bundle))
+        except BundleError as exc:
+            raise SignatureError(f"{describe(bundle)}: cannot sign it ({exc})") from None
+        if stray:
+            raise SignatureError(f"{describe(bundle)}: holds files the manifest does not list: {', '.join(stray)}; "
+                                 "a signature covers only a bundle's own files")
+        # ignored paths go through set_ignored_paths, relative to the bundle: the serializer's own
+        # ignore_paths argument is replaced by these when hashing, and an old vaedge.sig got signed.
+        hashing_config = (hashing.Config().use_file_serialization(hashing_algorithm="sha256", allow_symlinks=False)
+                          .set_ignored_paths(paths=[SIGNATURE], ignore_git_paths=False))
         try:
             key = _key_copy(private_key, Path(tmp))
             config = signing.Config().use_elliptic_key_signer(private_key=key, password=password)
         except SignatureError:
             raise
         except Exception as exc:  # cryptography's key errors have no common base
-            raise SignatureError(f"{describe(private_key)}: not a usable EC private key ({_first_line(exc)})") from None
+            why = "wrong or missing password" if "password" in str(exc).lower() or "decrypt" in str(exc).lower() \
+                else _first_line(exc)
+            raise SignatureError(f"{describe(private_key)}: not a usable EC private key ({why})") from None
         config.set_hashing_config(hashing_config)
-        config.sign(bundle, Path(tmp) / SIGNATURE)
-        atomic.write_bytes(bundle / SIGNATURE, (Path(tmp) / SIGNATURE).read_bytes())
-    return bundle / SIGNATURE
+        try:
+            config.sign(bundle, Path(tmp) / SIGNATURE)
+        except (OSError, ValueError) as exc:  # a file changed or turned into a link while it was hashed
+            raise SignatureError(f"{describe(bundle)}: cannot sign it ({_first_line(exc)})") from None
+        atomic.write_bytes(sig, (Path(tmp) / SIGNATURE).read_bytes())
+    return sig
+
+
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """An exclusive flock on `folder` itself (no lock file that would become part of the bundle)."""
+    import fcntl
+
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise SignatureError(f"{describe(folder)}: not a bundle directory ({exc.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def verify_bundle(manifest: Manifest, loaded: dict[str, bytes], public_key: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from vaedge.errors import TrainingError
 
 TF_CONFIG = "TF_CONFIG"
 DEFAULT_PEER_TIMEOUT = 120.0
+MAX_PEER_TIMEOUT = 86400.0  # a day
 JOBS = ("chief", "worker")  # TensorFlow numbers tasks chief first, then workers
 EXAMPLE = '{"cluster": {"worker": ["host0:12345", "host1:12345"]}, "task": {"type": "worker", "index": 0}}'
 _started = None  # (strategy, cluster) once start() succeeded: one strategy per process
@@ -71,7 +73,7 @@ def parse_tf_config(text: str | None) -> Cluster:
         cluster = {}
     for job, addresses in cluster.items():
         if job not in JOBS:
-            problems.append(f'cluster job "{job}" is not used by multi-worker training (only {", ".join(JOBS)})')
+            problems.append(f'cluster job {json.dumps(job)[:60]} is not used by multi-worker training (only {", ".join(JOBS)})')
         elif not isinstance(addresses, list) or not addresses:
             problems.append(f'cluster "{job}" must be a non-empty list of "host:port"')
         elif job == "chief" and len(addresses) > 1:
@@ -101,11 +103,15 @@ def parse_tf_config(text: str | None) -> Cluster:
     return Cluster(tuple(tasks), job, index)
 
 
+HOST = re.compile(r"^(\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252}))$")  # a DNS name, IPv4 or [IPv6]
+
+
 def _is_address(value) -> bool:
-    if not isinstance(value, str) or ":" not in value:
+    """`host:port` with a plain host name or IP (no escapes, spaces or bidi marks: it gets printed)."""
+    if not isinstance(value, str) or ":" not in value or len(value) > 300:
         return False
     host, port = value.rsplit(":", 1)
-    return bool(host) and port.isdigit() and 0 < int(port) < 65536
+    return bool(HOST.match(host)) and port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536
 
 
 def wanted(strategy: str | None, out: Path, resume: bool) -> bool:
@@ -127,8 +133,8 @@ def start(peer_timeout: float = DEFAULT_PEER_TIMEOUT):
     if _started is not None:
         return _started
     cluster = parse_tf_config(os.environ.get(TF_CONFIG))
-    if not peer_timeout > 0:
-        raise TrainingError(f"--peer-timeout must be > 0 seconds, got {peer_timeout}")
+    if not 0 < peer_timeout <= MAX_PEER_TIMEOUT:  # NaN fails too; inf would overflow the watchdog's timer
+        raise TrainingError(f"--peer-timeout must be > 0 and at most {MAX_PEER_TIMEOUT:g} seconds, got {peer_timeout}")
     _check_own_port(cluster)
     from vaedge.quiet import native_stderr_silenced
 
@@ -222,6 +228,16 @@ def _not_assembled(cluster: Cluster, timeout: float, exc: BaseException) -> str:
         what = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return (f"{cluster.name} ({cluster.address}): the cluster did not come together within {timeout:g} s: {what}; "
             f"start every task of {TF_CONFIG} (same command, each with its own task index) or raise --peer-timeout")
+
+
+def lost_message(cluster: Cluster, when: str, exc: BaseException) -> str:
+    """One line for a cluster that broke `when` (e.g. "in training"): which peers no longer answer, and
+    what to do; the engine's own first line when every peer still answers."""
+    silent = [f"{name} ({address})" for name, address in cluster.peers() if not _answers(address)]
+    what = f"lost {', '.join(silent)}" if silent else \
+        f"lost the cluster ({(str(exc).strip().splitlines() or [type(exc).__name__])[0]})"
+    return (f"{cluster.name}: {what} {when}; the last checkpoint is kept: start every task again with --resume "
+            "(same command) to finish the run")
 
 
 def _answers(address: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from vaedge.errors import TrainingError
 from vaedge.io import atomic
 
 CONFIG_FILE = "train_config.json"
+MAX_SIDE = 4096  # as a bundle's manifest allows (runtime.manifest.MAX_SIDE)
+BOUNDS = {"latent_dim": 4096, "batch_size": 65536, "epochs": 100_000, "limit": 10**9, "early_stop": 100_000}
+MAX_LEARNING_RATE = 10.0
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
@@ -59,25 +63,34 @@ class TrainConfig:
     used: dict = field(default_factory=dict)  # filled by training: dtype policy, jit_compile, threads
 
     def validate(self) -> None:
-        """Raise TrainingError listing every invalid field."""
-        problems = []
-        for name in ("latent_dim", "batch_size", "epochs"):
-            if int(getattr(self, name)) < 1:
-                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.limit is not None and self.limit < 1:
-            problems.append(f"limit must be >= 1, got {self.limit}")
+        """Raise TrainingError listing every invalid field (types first, then ranges: each number has an
+        upper bound too, as a count that sizes a model or an allocation must)."""
+        problems = _type_problems(type(self), dataclasses.asdict(self))
+        if problems:
+            raise TrainingError("invalid training config: " + "; ".join(problems))
+        for name, high in BOUNDS.items():
+            value = getattr(self, name)
+            if value is not None and not 1 <= value <= high:
+                problems.append(f"{name} must be in 1..{high:,}, got {_short(value)}")
+        if not 0 <= self.seed < 2**32:
+            problems.append(f"seed must be in 0..{2**32 - 1}, got {_short(self.seed)}")
+        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= MAX_LEARNING_RATE):
+            problems.append(f"learning_rate must be > 0 and at most {MAX_LEARNING_RATE:g}, got {self.learning_rate}")
         if self.strategy not in STRATEGIES:
             problems.append(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.lr_schedule not in ("cosine", "constant"):
             problems.append(f"lr_schedule must be cosine or constant, got {self.lr_schedule!r}")
-        if int(self.bn_stats_images) < 0:
-            problems.append(f"bn_stats_images must be >= 0, got {self.bn_stats_images}")
-        if self.early_stop is not None and self.early_stop < 1:
-            problems.append(f"early_stop must be >= 1, got {self.early_stop}")
+        if not 0 <= self.bn_stats_images <= 10**9:
+            problems.append(f"bn_stats_images must be in 0..{10**9:,}, got {_short(self.bn_stats_images)}")
         if self.channels not in (None, 1, 3):
             problems.append(f"channels must be 1 or 3, got {self.channels}")
+        for key, size, high in (("image_size", 2, MAX_SIDE), ("image_shape", 3, MAX_SIDE)):
+            value = getattr(self, key)
+            if value is not None and not (isinstance(value, list) and len(value) == size
+                                          and all(_is_int(v) and 1 <= v <= high for v in value)):
+                problems.append(f"{key} must be {size} integers in 1..{high}, got {_short(value)}")
+        if problems:
+            raise TrainingError("invalid training config: " + "; ".join(problems))
         if self.image_size is not None:
             if len(self.image_size) != 2:
                 problems.append(f"image_size must be (H, W), got {self.image_size}")
@@ -124,6 +137,18 @@ class TrainConfig:
         return config
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+NULLABLE = {"image_size": list, "channels": int, "limit": int, "jit_compile": bool, "early_stop": int, "image_shape": list}
+
+
 def _type_problems(cls, raw: dict) -> list[str]:
     """Fields whose JSON type differs from their default's (bool is not an int; None only where allowed)."""
     problems = []
@@ -133,7 +158,8 @@ def _type_problems(cls, raw: dict) -> list[str]:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         value = raw[f.name]
         if default is None:
-            ok = value is None or isinstance(value, (int, float, str, bool, list))
+            kind = NULLABLE.get(f.name, object)
+            ok = value is None or (isinstance(value, kind) and (kind is not int or _is_int(value)))
         elif value is None:
             ok = False
         elif isinstance(default, bool):

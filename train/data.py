@@ -53,12 +53,12 @@ def load_dataset(
         source, arrays = _load_named(data.replace("-", "_"), limit)
     else:
         source, arrays = _load_path(Path(data), image_size, channels, seed, limit)
+    y_train, y_test = arrays.get("y_train"), arrays.get("y_test")
+    if limit is not None:  # before converting and resizing: --image-size 112 112 --limit 64 resizes 64 images
+        arrays["x_train"] = arrays["x_train"][:limit]
+        y_train = None if y_train is None else y_train[:limit]
     x_train = _fit(_to_unit_float(arrays["x_train"], source), image_size, channels, source)
     x_test = _fit(_to_unit_float(arrays["x_test"], source), image_size, channels, source)
-    y_train, y_test = arrays.get("y_train"), arrays.get("y_test")
-    if limit is not None:
-        x_train = x_train[:limit]
-        y_train = None if y_train is None else y_train[:limit]
     return Dataset(source, x_train, x_test, y_train, y_test)
 
 

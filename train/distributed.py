@@ -27,7 +27,8 @@ from pathlib import Path
 from vaedge.errors import ClusterError, TrainingError
 from vaedge.io import atomic
 from vaedge.train import run_dir
-from vaedge.train.cluster import Cluster
+from vaedge.train.checkpoint import load_vae, read_history
+from vaedge.train.cluster import Cluster, lost_message
 from vaedge.train.config import TrainConfig, is_run
 
 METRICS = ("loss", "reconstruction_loss", "kl_loss")
@@ -58,14 +59,14 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
             checkpoint = run_dir.last_checkpoint(out)
             if checkpoint and (out / "metrics.json").is_file():
                 raise TrainingError(f"{out}: already finished; nothing to resume")
-            history = json.loads((checkpoint[1] / "history.json").read_text()) if checkpoint else {}
+            history = read_history(checkpoint[1] / "history.json", checkpoint[0]) if checkpoint else {}
         else:
             config.validate()
             atomic.check_directory_target(out, force, is_run, "run")
     try:
         shared = broadcast_json(strategy, cluster, {"config": dataclasses.asdict(config) if config else None, "history": history})
     except tf.errors.OpError as exc:
-        raise ClusterError(f"{cluster.name}: lost the cluster ({_first_line(exc)})") from None
+        raise ClusterError(lost_message(cluster, "at start", exc)) from None
     config, history = TrainConfig(**shared["config"]), shared["history"]
     workers = len(cluster.tasks)
     if config.batch_size % workers:
@@ -96,7 +97,7 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
                 config.lr_schedule, config.learning_rate, config.epochs, steps)))
             vae.optimizer.build(vae.trainable_variables)
         if checkpoint:  # outside the scope: a plain model, read by the chief only
-            saved = keras.saving.load_model(checkpoint[1] / "vae.keras")
+            saved = load_vae(checkpoint[1] / "vae.keras", config.image_shape, config.latent_dim)
             values = [np.asarray(v) for v in (*saved.variables, *saved.optimizer.variables)]
         else:
             values = [np.asarray(v) for v in (*vae.variables, *vae.optimizer.variables)]
@@ -126,7 +127,7 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
                 print(f"epoch {epoch}/{config.epochs}: loss {logs['loss']:.2f}, val_loss {logs['val_loss']:.2f} "
                       f"({time.perf_counter() - started:.1f} s)")
     except tf.errors.OpError as exc:
-        raise ClusterError(f"{cluster.name}: lost the cluster in training ({_first_line(exc)})") from None
+        raise ClusterError(lost_message(cluster, "in training", exc)) from None
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

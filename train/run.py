@@ -7,7 +7,6 @@ weights (`vaedge.train.batchnorm`), and validation uses fixed eps (`vaedge.eps`)
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -23,6 +22,7 @@ from vaedge.io import atomic
 from vaedge.train import batchnorm, schedule
 from vaedge.train.config import TrainConfig, is_run
 from vaedge.train.data import load_dataset
+from vaedge.train.checkpoint import load_vae, read_history
 from vaedge.train.model import VAE  # also registers VAE/Sampling for checkpoint loading
 from vaedge.train.run_dir import (  # noqa: F401 - CHECKPOINTS, FINAL_FILES, last_checkpoint: re-exported
     CHECKPOINTS,
@@ -79,8 +79,8 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
 
     with strategy.scope():
         if checkpoint:
-            vae = keras.saving.load_model(checkpoint[1] / "vae.keras")
-            history = json.loads((checkpoint[1] / "history.json").read_text())
+            vae = load_vae(checkpoint[1] / "vae.keras", config.image_shape, config.latent_dim)
+            history = read_history(checkpoint[1] / "history.json", checkpoint[0])
         else:
             vae = VAE(tuple(config.image_shape), config.latent_dim, seed=config.seed, name="vae")
             steps = schedule.steps_per_epoch(len(data.x_train), config.batch_size)

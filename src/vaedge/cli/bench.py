@@ -11,6 +11,8 @@ from vaedge.cli.bundle_options import BUNDLE, with_options
 from vaedge.cli.errors import fail, reported
 from vaedge.io.files import describe
 
+MAX_SECONDS = 3600.0  # per measurement
+
 
 @reported
 @with_options("threads")
@@ -26,6 +28,14 @@ def bench(
 ) -> None:
     """Throughput at batch 1/64/256, batch-1 latency, size, memory and cold start, vs the sgemm roofline."""
     from vaedge import progress
+    from vaedge.errors import InputError
+    from vaedge.runtime.generator import MAX_THREADS
+    from vaedge.runtime.inputs import bounded_int
+
+    if threads is not None:
+        threads = bounded_int(threads, "--threads", MAX_THREADS)
+    if not 0 < seconds <= MAX_SECONDS:  # NaN fails too; inf would never end
+        raise InputError(f"--seconds must be > 0 and at most {MAX_SECONDS:g}, got {seconds}")
 
     if plot is not None and plot.suffix.lower() != ".png":
         raise fail(f"{describe(plot)}: --plot writes a PNG; name it .png")

@@ -39,8 +39,10 @@ def generate(
         if target is not None:
             atomic.check_file_target(target)  # before any work: never a device, FIFO or directory
     output_format(out)  # .png or .jpg: the format follows the suffix
-    # the images (float32), then the 2x-scaled uint8 grid and its PNG, about as large again each
-    check_memory(3 * n * int(np.prod(generator.image_shape)) * 4, f"{n} images and their PNG grid")
+    # Peak: the images (float32, A bytes), the uint8 mosaic and its Pillow copy (A/4 each), the 2x-scaled
+    # grid (A) and its PNG bytes with their copy (up to A each): 4.5 A; --npy adds its buffer and copy (2 A).
+    image_array = n * int(np.prod(generator.image_shape)) * 4
+    check_memory(int((4.5 + 2 * (npy is not None)) * image_array), f"{n} images and their PNG grid")
 
     images, eps = generator.sample(n, seed=seed, temperature=temperature, return_eps=True)
     if npy is not None:

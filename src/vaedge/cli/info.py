@@ -36,7 +36,7 @@ def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", he
 
         console = Console(highlight=False, markup=False)
         console.print(f"{describe(bundle)}: images {tuple(manifest.image_shape)} NHWC in [0, 1], latent dim {manifest.latent_dim}")
-        console.print(f"sampling on the host: {summary['sampling']}")
+        console.print(f"sampling on the host: {describe(str(summary['sampling']))}")
         table = Table("file", "role", "format", "precision", "bytes", "sha256")
         for f in files:
             table.add_row(*(Text(str(f[k])) for k in ("path", "role", "format", "precision", "size")),

@@ -73,7 +73,7 @@ def train(
         run_dir = distributed.train(None if resume else config, out, cluster, strategy_, force=force, resume=resume,
                                     verbose=0 if quiet else 1)
         if run_dir is None:
-            typer.echo(f"{cluster.name}: done; {cluster.chief} wrote the run")
+            typer.echo(describe(f"{cluster.name}: done; {cluster.chief} wrote the run"))
             return
     else:
         staged_before = set(_staged_siblings(out))

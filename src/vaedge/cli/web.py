@@ -29,8 +29,10 @@ def web(
 ) -> None:
     """Write a static site that samples, decodes and reconstructs with the bundle in the browser."""
     from vaedge.errors import InputError
+    from vaedge.web.serve import check_port
     from vaedge.web.site import build_site, is_site
 
+    check_port(port)
     if not serve and out is None:
         raise InputError("give --out SITE to write the site, or --serve to serve it")
     if serve and out is None and is_site(source):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import stat
@@ -63,9 +64,28 @@ def write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_json(path: Path, obj) -> None:
-    """Atomically write `obj` as indented JSON."""
-    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+def write_json(path: Path, obj, refuse_non_finite: bool = False) -> None:
+    """Atomically write `obj` as indented, valid JSON. JSON has no NaN or infinity (`json` would write
+    `NaN`/`Infinity`, which strict readers and browsers refuse): such a float is written as null (a
+    figure that does not exist, e.g. a standard error of one image), or with `refuse_non_finite`
+    is an OutputError naming the file."""
+    if not refuse_non_finite:
+        obj = _finite_or_null(obj)
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False)
+    except ValueError as exc:
+        raise OutputError(f"{describe(path)}: not written, a value is not a finite number ({exc})") from None
+    write_bytes(path, (text + "\n").encode())
+
+
+def _finite_or_null(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_null(v) for v in obj]
+    return obj
 
 
 @contextlib.contextmanager
@@ -83,10 +103,18 @@ def temporary_sibling(path: Path, suffix: str = "") -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def check_directory_target(final: Path, replace: bool, owned: Callable[[Path], bool] | None, what: str) -> None:
+def check_directory_target(final: Path, replace: bool, owned: Callable[[Path], bool] | None, what: str,
+                           sources: tuple = ()) -> None:
     """Raise OutputError unless `final` is absent, an empty directory, or (with `replace`) a directory
-    `owned` recognises as vaedge's own `what`."""
+    `owned` recognises as vaedge's own `what`; and never when it holds, or sits inside, one of
+    `sources` (what is being read to make it: replacing it would delete the input)."""
     final = Path(final)
+    target = final.resolve()
+    for source in map(Path, sources):
+        where = source.resolve()
+        if where == target or target in where.parents or where in target.parents:
+            raise OutputError(f"{describe(final)}: overlaps {describe(source)}, which it is made from; "
+                              f"write the {what} somewhere else")
     if not final.exists() and not final.is_symlink():
         return
     name = describe(final)
@@ -102,7 +130,7 @@ def check_directory_target(final: Path, replace: bool, owned: Callable[[Path], b
 
 @contextlib.contextmanager
 def staged_directory(final: Path, replace: bool = False, owned: Callable[[Path], bool] | None = None,
-                     what: str = "directory") -> Iterator[Path]:
+                     what: str = "directory", sources: tuple = ()) -> Iterator[Path]:
     """Yield an empty temporary sibling of `final`; on success rename it to `final`.
 
     An existing `final` is swapped out whole (old moved aside, new renamed in, old deleted) only
@@ -111,7 +139,7 @@ def staged_directory(final: Path, replace: bool = False, owned: Callable[[Path],
     is removed and `final` is untouched.
     """
     final = Path(final)
-    check_directory_target(final, replace, owned, what)
+    check_directory_target(final, replace, owned, what, sources)
     try:
         staging = sibling_directory(final)
     except OSError as exc:  # name what the user asked for, not our temporary name

@@ -24,7 +24,14 @@ def describe(path) -> str:
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def read_regular(path, max_bytes: int, error: type[VaedgeError] = DataError, follow_symlinks: bool = True) -> bytes:
+def read_head(path, n: int, error: type[VaedgeError] = DataError) -> bytes:
+    """The first `n` bytes (fewer if shorter) of the regular file `path`, whatever its size, to tell
+    what it holds; anything but a regular file raises `error` as read_regular does."""
+    return read_regular(path, n, error, head=True)
+
+
+def read_regular(path, max_bytes: int, error: type[VaedgeError] = DataError, follow_symlinks: bool = True,
+                 head: bool = False) -> bytes:
     """All bytes of the regular file `path`, at most `max_bytes`; anything else raises `error`."""
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:
@@ -42,6 +49,8 @@ def read_regular(path, max_bytes: int, error: type[VaedgeError] = DataError, fol
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise error(f"{name}: not a regular file (a {_kind(info.st_mode)}); only regular files are read")
+        if head:
+            return os.read(fd, max_bytes)
         if info.st_size > max_bytes:
             raise error(f"{name}: {info.st_size:,} bytes, more than the {max_bytes:,} allowed for it")
         chunks, total = [], 0
@@ -69,7 +78,30 @@ def read_marker(folder, name: str, max_bytes: int = MiB) -> dict | None:
     """The JSON object in `folder/name` (a regular file, not a symlink, within `max_bytes`), or None for
     anything else: how `--force` recognises a run, bundle or site that vaedge made."""
     try:
-        raw = json.loads(read_regular(Path(folder) / name, max_bytes, VaedgeError, follow_symlinks=False))
-    except (VaedgeError, ValueError, RecursionError):
+        raw = parse_json(read_regular(Path(folder) / name, max_bytes, VaedgeError, follow_symlinks=False), name,
+                         VaedgeError)
+    except VaedgeError:
         return None
     return raw if isinstance(raw, dict) else None
+
+
+MAX_INT_DIGITS = 40
+
+
+def _refuse_constant(word: str):
+    raise ValueError(f"{word} is not JSON (a number must be finite)")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-')):,} digits (at most {MAX_INT_DIGITS} are read)")
+    return int(text)
+
+
+def parse_json(data: bytes | str, name, error: type[VaedgeError] = DataError):
+    """Strict JSON from a stranger: NaN/Infinity, integers over MAX_INT_DIGITS digits, bad UTF-8 and
+    nesting deep enough to overflow the parser are `error` naming the file, never a traceback."""
+    try:
+        return json.loads(data, parse_constant=_refuse_constant, parse_int=_bounded_int)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise error(f"{describe(name)}: not valid JSON ({describe(str(exc))[:200]})") from None

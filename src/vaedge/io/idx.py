@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from vaedge.errors import DataError
-from vaedge.io.files import MiB, describe, read_regular
+from vaedge.io.files import MiB, describe, read_head, read_regular
 
 IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dims
 LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dim
 SPLITS = {"train": "train", "test": "t10k"}
+GZIP_MAGIC = b"\x1f\x8b"
 MAX_IDX_BYTES = 1024 * MiB  # pixels of one IDX file: 20x Fashion-MNIST's training set
 
 
@@ -27,7 +28,8 @@ class _Stream:
     def __init__(self, path: Path, max_bytes: int):
         self.name = describe(path)
         self.data = read_regular(path, max_bytes)
-        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if str(path).endswith(".gz") else None
+        gzipped = self.data[:2] == GZIP_MAGIC  # the content decides, not the name
+        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
         self.offset = 0
 
     def take(self, n: int) -> bytes:
@@ -114,3 +116,15 @@ def read_idx_directory(directory: Path, limit: int | None = None, splits=tuple(S
     if missing:
         raise DataError(f"{describe(directory)}: missing {' and '.join(missing)}")
     return arrays
+
+
+def is_idx(path: Path, expected_magic: int = IMAGES_MAGIC) -> bool:
+    """True if the file's first bytes (inflated, for gzip) are the IDX magic `expected_magic`: what a
+    file holds decides how it is read, never its name."""
+    head = read_head(path, 64 * 1024)  # a FIFO or device raises here, as for any read
+    if head[:2] == GZIP_MAGIC:
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 4)
+        except zlib.error:
+            return False
+    return len(head) >= 4 and int.from_bytes(head[:4], "big") == expected_magic

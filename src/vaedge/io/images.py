@@ -1,15 +1,17 @@
 """Images in and out: PNG grids of generated images, and image files from users decoded safely.
 
-Every decoder goes through `decode_image`, which reads a regular file within a byte budget, checks
-the pixel count the header declares before decoding, and maps every mode Pillow opens to 8-bit
-grayscale or RGB:
+Every decoder goes through `decode_image`, which reads a regular file within a byte budget, lets
+only the decoders of the formats vaedge reads (DECODERS: PNG, JPEG, BMP, GIF, WebP) look at the
+bytes, whatever the file's name says (an EPS, PSD or any other format Pillow knows is refused, so no
+plugin ever starts Ghostscript or parses a format nobody asked for), checks the pixel count the
+header declares before decoding, and maps every mode Pillow opens to 8-bit grayscale or RGB:
 
 | mode | becomes |
 | --- | --- |
 | 1, L, P, RGB, CMYK, YCbCr, LAB, HSV | Pillow's own conversion to L or RGB |
 | I;16 (16-bit PNG), I, F | scaled from their full range (65535 for 16-bit) to 0..255, not clipped |
 | LA, PA, RGBA, P with transparency | composited over black, the background of MNIST-style images |
-| animated GIF, APNG, multi-page TIFF | the first frame |
+| animated GIF, APNG, animated WebP | the first frame |
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from vaedge.io import atomic
 from vaedge.io.files import MiB, describe, read_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+DECODERS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # Pillow format names: the only plugins that see a file
 MAX_IMAGE_BYTES = 64 * MiB
 MAX_IMAGE_PIXELS = 64_000_000  # 8000 x 8000; checked from the header, before decoding
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}  # the format follows the suffix
@@ -85,7 +88,7 @@ def decode_image(path: Path, channels: int, size: tuple[int, int] | None = None,
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             warnings.simplefilter("ignore")  # palette/transparency notes: handled below
-            with Image.open(io.BytesIO(data)) as img:
+            with Image.open(io.BytesIO(data), formats=DECODERS) as img:
                 if img.width * img.height > MAX_IMAGE_PIXELS:
                     raise error(f"{name}: {img.width}x{img.height} pixels, more than the {MAX_IMAGE_PIXELS:,} allowed")
                 img.seek(0)
@@ -122,6 +125,27 @@ def _to_8bit(img, channels: int):
     return img.convert(target)
 
 
+def as_uint8(pixels: np.ndarray, name: str, error: type[VaedgeError] = InputError) -> np.ndarray:
+    """Pixels of any numeric dtype -> uint8, by the rules the runtime API applies (runtime.inputs):
+    bool is 0 or 255, integers must be in 0..255, floats finite and in [0, 1] (scaled by 255)."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    if pixels.dtype == np.bool_:
+        return pixels.astype(np.uint8) * np.uint8(255)
+    if pixels.dtype.kind in "iu":
+        low, high = int(pixels.min(initial=0)), int(pixels.max(initial=0))
+        if low < 0 or high > 255:
+            raise error(f"{name}: integer pixels must be in 0..255, got {low}..{high}")
+        return pixels.astype(np.uint8)
+    if pixels.dtype.kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            wide = pixels.astype(np.float64)
+        if not np.isfinite(wide).all() or wide.min(initial=0) < 0 or wide.max(initial=0) > 1:
+            raise error(f"{name}: float pixels must be finite and in [0, 1] (divide 0..255 pixels by 255)")
+        return np.rint(wide * 255.0).astype(np.uint8)
+    raise error(f"{name}: pixels of dtype {pixels.dtype} are not images (expected uint8, bool, integers or floats)")
+
+
 def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = None) -> tuple[np.ndarray, list[str]]:
     """Image files, IDX files/folders or .npz files -> (uint8 (N, H, W, C), a name per image).
 
@@ -130,7 +154,7 @@ def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = No
     bounds what is read.
     """
     from vaedge.io.arrays import read_npz
-    from vaedge.io.idx import IMAGES_MAGIC, find_idx_file, read_idx
+    from vaedge.io.idx import IMAGES_MAGIC, find_idx_file, is_idx, read_idx
 
     height, width, channels = image_shape
     if limit is not None and limit < 1:
@@ -141,7 +165,11 @@ def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = No
         name = describe(path.name)
         if not path.exists():
             raise InputError(f"{describe(path)}: no such file or directory")
-        if path.is_dir() or "-ubyte" in path.name:
+        try:
+            idx_file = path.suffix.lower() not in (".npz", *IMAGE_SUFFIXES) and not path.is_dir() and is_idx(path)
+        except DataError as exc:
+            raise InputError(str(exc)) from None
+        if path.is_dir() or idx_file:
             idx = find_idx_file(path, "test", "images") if path.is_dir() else path
             if idx is None:
                 raise InputError(f"{describe(path)}: no t10k-images-idx3-ubyte[.gz] in this folder")
@@ -158,8 +186,10 @@ def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = No
             batch = batch[..., None] if batch.ndim == 3 else batch
             if batch.ndim != 4 or batch.shape[0] == 0:
                 raise InputError(f"{describe(path)}: {key} holds no images shaped (N, H, W[, C]); got {batch.shape}")
-            if batch.dtype != np.uint8:
-                batch = np.clip(np.rint(batch * 255.0 if batch.max() <= 1.0 else batch), 0, 255).astype(np.uint8)
+            batch = as_uint8(batch, f"{describe(path)}: {key}")
+            if batch.shape[1:] != (height, width, channels):
+                raise InputError(f"{describe(path)}: {key} holds images shaped {batch.shape[1:]}, the bundle takes "
+                                 f"{(height, width, channels)}")
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             batch = decode_image(path, channels, (height, width), error=InputError)[None]
         else:

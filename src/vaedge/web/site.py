@@ -19,7 +19,8 @@ from vaedge.errors import BundleError, InputError
 from vaedge.io import atomic
 from vaedge.io.arrays import npz_arrays
 from vaedge.io.files import describe, read_marker
-from vaedge.runtime.manifest import PRECISIONS, read_file, read_manifest
+from vaedge.runtime.backends import open_bundle_file
+from vaedge.runtime.manifest import PRECISIONS, read_file, read_manifest, unlisted_files
 from vaedge.runtime.parity import MAX_REFERENCE_BYTES
 from vaedge.web import ort
 from vaedge.web.examples import bundle_held_out, site_examples
@@ -30,6 +31,7 @@ FORMAT_VERSION = 1
 ORT_DIR = "ort"
 PAGE = ("index.html", "vaedge.js", "app.js", "explain.js", "style.css")
 ORT_SLOT = "<!-- vaedge:ort -->"
+MAX_Z_MEAN = 1e6  # a latent mean this far from the prior is a forged file, and its variance overflows
 
 
 def is_site(path: Path) -> bool:
@@ -51,7 +53,11 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown:
         raise InputError(f"--precision {', '.join(unknown)}: expected one of {', '.join(PRECISIONS)}")
+    atomic.check_directory_target(out, force, is_site, "site", sources=(bundle,))
     manifest = read_manifest(bundle)
+    extra = unlisted_files(manifest)
+    if extra:
+        raise BundleError(f"{describe(manifest.root)}: files not listed in the manifest: {', '.join(extra)}")
     models, files, problems = {}, {}, []
     for precision in precisions:
         for role in ("encoder", "decoder"):
@@ -65,7 +71,13 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
             if odd:
                 problems.append(f"{entry.path}: the page feeds and reads float32 tensors, but {', '.join(odd)}")
                 continue
-            files[entry.path] = read_file(manifest, entry)  # the bytes whose sha256 matched: what we copy
+            data = read_file(manifest, entry)  # the bytes whose sha256 matched: what we copy
+            try:  # the runtime's own checks: operators, external data, real tensors against the manifest
+                open_bundle_file(manifest, entry, data=data)
+            except BundleError as exc:
+                problems.append(str(exc))
+                continue
+            files[entry.path] = data
             models.setdefault(precision, {})[role] = {"path": entry.path, "sha256": entry.sha256, "size": entry.size}
     try:
         latents = latent_activity(manifest)
@@ -76,14 +88,14 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
     except BundleError as exc:
         problems.append(str(exc))
     if problems:
-        raise InputError(f"{bundle}: cannot make a site: " + "; ".join(problems))
+        raise InputError(f"{describe(bundle)}: cannot make a site: " + "; ".join(problems))
     shown = site_examples(held_out) if held_out is not None else None
     runtime = _ort_files(ort_web)
     marker = site_description(manifest, models, precisions[0], latents, local=ort_web is not None,
                               version=ort.package_version(ort_web) if ort_web is not None else ort.VERSION)
     if shown is not None:
         marker["examples"] = shown[1]
-    with atomic.staged_directory(out, replace=force, owned=is_site, what="site") as stage:
+    with atomic.staged_directory(out, replace=force, owned=is_site, what="site", sources=(bundle,)) as stage:
         for name in PAGE:
             atomic.write_bytes(stage / name, _page_file(name, ort_web is not None))
         for name, data in files.items():
@@ -92,7 +104,7 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
             atomic.write_bytes(stage / ORT_DIR / name, data)
         if shown is not None:
             atomic.write_bytes(stage / shown[1]["path"], shown[0])
-        atomic.write_json(stage / MARKER, marker)
+        atomic.write_json(stage / MARKER, marker, refuse_non_finite=True)
     return Path(out)
 
 
@@ -112,6 +124,8 @@ def latent_activity(manifest) -> dict:
             or not np.isfinite(z_mean).all():
         shape = "missing" if z_mean is None else f"shape {z_mean.shape}"
         raise BundleError(f"{name}: z_mean is {shape}, expected finite (N >= 2, {dims})")
+    if np.abs(z_mean).max() > MAX_Z_MEAN:
+        raise BundleError(f"{name}: z_mean holds values beyond +-{MAX_Z_MEAN:g}; not a reference this model made")
     variance = z_mean.astype(np.float64).var(axis=0)
     order = sorted(range(dims), key=lambda j: (-variance[j], j))
     return {"order": order, "z_mean_variance": [round(float(v), 6) for v in variance], "images": len(z_mean)}

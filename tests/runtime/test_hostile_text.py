@@ -1,0 +1,134 @@
+"""Text from strangers reaches the terminal as data: every string of a manifest and every TF_CONFIG
+address, holding OSC/CSI escapes, C1 controls, newlines that would forge a line, bidi overrides."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+from vaedge.runtime.manifest import manifest_digest
+
+from vaedge.cli import app
+
+pytestmark = pytest.mark.reliability
+runner = CliRunner()
+PAYLOADS = {
+    "OSC title": "\x1b]0;pwned\x07",
+    "CSI clear": "\x1b[2J\x1b[31m",
+    "C1 CSI": "\x9b31m",
+    "forged line": "ok\nerror: forged line",
+    "bidi override": "abc\u202egnp.exe",
+    "line separator": "a\u2028b",
+    "carriage return": "x\rDONE",
+    "rich markup": "[red]red[/red]",
+}
+RAW = ("\x1b", "\x9b", "\u202e", "\u2028", "\r", "\x07")
+
+
+def string_leaves(node, path=()):
+    """Paths of every string value in a JSON tree."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from string_leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from string_leaves(value, (*path, i))
+    elif isinstance(node, str):
+        yield path
+
+
+def assign(tree, path, value):
+    for key in path[:-1]:
+        tree = tree[key]
+    tree[path[-1]] = value
+
+
+def clean(output: str) -> bool:
+    return not any(c in output for c in RAW) and "\nerror: forged" not in output
+
+
+@pytest.mark.parametrize("payload", list(PAYLOADS))
+def test_every_manifest_string_is_printed_as_data(
+    bundle, tmp_path, payload, reliability
+):
+    original = json.loads((bundle / "vaedge.json").read_text())
+    # every string outside the file list, and every string of one file entry of each format
+    firsts = {
+        next(i for i, f in enumerate(original["files"]) if f["format"] == kind)
+        for kind in ("onnx", "tflite", "npz")
+    }
+    leaves = [
+        p
+        for p in string_leaves(original)
+        if p != ("manifest_sha256",) and (p[0] != "files" or p[1] in firsts)
+    ]
+    assert ("sampling", "formula") in leaves and len(leaves) > 20
+    k = list(PAYLOADS).index(
+        payload
+    )  # each payload tries every 8th string, so each string meets one
+    leaves = [("sampling", "formula"), *leaves[k :: len(PAYLOADS)]]
+    target = tmp_path / "b"
+    shutil.copytree(bundle, target)
+    for path in leaves:
+        manifest = json.loads(json.dumps(original))
+        assign(manifest, path, PAYLOADS[payload])
+        manifest["manifest_sha256"] = manifest_digest(manifest)
+        (target / "vaedge.json").write_text(json.dumps(manifest))
+        for command in (["info", str(target)], ["info", str(target), "--json"]):
+            result = runner.invoke(app, command)
+            assert clean(result.output), (path, command, result.output)
+            if result.exit_code:
+                assert result.output.count("\n") == 1, (path, result.output)
+        reliability(
+            "names as data: a hostile string in any manifest field (re-sealed), vaedge info",
+            "escaped or refused in one line",
+        )
+
+
+@pytest.mark.parametrize("payload", list(PAYLOADS))
+@pytest.mark.parametrize(
+    "where", ["worker address", "chief address", "job name", "task type"]
+)
+def test_tf_config_text_is_printed_as_data(tmp_path, payload, where, reliability):
+    from vaedge.train.cluster import parse_tf_config
+
+    evil = PAYLOADS[payload]
+    config = {
+        "cluster": {"chief": ["localhost:2222"], "worker": ["localhost:2223"]},
+        "task": {"type": "chief", "index": 0},
+    }
+    if where == "worker address":
+        config["cluster"]["worker"] = [f"{evil}:2223"]
+    elif where == "chief address":
+        config["cluster"]["chief"] = [f"127.0.0.1{evil}:2222"]
+    elif where == "job name":
+        config["cluster"][evil] = ["localhost:2224"]
+    else:
+        config["task"]["type"] = evil
+    with pytest.raises(ValueError) as refused:
+        parse_tf_config(json.dumps(config))
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--strategy",
+            "multiworker",
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+        ],
+        env={"TF_CONFIG": json.dumps(config, ensure_ascii=False)},
+    )
+    assert (
+        result.exit_code == 1
+        and result.output.count("\n") == 1
+        and clean(result.output)
+    ), result.output
+    assert clean(str(refused.value)), str(refused.value)
+    reliability(
+        "names as data: escapes, newlines, bidi marks in TF_CONFIG addresses and names",
+        "refused in one line",
+    )
