@@ -40,13 +40,18 @@ def variants(run: str, data: str) -> tuple[dict, int]:
         found[f"+ {name}"] = (optimised, None)
     images = load_dataset(data, image_size=source.image_shape[:2], channels=source.image_shape[2], limit=256).x_train
     calibration = quantize.calibration_data(source, images, seed=0)["decoder"]  # export's own recipe
-    found.update({
-        "fp32 default (all passes)": (optimised, None),
-        "fp32 sub-pixel (rejected)": (subpixel_conv_transpose(optimised), None),
-        "fp32 default, 1 thread": (optimised, 1),
-        "int8 QDQ on ConvTranspose": (quantize.to_int8(optimised, calibration), None),
-        "int8 QDQ sub-pixel (int8 default)": (quantize.to_int8(subpixel_conv_transpose(optimised), calibration), None),
-    })
+    found.update(
+        {
+            "fp32 default (all passes)": (optimised, None),
+            "fp32 sub-pixel (rejected)": (subpixel_conv_transpose(optimised), None),
+            "fp32 default, 1 thread": (optimised, 1),
+            "int8 QDQ on ConvTranspose": (quantize.to_int8(optimised, calibration), None),
+            "int8 QDQ sub-pixel (int8 default)": (
+                quantize.to_int8(subpixel_conv_transpose(optimised), calibration),
+                None,
+            ),
+        }
+    )
     return found, flops_per_image(raw)
 
 
@@ -87,13 +92,23 @@ def main() -> None:
     median = {name: {b: float(np.median(v)) for b, v in s.items()} for name, s in samples.items()}
     base = median["plain tf2onnx"]
     roofline = float(np.median(gflops)) * 1e9 / flops
-    report = {"rounds": args.rounds, "sgemm_gflops_median": float(np.median(gflops)), "roofline_images_per_s": roofline,
-              "variants": {name: {"images_per_s": m, "vs_plain": {b: m[b] / base[b] for b in m},
-                                  "vs_roofline_256": m[256] / roofline} for name, m in median.items()}}
-    print(f"roofline {roofline:,.0f} img/s (sgemm median {report['sgemm_gflops_median']:.0f} GFLOP/s), {args.rounds} rounds")
+    report = {
+        "rounds": args.rounds,
+        "sgemm_gflops_median": float(np.median(gflops)),
+        "roofline_images_per_s": roofline,
+        "variants": {
+            name: {"images_per_s": m, "vs_plain": {b: m[b] / base[b] for b in m}, "vs_roofline_256": m[256] / roofline}
+            for name, m in median.items()
+        },
+    }
+    print(
+        f"roofline {roofline:,.0f} img/s (sgemm median {report['sgemm_gflops_median']:.0f} GFLOP/s), {args.rounds} rounds"
+    )
     for name, row in report["variants"].items():
-        print(f"{name:40s} b=1 {row['images_per_s'][1]:7,.0f}/s ({row['vs_plain'][1]:.2f}x)   "
-              f"b=256 {row['images_per_s'][256]:7,.0f}/s ({row['vs_plain'][256]:.2f}x, {row['vs_roofline_256']:.2f} of roofline)")
+        print(
+            f"{name:40s} b=1 {row['images_per_s'][1]:7,.0f}/s ({row['vs_plain'][1]:.2f}x)   "
+            f"b=256 {row['images_per_s'][256]:7,.0f}/s ({row['vs_plain'][256]:.2f}x, {row['vs_roofline_256']:.2f} of roofline)"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)

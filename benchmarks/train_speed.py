@@ -131,8 +131,11 @@ def vaedge_train_epoch_wall(data: str, images: int, **settings) -> dict:
         stamps = [(run / "checkpoints" / f"epoch-{e:04d}" / "history.json").stat().st_mtime for e in (1, 2)]
         metrics = json.loads((run / "metrics.json").read_text())
         config = json.loads((run / "train_config.json").read_text())
-    return {"epoch_seconds": stamps[1] - stamps[0], "test_neg_elbo": metrics["test_neg_elbo"],
-            "settings": config.get("used")}
+    return {
+        "epoch_seconds": stamps[1] - stamps[0],
+        "test_neg_elbo": metrics["test_neg_elbo"],
+        "settings": config.get("used"),
+    }
 
 
 def main() -> None:
@@ -146,13 +149,19 @@ def main() -> None:
     images = load_dataset(args.data, limit=args.images).x_train
     course = course_epochs(images, args.batch_size, args.epochs)
     sides = {"course_eager_loop": {"img_per_s": course}}
-    for name, jit, policy in (("vaedge_fit_fp32", False, "float32"), ("vaedge_fit_bf16", False, "mixed_bfloat16"),
-                              ("vaedge_fit_fp32_xla", True, "float32"), ("vaedge_fit_fp32_auto", "auto", "float32")):
+    for name, jit, policy in (
+        ("vaedge_fit_fp32", False, "float32"),
+        ("vaedge_fit_bf16", False, "mixed_bfloat16"),
+        ("vaedge_fit_fp32_xla", True, "float32"),
+        ("vaedge_fit_fp32_auto", "auto", "float32"),
+    ):
         rate, resolved = vaedge_epochs(images, args.batch_size, args.epochs, jit, policy)
         sides[name] = {"img_per_s": rate, "vs_course": rate / course, "jit_compile": resolved, "policy": policy}
     results = {
-        "timed": (f"{args.epochs} whole epochs of {len(images)} images per side after one warm-up epoch, batch "
-                  f"{args.batch_size}, one process; img/s = images trained / wall seconds"),
+        "timed": (
+            f"{args.epochs} whole epochs of {len(images)} images per side after one warm-up epoch, batch "
+            f"{args.batch_size}, one process; img/s = images trained / wall seconds"
+        ),
         "cpu_count": os.cpu_count(),
         "load_average_at_end": os.getloadavg(),
         "sides": sides,
@@ -162,7 +171,10 @@ def main() -> None:
         },
     }
     for name, side in sides.items():
-        print(f"{name:24s} {side['img_per_s']:9.1f} img/s" + (f"  {side['vs_course']:.2f}x course" if "vs_course" in side else ""))
+        print(
+            f"{name:24s} {side['img_per_s']:9.1f} img/s"
+            + (f"  {side['vs_course']:.2f}x course" if "vs_course" in side else "")
+        )
     print(f"vaedge train epoch       {results['vaedge_train_epoch']['epoch_seconds']:9.1f} s (validation included)")
     if args.json:
         with open(args.json, "w") as f:

@@ -48,8 +48,10 @@ def main() -> None:
             page.goto(url(server))
             page.wait_for_function("document.body.dataset.rendered === 'true'", timeout=120_000)
             status, version = page.text_content("#status"), browser.version
-            rates = {batch: max(page.evaluate(DECODE_RATE_JS, [batch, repeats]) for _ in range(args.rounds))
-                     for batch, repeats in REPEATS.items()}
+            rates = {
+                batch: max(page.evaluate(DECODE_RATE_JS, [batch, repeats]) for _ in range(args.rounds))
+                for batch, repeats in REPEATS.items()
+            }
             if args.screenshot and args.drop:
                 page.uncheck("#invert")  # Fashion-MNIST images are already light objects on black
                 page.set_input_files("#file", str(args.drop))
@@ -62,8 +64,7 @@ def main() -> None:
                 page.screenshot(path=str(args.screenshot), full_page=True)
             browser.close()
         server.shutdown()
-    result = {"chromium": version, "page": status,
-              "img_per_s": {str(b): round(r) for b, r in rates.items()}}
+    result = {"chromium": version, "page": status, "img_per_s": {str(b): round(r) for b, r in rates.items()}}
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -21,13 +21,19 @@ from vaedge.export.config import ExportConfig
 from vaedge.export.flops import flops_per_image
 from vaedge.export.optimize import optimize
 from vaedge.export.quality import quality_report
+from vaedge.export.sources import KerasSource
 from vaedge.export.subpixel import subpixel_conv_transpose
 from vaedge.export.tflite_graphs import write_tflite
-from vaedge.export.sources import KerasSource
 from vaedge.export.validate import keras_reference, stored_subset
 from vaedge.io import atomic
 from vaedge.runtime.manifest import (
-    MANIFEST, build_manifest, file_entry, is_bundle, parse_manifest, runtime_section, tensor_specs,
+    MANIFEST,
+    build_manifest,
+    file_entry,
+    is_bundle,
+    parse_manifest,
+    runtime_section,
+    tensor_specs,
 )
 from vaedge.runtime.parity import IMAGE_GATE, LATENT_GATE, PARITY_FILE, PSNR_GATE, check_bundle, raise_on_failure
 from vaedge.versions import versions
@@ -72,10 +78,14 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
                 raise ExportError(f"{name}: the graph holds random ops {random}; sampling must stay on the host")
             atomic.write_bytes(stage / name, model.SerializeToString())
             extra = {"opset": config.opset, "op_counts": convert.op_counts(model)}
-            entries.append((name, dict(role=role, format="onnx", precision=precision, inputs=inputs, outputs=outputs, **extra)))
+            entries.append(
+                (name, dict(role=role, format="onnx", precision=precision, inputs=inputs, outputs=outputs, **extra))
+            )
         if config.tflite:
             progress.step(f"writing the {role}'s TFLite graphs")
-            entries += write_tflite(stage, role, source, config.tflite_batches, "int8" in config.precisions, calibration[role])
+            entries += write_tflite(
+                stage, role, source, config.tflite_batches, "int8" in config.precisions, calibration[role]
+            )
             if config.micro and role == "decoder":  # the microcontroller form of decoder.int8io.b1.tflite
                 from vaedge.export.micro_decoder import write_micro_decoder
 
@@ -83,10 +93,13 @@ def _write_models(stage: Path, source: KerasSource, config: ExportConfig, calibr
     return entries, {"op_counts": counts, "flops_per_image": flops}
 
 
-def _manifest(source: KerasSource, config: ExportConfig, files: list[dict], graph_facts, validation,
-              **sections) -> dict:
+def _manifest(
+    source: KerasSource, config: ExportConfig, files: list[dict], graph_facts, validation, **sections
+) -> dict:
     return build_manifest(
-        source.image_shape, source.latent_dim, files,
+        source.image_shape,
+        source.latent_dim,
+        files,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         op_counts=graph_facts["op_counts"],
         flops_per_image=graph_facts["flops_per_image"],
@@ -101,8 +114,15 @@ def _manifest(source: KerasSource, config: ExportConfig, files: list[dict], grap
     )
 
 
-def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out: np.ndarray,
-                  train_images: np.ndarray, force: bool = False, sign_key: Path | None = None) -> ExportResult:
+def export_bundle(
+    source: KerasSource,
+    config: ExportConfig,
+    out: Path,
+    held_out: np.ndarray,
+    train_images: np.ndarray,
+    force: bool = False,
+    sign_key: Path | None = None,
+) -> ExportResult:
     """Export `source` into the bundle directory `out`; raise ParityError if an fp32 graph misses its gate."""
     config.validate()
     out = Path(out)
@@ -118,13 +138,16 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
         loaded = {name: (stage / name).read_bytes() for name, _ in entries}
         files = [file_entry(stage, name, loaded[name], **fields) for name, fields in entries]
         progress.step("validating every graph against Keras")
-        checks = check_bundle(parse_manifest(stage, _manifest(source, config, files, graph_facts, {})), reference,
-                              loaded=loaded)
+        checks = check_bundle(
+            parse_manifest(stage, _manifest(source, config, files, graph_facts, {})), reference, loaded=loaded
+        )
         precision_of = {name: fields["precision"] for name, fields in entries}
         skipped = {}
         for check in checks:
             if not check.passed and precision_of.get(check.file, "fp32") != "fp32":
-                skipped[check.file] = f"{check.tensor} [{check.probe}]: {check.metric} {check.value:.2f} < gate {check.gate:g}"
+                skipped[check.file] = (
+                    f"{check.tensor} [{check.probe}]: {check.metric} {check.value:.2f} < gate {check.gate:g}"
+                )
         kept = [c for c in checks if c.file not in skipped]
         raise_on_failure(kept)
         for name in skipped:
@@ -145,8 +168,9 @@ def export_bundle(source: KerasSource, config: ExportConfig, out: Path, held_out
             from vaedge.export.micro import micro_graphs
 
             fp32_iwae = validation["likelihood"]["fp32"]["iwae_nll"]
-            sections["micro"], micro_refused, micro_notes = micro_graphs(manifest, loaded, reference, held_out,
-                                                                         config.seed, fp32_iwae)
+            sections["micro"], micro_refused, micro_notes = micro_graphs(
+                manifest, loaded, reference, held_out, config.seed, fp32_iwae
+            )
             notes.update(micro_notes)
         atomic.write_json(stage / MANIFEST, _manifest(source, config, files, graph_facts, validation, **sections))
         if sign_key is not None:  # the last write: the signature covers the bundle exactly as published

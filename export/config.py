@@ -46,7 +46,9 @@ class ExportConfig:
         if not 13 <= self.opset <= DEFAULT_OPSET:
             problems.append(f"opset must be between 13 and {DEFAULT_OPSET}, got {self.opset}")
         batches = self.tflite_batches
-        if not batches or not all(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= MAX_TFLITE_BATCH for b in batches):
+        if not batches or not all(
+            isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= MAX_TFLITE_BATCH for b in batches
+        ):
             problems.append(f"tflite batches must be ints in 1..{MAX_TFLITE_BATCH}, at least one, got {batches}")
         if self.micro and not self.tflite:
             problems.append("--micro needs the TFLite graphs (drop --no-tflite)")

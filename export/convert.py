@@ -24,7 +24,9 @@ from vaedge.export.sources import KerasSource
 ENCODER_OUTPUTS = ("z_mean", "z_log_var")
 
 
-def encoder_function(source: KerasSource, batch: int | None = None, fold: bool = False) -> tf.types.experimental.GenericFunction:
+def encoder_function(
+    source: KerasSource, batch: int | None = None, fold: bool = False
+) -> tf.types.experimental.GenericFunction:
     """tf.function: image (batch or N, H, W, C) float32 -> {z_mean, z_log_var} (N, D), BatchNorm in
     inference mode, or with `fold` folded into its neighbours (export/fold_keras.py)."""
     spec = tf.TensorSpec((batch, *source.image_shape), tf.float32, name="image")
@@ -38,7 +40,9 @@ def encoder_function(source: KerasSource, batch: int | None = None, fold: bool =
     return encode
 
 
-def decoder_function(source: KerasSource, batch: int | None = None, fold: bool = False) -> tf.types.experimental.GenericFunction:
+def decoder_function(
+    source: KerasSource, batch: int | None = None, fold: bool = False
+) -> tf.types.experimental.GenericFunction:
     """tf.function: z (batch or N, D) float32 -> {image} (N, H, W, C) in [0, 1]; `fold` as for the encoder."""
     spec = tf.TensorSpec((batch, source.latent_dim), tf.float32, name="z")
     folded = _folded(source.decoder) if fold else None  # weights folded now, eagerly, not while tracing
@@ -72,8 +76,12 @@ def to_onnx(function, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     return model
 
 
-def to_tflite(function, calibration: Callable[[], Iterable[np.ndarray]] | None = None, int8_io: bool = False,
-              per_channel_dense: bool = True) -> bytes:
+def to_tflite(
+    function,
+    calibration: Callable[[], Iterable[np.ndarray]] | None = None,
+    int8_io: bool = False,
+    per_channel_dense: bool = True,
+) -> bytes:
     """Convert with TF's converter; with `calibration`, full-integer int8 weights and activations.
 
     Goes through a SavedModel whose `serving_default` signature is the frozen `function`, so the

@@ -51,8 +51,11 @@ def _scale_into_producer(g: Graph, mul) -> bool:
         if scale is None or (scale <= 0).any():
             return False
         g.set_const(linear, 1, weight * scale[None, :])
-        g.set_const(producer, list(producer.input).index(next(i for i in producer.input if i in g.consts)),
-                    np.broadcast_to(bias, np.broadcast_shapes(bias.shape, scale.shape)) * scale)
+        g.set_const(
+            producer,
+            list(producer.input).index(next(i for i in producer.input if i in g.consts)),
+            np.broadcast_to(bias, np.broadcast_shapes(bias.shape, scale.shape)) * scale,
+        )
     elif producer.op_type in ("Conv", "ConvTranspose") and g.const(producer.input[1]) is not None:
         weight = g.const(producer.input[1])
         axis = 0 if producer.op_type == "Conv" else 1
@@ -77,12 +80,22 @@ def _linear_paths(g: Graph, start: str):
     paths = []
     for node in g.consumers[start]:
         chain = []
-        while node.op_type in PASS_THROUGH and g.uses(node.output[0]) == 1 and node.input[0] in (start, *[c.output[0] for c in chain]):
+        while (
+            node.op_type in PASS_THROUGH
+            and g.uses(node.output[0]) == 1
+            and node.input[0] in (start, *[c.output[0] for c in chain])
+        ):
             chain.append(node)
             node = g.consumers[node.output[0]][0]
         if node.op_type not in LINEAR or g.const(node.input[1]) is None:
             return None
-        if node.op_type == "Gemm" or chain and node.input[0] != chain[-1].output[0] or not chain and node.input[0] != start:
+        if (
+            node.op_type == "Gemm"
+            or chain
+            and node.input[0] != chain[-1].output[0]
+            or not chain
+            and node.input[0] != start
+        ):
             return None
         paths.append((chain, node))
     return paths or None
@@ -134,7 +147,9 @@ def _add_after(g: Graph, linear, offset: np.ndarray):
     """Add a constant (C, H, W) or (F,) `offset` to `linear`'s output, as its bias when possible."""
     if linear.op_type in ("Conv", "ConvTranspose"):
         per_channel = offset.reshape(offset.shape[0], -1)
-        if np.abs(per_channel - per_channel.mean(axis=1, keepdims=True)).max() <= 1e-7 * (1 + np.abs(per_channel).max()):
+        if np.abs(per_channel - per_channel.mean(axis=1, keepdims=True)).max() <= 1e-7 * (
+            1 + np.abs(per_channel).max()
+        ):
             bias = per_channel.mean(axis=1)
             if len(linear.input) > 2 and linear.input[2]:
                 bias = bias + g.const(linear.input[2])
@@ -167,8 +182,11 @@ def fold_batchnorm(model: onnx.ModelProto) -> onnx.ModelProto:
     def rewrite(g: Graph, shapes: dict) -> None:
         for mul in [n for n in g.graph.node if n.op_type == "Mul"]:
             _scale_into_producer(g, mul)
-        feeds = {i.name: np.zeros([d.dim_value or 1 for d in i.type.tensor_type.shape.dim], np.float32)
-                 for i in g.graph.input if i.name not in g.consts}
+        feeds = {
+            i.name: np.zeros([d.dim_value or 1 for d in i.type.tensor_type.shape.dim], np.float32)
+            for i in g.graph.input
+            if i.name not in g.consts
+        }
         for add in [n for n in g.graph.node if n.op_type == "Add"]:
             relu = g.producer.get(g.const_and_other(add)[1] or "")
             if relu is not None and relu.op_type == "Relu":

@@ -23,8 +23,9 @@ def _linear(layer, x, kernel):
     if isinstance(layer, layers.Dense):
         return ops.matmul(x, kernel)
     if isinstance(layer, layers.Conv2DTranspose):
-        return ops.conv_transpose(x, kernel, layer.strides, layer.padding, layer.output_padding, layer.data_format,
-                                  layer.dilation_rate)
+        return ops.conv_transpose(
+            x, kernel, layer.strides, layer.padding, layer.output_padding, layer.data_format, layer.dilation_rate
+        )
     return ops.conv(x, kernel, layer.strides, layer.padding, layer.data_format, layer.dilation_rate)
 
 
@@ -34,15 +35,27 @@ def _consumers(model, tensor) -> list:
 
 def _plan(model) -> tuple[dict, set]:
     """({layer name: [kernel, bias, map or None]}, names of folded BN layers)."""
-    weights = {layer.name: [np.asarray(layer.kernel), np.asarray(layer.bias) if layer.use_bias else None, None]
-               for layer in model.layers if isinstance(layer, LINEAR) and getattr(layer, "groups", 1) == 1}
+    weights = {
+        layer.name: [np.asarray(layer.kernel), np.asarray(layer.bias) if layer.use_bias else None, None]
+        for layer in model.layers
+        if isinstance(layer, LINEAR) and getattr(layer, "groups", 1) == 1
+    }
     folded = set()
     for bn in model.layers:
-        if not isinstance(bn, layers.BatchNormalization) or bn.axis not in (-1, len(bn.input.shape) - 1) or not bn.center or not bn.scale:
+        if (
+            not isinstance(bn, layers.BatchNormalization)
+            or bn.axis not in (-1, len(bn.input.shape) - 1)
+            or not bn.center
+            or not bn.scale
+        ):
             continue
         producer = bn.input._keras_history.operation
-        if producer.name not in weights or producer.activation is not keras.activations.relu or weights[producer.name][1] is None \
-                or len(_consumers(model, bn.input)) != 1:
+        if (
+            producer.name not in weights
+            or producer.activation is not keras.activations.relu
+            or weights[producer.name][1] is None
+            or len(_consumers(model, bn.input)) != 1
+        ):
             continue
         a = np.asarray(bn.gamma) / np.sqrt(np.asarray(bn.moving_variance) + bn.epsilon)
         b = np.asarray(bn.beta) - np.asarray(bn.moving_mean) * a
@@ -58,7 +71,9 @@ def _plan(model) -> tuple[dict, set]:
         weights[producer.name] = [scaled, bias * a, None if shift_map is None else shift_map * a]
         shift = np.broadcast_to(b, (1, *bn.output.shape[1:])).astype(np.float32)
         for consumer in chain:
-            delta = np.asarray(_linear(consumer, shift.reshape((1, *consumer.input.shape[1:])), weights[consumer.name][0]))[0]
+            delta = np.asarray(
+                _linear(consumer, shift.reshape((1, *consumer.input.shape[1:])), weights[consumer.name][0])
+            )[0]
             channels = delta.reshape(-1, delta.shape[-1])
             if np.abs(channels - channels[0]).max() <= 1e-7 * max(1.0, np.abs(channels).max()):
                 c_bias = weights[consumer.name][1]

@@ -79,8 +79,11 @@ def trace_shapes(model: onnx.ModelProto) -> tuple[dict, dict]:
     import onnxruntime as ort
 
     consts = {i.name for i in model.graph.initializer}
-    feeds = {i.name: np.zeros([d.dim_value or 1 for d in i.type.tensor_type.shape.dim], np.float32)
-             for i in model.graph.input if i.name not in consts}
+    feeds = {
+        i.name: np.zeros([d.dim_value or 1 for d in i.type.tensor_type.shape.dim], np.float32)
+        for i in model.graph.input
+        if i.name not in consts
+    }
     traced = onnx.ModelProto()
     traced.CopyFrom(model)
     names = [o for n in traced.graph.node for o in n.output if o]

@@ -12,8 +12,9 @@ A graph that TFLM refuses or that misses a gate gets no `micro` entry, and the r
 
 from __future__ import annotations
 
-
 import numpy as np
+
+from vaedge.errors import BundleError, ExportError
 from vaedge.export.quality import NLL_TARGET, K
 from vaedge.export.validate import stored_subset
 from vaedge.runtime.backends import open_bundle_file, open_model
@@ -25,8 +26,6 @@ from vaedge.runtime.manifest import (
     micro_section,
 )
 from vaedge.runtime.parity import LATENT_GROUPS, PSNR_GATE, psnr
-
-from vaedge.errors import BundleError, ExportError
 from vaedge.versions import versions
 
 LSB_GATE = 1  # int8 output steps between TFLM and LiteRT on the same file and inputs
@@ -49,8 +48,15 @@ def check_micro_ops(data: bytes, name: str) -> list[str]:
     return ops
 
 
-def measure(manifest: Manifest, loaded: dict[str, bytes], file: ModelFile, reference: dict, held_out: np.ndarray,
-            seed: int, fp32_iwae: float) -> MicroGraph:
+def measure(
+    manifest: Manifest,
+    loaded: dict[str, bytes],
+    file: ModelFile,
+    reference: dict,
+    held_out: np.ndarray,
+    seed: int,
+    fp32_iwae: float,
+) -> MicroGraph:
     """Run one graph under TFLM and measure it; ExportError (one line) when TFLM refuses it or a gate fails."""
     from vaedge.runtime.evaluate import evaluate
     from vaedge.runtime.generator import Generator
@@ -68,16 +74,25 @@ def measure(manifest: Manifest, loaded: dict[str, bytes], file: ModelFile, refer
     feeds = {"image": subset["images"]} if file.role == "encoder" else {"z": subset["latents"]}
     int8_feeds = {k: quantize(v, **file.quantization[k]) for k, v in feeds.items()}
     # the graphs' own int8 I/O, on both engines, any number of rows in pieces of the graph's batch
-    raw = {name: FixedBatchGraphs({file.batch: open_model(data, "tflite", file.path, backend_name=name)})
-           for name in ("tflm", "tflite")}
+    raw = {
+        name: FixedBatchGraphs({file.batch: open_model(data, "tflite", file.path, backend_name=name)})
+        for name in ("tflm", "tflite")
+    }
     on_tflm, on_litert = raw["tflm"].run(int8_feeds), raw["tflite"].run(int8_feeds)
     lsb = max(int(np.abs(on_tflm[k].astype(np.int32) - on_litert[k].astype(np.int32)).max()) for k in on_tflm)
     worst_psnr = _psnr(manifest, file.role, tflm.run(feeds), subset)
-    fp32 = {role: open_bundle_file(manifest, f, data=loaded[f.path])
-            for role in ROLES for f in [manifest.find(role, "onnx", "fp32")]}
+    fp32 = {
+        role: open_bundle_file(manifest, f, data=loaded[f.path])
+        for role in ROLES
+        for f in [manifest.find(role, "onnx", "fp32")]
+    }
     pair = {**fp32, file.role: litert}
-    quality = evaluate(Generator(manifest, pair["encoder"], pair["decoder"], backend="tflite", precision="int8"),
-                       held_out, k=K, seed=seed)
+    quality = evaluate(
+        Generator(manifest, pair["encoder"], pair["decoder"], backend="tflite", precision="int8"),
+        held_out,
+        k=K,
+        seed=seed,
+    )
     problems = []
     if lsb > LSB_GATE:
         problems.append(f"TFLM vs LiteRT {lsb} LSB (gate {LSB_GATE})")
@@ -85,9 +100,16 @@ def measure(manifest: Manifest, loaded: dict[str, bytes], file: ModelFile, refer
         problems.append(f"PSNR {worst_psnr:.1f} dB vs Keras (gate {PSNR_GATE:g})")
     if problems:
         raise ExportError(f"{file.path}: " + "; ".join(problems))
-    return MicroGraph(role=file.role, file=file.path, ops=ops, arena_bytes=arena, flash_bytes=file.size,
-                      litert_max_lsb=lsb, psnr_db=round(min(worst_psnr, 999.0), 3),
-                      iwae_vs_fp32=round(quality.iwae_nll - fp32_iwae, 4))
+    return MicroGraph(
+        role=file.role,
+        file=file.path,
+        ops=ops,
+        arena_bytes=arena,
+        flash_bytes=file.size,
+        litert_max_lsb=lsb,
+        psnr_db=round(min(worst_psnr, 999.0), 3),
+        iwae_vs_fp32=round(quality.iwae_nll - fp32_iwae, 4),
+    )
 
 
 def _psnr(manifest: Manifest, role: str, out: dict, subset: dict) -> float:
@@ -97,12 +119,15 @@ def _psnr(manifest: Manifest, role: str, out: dict, subset: dict) -> float:
         decoder = open_bundle_file(manifest, manifest.find("decoder", "onnx", "fp32"))
         posterior = subset["latent_group"] == LATENT_GROUPS.index("posterior means")
         return psnr(decoder.run({"z": out["z_mean"]})["image"], subset["decoded"][posterior])
-    return min(psnr(out["image"][subset["latent_group"] == g], subset["decoded"][subset["latent_group"] == g])
-               for g in range(len(LATENT_GROUPS)))
+    return min(
+        psnr(out["image"][subset["latent_group"] == g], subset["decoded"][subset["latent_group"] == g])
+        for g in range(len(LATENT_GROUPS))
+    )
 
 
-def micro_graphs(manifest: Manifest, loaded: dict[str, bytes], reference: dict, held_out: np.ndarray, seed: int,
-                 fp32_iwae: float) -> tuple[dict, dict, dict]:
+def micro_graphs(
+    manifest: Manifest, loaded: dict[str, bytes], reference: dict, held_out: np.ndarray, seed: int, fp32_iwae: float
+) -> tuple[dict, dict, dict]:
     """(the manifest's `micro` section, {file: why it is not a micro graph}, {file: likelihood note})
     for the staged bundle's manifest (in memory) and its files' hash-checked bytes `loaded`."""
     graphs, refused = [], {}
@@ -115,6 +140,9 @@ def micro_graphs(manifest: Manifest, loaded: dict[str, bytes], reference: dict, 
             graphs.append(measure(manifest, loaded, file, reference, held_out, seed, fp32_iwae))
         except ExportError as exc:
             refused[file.path] = str(exc)
-    notes = {g.file: f"IWAE {g.iwae_vs_fp32:+.2f} nats vs fp32, more than the {NLL_TARGET:g} nat target"
-             for g in graphs if abs(g.iwae_vs_fp32) > NLL_TARGET}
+    notes = {
+        g.file: f"IWAE {g.iwae_vs_fp32:+.2f} nats vs fp32, more than the {NLL_TARGET:g} nat target"
+        for g in graphs
+        if abs(g.iwae_vs_fp32) > NLL_TARGET
+    }
     return micro_section(graphs, versions("tflite-micro")["tflite-micro"]), refused, notes

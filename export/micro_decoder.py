@@ -26,9 +26,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
-from vaedge.export.subpixel import _phase_taps
 
 from vaedge.errors import ExportError
+from vaedge.export.subpixel import _phase_taps
 
 SCRATCH_BUDGET = 16 * 1024  # bytes of int32 scratch per TRANSPOSE_CONV
 FLOAT_GATE = 1e-5  # max abs difference to Keras in float, before quantization
@@ -96,8 +96,13 @@ def _linear(layer, kernel: np.ndarray, bias: np.ndarray, x, subpixel, scratch: i
     if not isinstance(subpixel, bool):
         subpixel = layer.name in subpixel
     stride, size = layer.strides[0], kernel.shape[0]
-    supported = (layer.padding == "same" and layer.strides[0] == layer.strides[1] and kernel.shape[0] == kernel.shape[1]
-                 and tuple(layer.dilation_rate) == (1, 1) and layer.output_padding is None)
+    supported = (
+        layer.padding == "same"
+        and layer.strides[0] == layer.strides[1]
+        and kernel.shape[0] == kernel.shape[1]
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.output_padding is None
+    )
     if not (subpixel and supported):
         n, h, w, _ = x.shape
         groups = 1 if scratch is None else scratch_groups(h * stride, w * stride, kernel.shape[2], scratch)
@@ -121,8 +126,9 @@ def last_upsampling(model: keras.Model) -> tuple[str, ...]:
     return tuple(strided[-1:])
 
 
-def micro_decoder_function(source, batch: int = 1, subpixel=False, scratch: int | None = None,
-                           dense_bias_row: bool = False):
+def micro_decoder_function(
+    source, batch: int = 1, subpixel=False, scratch: int | None = None, dense_bias_row: bool = False
+):
     """tf.function: z (batch, D) float32 -> {image} (batch, H, W, C) with BN folded per channel; transposed
     convs in sub-pixel form (`subpixel`: True, or the layer names) or split by output channels so that
     each TRANSPOSE_CONV's int32 scratch fits `scratch` bytes; the same outputs as the Keras decoder."""
@@ -157,25 +163,33 @@ def write_micro_decoder(stage, source, entries: list, latents: np.ndarray) -> li
         calibration_batches,
         tflite_name,
     )
+    from vaedge.io import atomic
     from vaedge.runtime.manifest import tensor_specs
 
-    from vaedge.io import atomic
-
     name = tflite_name("decoder", 1, "int8io")
-    function = micro_decoder_function(source, 1, subpixel=last_upsampling(source.decoder), scratch=SCRATCH_BUDGET,
-                                      dense_bias_row=True)
+    function = micro_decoder_function(
+        source, 1, subpixel=last_upsampling(source.decoder), scratch=SCRATCH_BUDGET, dense_bias_row=True
+    )
     probe = latents[:16].astype(np.float32)
     ours = np.concatenate([np.asarray(function(probe[i : i + 1])["image"]) for i in range(len(probe))])
     difference = float(np.max(np.abs(ours - np.asarray(source.decoder(probe, training=False)))))
     if not difference <= FLOAT_GATE:
-        raise ExportError(f"{name}: the micro decoder differs from Keras by {difference:.3g} in float "
-                          f"(gate {FLOAT_GATE:g})")
-    model = convert.to_tflite(function, calibration=calibration_batches(latents, 1), int8_io=True,
-                              per_channel_dense=False)
+        raise ExportError(
+            f"{name}: the micro decoder differs from Keras by {difference:.3g} in float (gate {FLOAT_GATE:g})"
+        )
+    model = convert.to_tflite(
+        function, calibration=calibration_batches(latents, 1), int8_io=True, per_channel_dense=False
+    )
     fields = facts(model)
     atomic.write_bytes(stage / name, model)
     inputs, outputs = tensor_specs("decoder", source.image_shape, source.latent_dim, batch=1)
     quantization = fields.get("quantization", {})
-    entry = dict(role="decoder", format="tflite", precision="int8", inputs=_with_dtypes(inputs, quantization),
-                 outputs=_with_dtypes(outputs, quantization), **fields)
+    entry = dict(
+        role="decoder",
+        format="tflite",
+        precision="int8",
+        inputs=_with_dtypes(inputs, quantization),
+        outputs=_with_dtypes(outputs, quantization),
+        **fields,
+    )
     return [(n, entry if n == name else f) for n, f in entries]

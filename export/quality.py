@@ -19,15 +19,22 @@ def quality_report(manifest, loaded: dict[str, bytes], held_out: np.ndarray, see
     from vaedge.runtime.evaluate import evaluate
     from vaedge.runtime.generator import open_generator
 
-    precisions = [p for p in ("fp32", "fp16", "int8")
-                  if any(f.role == "decoder" and f.format == "onnx" and f.precision == p for f in manifest.files)]
-    figures = {p: evaluate(open_generator(manifest, loaded, precision=p), held_out, k=K, seed=seed).as_dict()
-               for p in precisions}
+    precisions = [
+        p
+        for p in ("fp32", "fp16", "int8")
+        if any(f.role == "decoder" and f.format == "onnx" and f.precision == p for f in manifest.files)
+    ]
+    figures = {
+        p: evaluate(open_generator(manifest, loaded, precision=p), held_out, k=K, seed=seed).as_dict()
+        for p in precisions
+    }
     notes = {}
     for precision, quality in figures.items():
         quality["iwae_vs_fp32"] = quality["iwae_nll"] - figures["fp32"]["iwae_nll"]
         if abs(quality["iwae_vs_fp32"]) > NLL_TARGET:
-            notes[precision] = (f"IWAE -log p(x) {quality['iwae_vs_fp32']:+.2f} nats vs fp32 on {quality['images']} "
-                                f"held-out images (K={K}), more than the {NLL_TARGET:g} nat target; written, "
-                                "since it passed its PSNR gate")
+            notes[precision] = (
+                f"IWAE -log p(x) {quality['iwae_vs_fp32']:+.2f} nats vs fp32 on {quality['images']} "
+                f"held-out images (K={K}), more than the {NLL_TARGET:g} nat target; written, "
+                "since it passed its PSNR gate"
+            )
     return figures, notes

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from vaedge import progress
 from vaedge.errors import ExportError
-from vaedge.io import atomic
-from vaedge.io.files import describe
-from vaedge.runtime.manifest import is_bundle
 from vaedge.export.bundle import ExportResult, export_bundle
 from vaedge.export.config import ExportConfig
 from vaedge.export.sources import KerasSource, from_files, from_run
+from vaedge.io import atomic
+from vaedge.io.files import describe
+from vaedge.runtime.manifest import is_bundle
 from vaedge.train.data import load_dataset
 
 
@@ -33,8 +33,10 @@ def check_out(out: Path, force: bool, sources: list[Path]) -> None:
     for source in map(Path, sources):
         where = source.resolve()
         if where == target or target in where.parents or where in target.parents:
-            raise ExportError(f"{describe(out)}: overlaps {describe(source)}, which is being exported; "
-                              "write the bundle somewhere else")
+            raise ExportError(
+                f"{describe(out)}: overlaps {describe(source)}, which is being exported; "
+                "write the bundle somewhere else"
+            )
 
 
 def images_for(source: KerasSource, data: str | None, train: int, held_out: int, seed: int):
@@ -46,8 +48,15 @@ def images_for(source: KerasSource, data: str | None, train: int, held_out: int,
     return dataset.x_train[:train], dataset.x_test[:held_out]
 
 
-def export(config: ExportConfig, out: Path, run: Path | None = None, encoder: Path | None = None,
-           decoder: Path | None = None, force: bool = False, sign_key: Path | None = None) -> ExportResult:
+def export(
+    config: ExportConfig,
+    out: Path,
+    run: Path | None = None,
+    encoder: Path | None = None,
+    decoder: Path | None = None,
+    force: bool = False,
+    sign_key: Path | None = None,
+) -> ExportResult:
     """Export a run (or an encoder/decoder pair) into the bundle directory `out`."""
     config.validate()
     check_out(Path(out), force, [p for p in (run, encoder, decoder) if p is not None])
@@ -55,13 +64,24 @@ def export(config: ExportConfig, out: Path, run: Path | None = None, encoder: Pa
     source = load_source(run, encoder, decoder, config.unsafe)
     progress.step("loading calibration and held-out images")
     config.source = str(run) if run is not None else f"{encoder} + {decoder}"
-    train_images, held_out = images_for(source, config.data, config.calibration_images, config.validation_images, config.seed)
-    return export_bundle(source, config, out, held_out=held_out, train_images=train_images, force=force,
-                         sign_key=sign_key)
+    train_images, held_out = images_for(
+        source, config.data, config.calibration_images, config.validation_images, config.seed
+    )
+    return export_bundle(
+        source, config, out, held_out=held_out, train_images=train_images, force=force, sign_key=sign_key
+    )
 
 
-def validate_with_keras(bundle: Path, run: Path | None, encoder: Path | None, decoder: Path | None,
-                        data: str | None, images: int = 256, unsafe: bool = False, backends=None):
+def validate_with_keras(
+    bundle: Path,
+    run: Path | None,
+    encoder: Path | None,
+    decoder: Path | None,
+    data: str | None,
+    images: int = 256,
+    unsafe: bool = False,
+    backends=None,
+):
     """Fresh Keras outputs vs every graph in the bundle (on `backends`, default each format's own engine)."""
     from vaedge.export.validate import validate
 

@@ -74,17 +74,27 @@ class KerasSource:
 def from_run(run_dir: Path, unsafe: bool = False) -> KerasSource:
     """Load a finished `vaedge train` run directory."""
     run_dir = Path(run_dir)
-    missing = [n for n in ("encoder.keras", "decoder.keras", "train_config.json", "metrics.json")
-               if not (run_dir / n).is_file()]
+    missing = [
+        n
+        for n in ("encoder.keras", "decoder.keras", "train_config.json", "metrics.json")
+        if not (run_dir / n).is_file()
+    ]
     if missing:
-        hint = " (an unfinished run: continue it with vaedge train --resume)" if (run_dir / "checkpoints").is_dir() else ""
+        hint = (
+            " (an unfinished run: continue it with vaedge train --resume)" if (run_dir / "checkpoints").is_dir() else ""
+        )
         raise ExportError(f"{run_dir}: missing {', '.join(missing)}{hint}")
     config = TrainConfig.load(run_dir)
     encoder = _load(run_dir / "encoder.keras", unsafe)
     decoder = _load(run_dir / "decoder.keras", unsafe)
     metrics = _metrics(run_dir / "metrics.json")
-    source = KerasSource(_cut_at_sampling(encoder, run_dir / "encoder.keras"), decoder, f"vaedge run {run_dir}",
-                         train_config=config.__dict__, metrics=metrics)
+    source = KerasSource(
+        _cut_at_sampling(encoder, run_dir / "encoder.keras"),
+        decoder,
+        f"vaedge run {run_dir}",
+        train_config=config.__dict__,
+        metrics=metrics,
+    )
     return _checked(source, run_dir)
 
 
@@ -92,7 +102,9 @@ def from_files(encoder_path: Path, decoder_path: Path, unsafe: bool = False) -> 
     """Load an encoder and a decoder saved with `.save()`, e.g. from the course notebook."""
     encoder = _load(Path(encoder_path), unsafe)
     decoder = _load(Path(decoder_path), unsafe)
-    source = KerasSource(_cut_at_sampling(encoder, encoder_path), decoder, f"keras files {encoder_path}, {decoder_path}")
+    source = KerasSource(
+        _cut_at_sampling(encoder, encoder_path), decoder, f"keras files {encoder_path}, {decoder_path}"
+    )
     return _checked(source, encoder_path)
 
 
@@ -105,8 +117,11 @@ def _metrics(path: Path) -> dict:
             raise
         raise ExportError(f"{describe(path)}: not valid JSON ({exc})") from None
     figures = ("test_neg_elbo", "test_reconstruction", "test_kl")
-    if not isinstance(metrics, dict) or not all(isinstance(metrics.get(k), (int, float)) and not isinstance(metrics.get(k), bool)
-                                                for k in figures if k in metrics):
+    if not isinstance(metrics, dict) or not all(
+        isinstance(metrics.get(k), (int, float)) and not isinstance(metrics.get(k), bool)
+        for k in figures
+        if k in metrics
+    ):
         raise ExportError(f"{describe(path)}: expected a JSON object with numeric {', '.join(figures)}")
     return metrics
 
@@ -123,8 +138,10 @@ def keras_bytes(path: Path) -> bytes:
         total = sum(m.file_size for m in members)
         config = sum(m.file_size for m in members if m.filename.endswith(".json"))
         if total > MAX_KERAS_BYTES or config > MAX_JSON_BYTES:
-            raise ExportError(f"{describe(path)}: its zip declares {total:,} bytes ({config:,} of JSON), more than the "
-                              f"{MAX_KERAS_BYTES:,} ({MAX_JSON_BYTES:,} of JSON) a VAE needs")
+            raise ExportError(
+                f"{describe(path)}: its zip declares {total:,} bytes ({config:,} of JSON), more than the "
+                f"{MAX_KERAS_BYTES:,} ({MAX_JSON_BYTES:,} of JSON) a VAE needs"
+            )
     return data
 
 
@@ -138,10 +155,14 @@ def _load(path: Path, unsafe: bool) -> keras.Model:
             return keras.saving.load_model(copy, custom_objects=COURSE_OBJECTS, compile=False, safe_mode=not unsafe)
     except ValueError as exc:
         if "safe_mode" in str(exc) or "Lambda" in str(exc):
-            raise ExportError(f"{describe(path)}: holds a Lambda layer (arbitrary code); load it only if you trust it, with --unsafe") from None
+            raise ExportError(
+                f"{describe(path)}: holds a Lambda layer (arbitrary code); load it only if you trust it, with --unsafe"
+            ) from None
         raise ExportError(f"{describe(path)}: cannot load as a Keras model ({str(exc).splitlines()[0]})") from None
     except Exception as exc:  # zip, h5 and deserialisation errors have no common base
-        raise ExportError(f"{describe(path)}: cannot load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise ExportError(
+            f"{describe(path)}: cannot load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
 
 
 def _cut_at_sampling(encoder: keras.Model, path) -> keras.Model:
@@ -150,8 +171,10 @@ def _cut_at_sampling(encoder: keras.Model, path) -> keras.Model:
     if not samplers:
         outputs = encoder.outputs
         if len(outputs) != 2:
-            raise ExportError(f"{describe(path)}: expected an encoder with outputs (z_mean, z_log_var) or a Sampling layer, "
-                              f"found {len(outputs)} outputs and no Sampling layer")
+            raise ExportError(
+                f"{describe(path)}: expected an encoder with outputs (z_mean, z_log_var) or a Sampling layer, "
+                f"found {len(outputs)} outputs and no Sampling layer"
+            )
         z_mean, z_log_var = outputs
     elif len(samplers) > 1:
         raise ExportError(f"{describe(path)}: {len(samplers)} Sampling layers; expected one")

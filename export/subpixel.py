@@ -22,8 +22,10 @@ def _attrs(node) -> dict:
 
 def _phase_taps(kernel: int, stride: int, pad_begin: int) -> list[list[tuple[int, int]]]:
     """For each phase r: the (input offset d, kernel tap k) pairs with y[s*q + r] += x[q + d] * w[k]."""
-    return [[((r + pad_begin - k) // stride, k) for k in range(kernel) if (r + pad_begin - k) % stride == 0]
-            for r in range(stride)]
+    return [
+        [((r + pad_begin - k) // stride, k) for k in range(kernel) if (r + pad_begin - k) % stride == 0]
+        for r in range(stride)
+    ]
 
 
 def _rewrite(g: Graph, node, shapes) -> bool:
@@ -58,8 +60,15 @@ def _rewrite(g: Graph, node, shapes) -> bool:
     name = node.name
     bias = g.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     conv_out = node.output[0] if (sh, sw) == (1, 1) else f"{node.output[0]}__subpixel"
-    conv = helper.make_node("Conv", [node.input[0], "", ""], [conv_out], name=f"{name}/subpixel_conv",
-                            kernel_shape=list(merged.shape[-2:]), pads=conv_pads, strides=[1, 1])
+    conv = helper.make_node(
+        "Conv",
+        [node.input[0], "", ""],
+        [conv_out],
+        name=f"{name}/subpixel_conv",
+        kernel_shape=list(merged.shape[-2:]),
+        pads=conv_pads,
+        strides=[1, 1],
+    )
     g.set_const(conv, 1, merged, name=f"{name}/subpixel_weight")
     if bias is not None:
         g.set_const(conv, 2, np.repeat(bias, sh * sw), name=f"{name}/subpixel_bias")
@@ -70,8 +79,11 @@ def _rewrite(g: Graph, node, shapes) -> bool:
     if (sh, sw) != (1, 1):
         if sh != sw:
             return False
-        new_nodes.append(helper.make_node("DepthToSpace", [conv_out], [node.output[0]], name=f"{name}/depth_to_space",
-                                          blocksize=sh, mode="CRD"))
+        new_nodes.append(
+            helper.make_node(
+                "DepthToSpace", [conv_out], [node.output[0]], name=f"{name}/depth_to_space", blocksize=sh, mode="CRD"
+            )
+        )
     g.graph.node.remove(node)
     for offset, new in enumerate(new_nodes):
         g.graph.node.insert(index + offset, new)

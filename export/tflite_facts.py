@@ -9,7 +9,6 @@ import contextlib
 import io
 import re
 
-
 from vaedge.quiet import native_stderr_silenced
 
 GPU_OK = "looks compatible with GPU delegate"
@@ -67,8 +66,12 @@ def io_quantization(data: bytes) -> dict[str, dict]:
 def facts(data: bytes) -> dict:
     """Manifest fields of one TFLite file: ops, xnnpack, gpu_compatible, gpu_warnings (+ quantization)."""
     compatible, warnings = gpu_verdict(data)
-    fields = {"ops": tflite_ops(data), "xnnpack": xnnpack_partitions(data), "gpu_compatible": compatible,
-              "gpu_warnings": warnings}
+    fields = {
+        "ops": tflite_ops(data),
+        "xnnpack": xnnpack_partitions(data),
+        "gpu_compatible": compatible,
+        "gpu_warnings": warnings,
+    }
     quantization = io_quantization(data)
     if quantization:
         fields["quantization"] = quantization

@@ -49,8 +49,10 @@ def write_tflite(stage: Path, role: str, source, batches, int8: bool, calibratio
         variants = [("", "fp32", None, False)]
         if int8:
             rows = next(iter(calibration.values()))
-            variants += [("int8", "int8", calibration_batches(rows, batch), False),
-                         ("int8io", "int8", calibration_batches(rows, batch), True)]
+            variants += [
+                ("int8", "int8", calibration_batches(rows, batch), False),
+                ("int8io", "int8", calibration_batches(rows, batch), True),
+            ]
         for variant, precision, data, int8_io in variants:
             name = tflite_name(role, batch, variant)
             model = convert.to_tflite(function, calibration=data, int8_io=int8_io)
@@ -61,7 +63,17 @@ def write_tflite(stage: Path, role: str, source, batches, int8: bool, calibratio
             atomic.write_bytes(stage / name, model)
             inputs, outputs = tensor_specs(role, source.image_shape, source.latent_dim, batch=batch)
             quantization = fields.get("quantization", {})
-            entries.append((name, dict(role=role, format="tflite", precision=precision,
-                                       inputs=_with_dtypes(inputs, quantization),
-                                       outputs=_with_dtypes(outputs, quantization), **fields)))
+            entries.append(
+                (
+                    name,
+                    dict(
+                        role=role,
+                        format="tflite",
+                        precision=precision,
+                        inputs=_with_dtypes(inputs, quantization),
+                        outputs=_with_dtypes(outputs, quantization),
+                        **fields,
+                    ),
+                )
+            )
     return entries

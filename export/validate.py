@@ -53,8 +53,9 @@ def stored_subset(reference: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return subset
 
 
-def validate(bundle: Path, source: KerasSource, held_out: np.ndarray, seed: int = 0,
-             formats=("onnx", "tflite"), backends=None) -> list[Check]:
+def validate(
+    bundle: Path, source: KerasSource, held_out: np.ndarray, seed: int = 0, formats=("onnx", "tflite"), backends=None
+) -> list[Check]:
     """Check hashes, then every graph against fresh Keras outputs on `held_out` (N, H, W, C), on each
     of `backends` (default: every file on its format's own engine)."""
     manifest = read_manifest(bundle)

@@ -78,9 +78,11 @@ def candidates(manifest: Manifest, precision: str, providers=None, device=None) 
         rows.append(row)
     if not rows:
         have = sorted({f"{f.format} {f.precision}" for f in manifest.files})
-        raise BundleError(f"{describe(manifest.root)}: no installed engine runs its {precision} files "
-                          f"(files: {', '.join(have) or 'none'}; engines: "
-                          f"{', '.join(r.name for r in REGISTRY.values() if r.installed()) or 'none'})")
+        raise BundleError(
+            f"{describe(manifest.root)}: no installed engine runs its {precision} files "
+            f"(files: {', '.join(have) or 'none'}; engines: "
+            f"{', '.join(r.name for r in REGISTRY.values() if r.installed()) or 'none'})"
+        )
     return rows
 
 
@@ -131,19 +133,31 @@ class Choice:
         """e.g. 'auto (fp32, measured): batch 1 onnx, 64 openvino, 256 openvino; img/s onnx 5007/4561/4253, ...'."""
         picks = ", ".join(f"{b} {self.pick(b)}" for b in BATCHES)
         speeds = "; ".join(f"{name} " + "/".join(f"{v[b]:.0f}" for b in BATCHES) for name, v in self.speeds.items())
-        return (f"auto ({self.precision}, {'cached' if self.cached else 'measured'}): batch {picks}; "
-                f"decoder img/s at batch {'/'.join(map(str, BATCHES))}: {speeds}")
+        return (
+            f"auto ({self.precision}, {'cached' if self.cached else 'measured'}): batch {picks}; "
+            f"decoder img/s at batch {'/'.join(map(str, BATCHES))}: {speeds}"
+        )
 
     def as_dict(self) -> dict:
-        return {"precision": self.precision, "cached": self.cached,
-                "picks": {str(b): self.pick(b) for b in BATCHES},
-                "img_per_s": {name: {str(b): round(s, 1) for b, s in v.items()} for name, v in self.speeds.items()}}
+        return {
+            "precision": self.precision,
+            "cached": self.cached,
+            "picks": {str(b): self.pick(b) for b in BATCHES},
+            "img_per_s": {name: {str(b): round(s, 1) for b, s in v.items()} for name, v in self.speeds.items()},
+        }
 
 
 def cache_key(manifest: Manifest, rows: list[Backend], precision: str, providers, threads, device) -> dict:
-    return {"cpu": cpu_model(), "vaedge": __version__, "engines": {r.name: engine_version(r) for r in rows},
-            "manifest_sha256": manifest.raw.get("manifest_sha256"), "precision": precision,
-            "providers": list(providers or []), "threads": threads, "device": device}
+    return {
+        "cpu": cpu_model(),
+        "vaedge": __version__,
+        "engines": {r.name: engine_version(r) for r in rows},
+        "manifest_sha256": manifest.raw.get("manifest_sha256"),
+        "precision": precision,
+        "providers": list(providers or []),
+        "threads": threads,
+        "device": device,
+    }
 
 
 def _warn(message: str) -> None:
@@ -161,9 +175,14 @@ def read_cache(path: Path) -> list[dict]:
         entries = raw["entries"]
         for entry in entries:
             speeds = entry["img_per_s"]
-            if not isinstance(entry["key"], dict) or not speeds or any(
+            if (
+                not isinstance(entry["key"], dict)
+                or not speeds
+                or any(
                     sorted(map(int, v)) != list(BATCHES) or not all(np.isfinite(x) and x > 0 for x in v.values())
-                    for v in speeds.values()):
+                    for v in speeds.values()
+                )
+            ):
                 raise ValueError("bad entry")
         return entries
     except (VaedgeError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -175,14 +194,20 @@ def write_cache(path: Path, entries: list[dict]) -> None:
     from vaedge.io import atomic
 
     try:
-        atomic.write_json(path, {"about": "vaedge --backend auto: decoder img/s per engine, measured on this machine",
-                                 "entries": entries[-MAX_ENTRIES:]})
+        atomic.write_json(
+            path,
+            {
+                "about": "vaedge --backend auto: decoder img/s per engine, measured on this machine",
+                "entries": entries[-MAX_ENTRIES:],
+            },
+        )
     except (VaedgeError, OSError) as exc:  # a read-only home: measure again next time
         _warn(f"vaedge: cannot write the engine cache {describe(path)} ({exc})")
 
 
-def choose(manifest: Manifest, loaded: dict, precision: str, providers=None, threads=None, device=None
-           ) -> tuple[Choice, dict]:
+def choose(
+    manifest: Manifest, loaded: dict, precision: str, providers=None, threads=None, device=None
+) -> tuple[Choice, dict]:
     """The Choice for this bundle and precision, from the cache or measured now (then cached), and
     {backend name: {role: engine}} of the engines opened to measure (empty when cached)."""
     rows = candidates(manifest, precision, providers, device)
@@ -198,8 +223,10 @@ def choose(manifest: Manifest, loaded: dict, precision: str, providers=None, thr
             return Choice(precision, speeds, cached=True), {}
     opened, speeds = {}, {}
     for row in rows:  # both roles open: every engine checks every file once per manifest sha256
-        opened[row.name] = {role: _open(manifest, row, role, precision, providers, threads, loaded, device)
-                            for role in ("encoder", "decoder")}
+        opened[row.name] = {
+            role: _open(manifest, row, role, precision, providers, threads, loaded, device)
+            for role in ("encoder", "decoder")
+        }
         speeds[row.name] = measure(opened[row.name]["decoder"], manifest.latent_dim)
     entries = [e for e in entries if e["key"] != key]
     measured = {name: {str(b): s for b, s in v.items()} for name, v in speeds.items()}
@@ -209,8 +236,16 @@ def choose(manifest: Manifest, loaded: dict, precision: str, providers=None, thr
 
 
 def _open(manifest, row: Backend, role: str, precision, providers, threads, loaded, device):
-    return open_role(manifest, role, row.name, precision, providers if row.takes_providers else None, threads, loaded,
-                     device if row.takes_device else None)
+    return open_role(
+        manifest,
+        role,
+        row.name,
+        precision,
+        providers if row.takes_providers else None,
+        threads,
+        loaded,
+        device if row.takes_device else None,
+    )
 
 
 class AutoEngine:
@@ -246,8 +281,11 @@ class AutoEngine:
 
     @property
     def settings(self) -> dict:
-        return {"backend": AUTO, "picks": self.choice.as_dict()["picks"],
-                **{name: e.settings for name, e in self.engines.items()}}
+        return {
+            "backend": AUTO,
+            "picks": self.choice.as_dict()["picks"],
+            **{name: e.settings for name, e in self.engines.items()},
+        }
 
     @property
     def providers(self) -> list[str]:
@@ -274,6 +312,7 @@ def open_auto(manifest: Manifest, loaded: dict, precision: str, providers=None, 
     choice, measured = choose(manifest, loaded, precision, providers, threads, device)
     roles = {}
     for role in ("encoder", "decoder"):
+
         def open_engine(name, role=role):
             return _open(manifest, REGISTRY[name], role, precision, providers, threads, loaded, device)
 

@@ -66,13 +66,20 @@ class Backend:
         return importlib.import_module(self.module).open_engine(model, name, providers, threads, device, precision)
 
 
-REGISTRY: dict[str, Backend] = {b.name: b for b in (
-    Backend("onnx", "onnx", "onnxruntime", "vaedge.runtime.onnx_backend", "onnxruntime", None, takes_providers=True),
-    Backend("tflite", "tflite", "LiteRT", "vaedge.runtime.litert_backend", "ai_edge_litert", "litert"),
-    Backend("openvino", "onnx", "OpenVINO", "vaedge.runtime.openvino_backend", "openvino", "openvino", takes_device=True),
-    # TensorFlow Lite Micro on the host: the batch-1 graphs a microcontroller runs, same kernels and arena
-    Backend("tflm", "tflite", "TFLM", "vaedge.runtime.tflm_backend", "tflite_micro", "micro", batches=(1,)),
-)}
+REGISTRY: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend(
+            "onnx", "onnx", "onnxruntime", "vaedge.runtime.onnx_backend", "onnxruntime", None, takes_providers=True
+        ),
+        Backend("tflite", "tflite", "LiteRT", "vaedge.runtime.litert_backend", "ai_edge_litert", "litert"),
+        Backend(
+            "openvino", "onnx", "OpenVINO", "vaedge.runtime.openvino_backend", "openvino", "openvino", takes_device=True
+        ),
+        # TensorFlow Lite Micro on the host: the batch-1 graphs a microcontroller runs, same kernels and arena
+        Backend("tflm", "tflite", "TFLM", "vaedge.runtime.tflm_backend", "tflite_micro", "micro", batches=(1,)),
+    )
+}
 FORMATS = tuple(dict.fromkeys(b.format for b in REGISTRY.values()))
 
 
@@ -91,14 +98,24 @@ def installed_backends(format: str | None = None) -> list[Backend]:
 def check_options(row: Backend, providers=None, device=None) -> None:
     """Refuse options the backend does not take, before any file is read."""
     if providers and not row.takes_providers:
-        raise InputError(f"providers apply to the onnx backend; {row.display} "
-                         + ("takes a device" if row.takes_device else "picks its own delegates"))
+        raise InputError(
+            f"providers apply to the onnx backend; {row.display} "
+            + ("takes a device" if row.takes_device else "picks its own delegates")
+        )
     if device is not None and not row.takes_device:
         raise InputError(f"device applies to the openvino backend, not {row.name}")
 
 
-def open_model(model: bytes, format: str, name: str, providers=None, threads=None, backend_name: str | None = None,
-               device: str | None = None, precision: str = "fp32") -> Engine:
+def open_model(
+    model: bytes,
+    format: str,
+    name: str,
+    providers=None,
+    threads=None,
+    backend_name: str | None = None,
+    device: str | None = None,
+    precision: str = "fp32",
+) -> Engine:
     """An engine for graph bytes of `format`: `backend_name`, by default the format's own engine."""
     if format not in FORMATS:
         raise InputError(f"unknown model format {format!r}")
@@ -112,27 +129,52 @@ def open_model(model: bytes, format: str, name: str, providers=None, threads=Non
 def _open_checked(manifest: Manifest, file: ModelFile, providers, threads, data, backend_name, device) -> Engine:
     """One graph of the bundle, its signature and int8 I/O checked against the manifest."""
     name = describe(manifest.path(file))
-    model = open_model(read_file(manifest, file) if data is None else data, file.format, name, providers, threads,
-                       backend_name, device, file.precision)
+    model = open_model(
+        read_file(manifest, file) if data is None else data,
+        file.format,
+        name,
+        providers,
+        threads,
+        backend_name,
+        device,
+        file.precision,
+    )
     check_signature(model.signature(), file, name)
     if file.quantization or model.quantization():  # int8 I/O: quantized on the host with what both say
         if model.quantization() != file.quantization:
-            raise BundleError(f"{name}: the graph's int8 quantization {model.quantization()} differs from the "
-                              f"manifest's {file.quantization}")
+            raise BundleError(
+                f"{name}: the graph's int8 quantization {model.quantization()} differs from the "
+                f"manifest's {file.quantization}"
+            )
         return HostQuantized(model, file.quantization)
     return model
 
 
-def open_bundle_file(manifest: Manifest, file: ModelFile, providers=None, threads=None, data: bytes | None = None,
-                     backend: str | None = None, device: str | None = None) -> Engine:
+def open_bundle_file(
+    manifest: Manifest,
+    file: ModelFile,
+    providers=None,
+    threads=None,
+    data: bytes | None = None,
+    backend: str | None = None,
+    device: str | None = None,
+) -> Engine:
     """Load one graph of a bundle from `data` (bytes already read and hash-checked) or read and check it
     now, on `backend` (default: the file format's own engine). A fixed-batch graph is wrapped to take any n."""
     model = _open_checked(manifest, file, providers, threads, data, backend, device)
     return FixedBatchGraphs({model.batch: model}) if model.batch else model
 
 
-def open_role(manifest: Manifest, role: str, backend_name: str, precision: str, providers=None, threads=None,
-              loaded: dict | None = None, device=None) -> Engine:
+def open_role(
+    manifest: Manifest,
+    role: str,
+    backend_name: str,
+    precision: str,
+    providers=None,
+    threads=None,
+    loaded: dict | None = None,
+    device=None,
+) -> Engine:
     """The engine that runs `role` at `precision` on `backend_name`: the one file for ONNX; for TFLite,
     every fixed-batch graph of the set with int8 inputs/outputs if the bundle has one at this precision
     (else the float32-I/O set), as one FixedBatchGraphs. `loaded`: {path: hash-checked bytes}."""
@@ -141,8 +183,10 @@ def open_role(manifest: Manifest, role: str, backend_name: str, precision: str, 
     if row.batches is not None:
         files = [f for f in files if f.batch in row.batches]
         if not files:
-            raise BundleError(f"{describe(manifest.root)}: no {role} {precision} graph of batch "
-                              f"{' or '.join(map(str, row.batches))} for the {row.name} backend")
+            raise BundleError(
+                f"{describe(manifest.root)}: no {role} {precision} graph of batch "
+                f"{' or '.join(map(str, row.batches))} for the {row.name} backend"
+            )
 
     def open_file(f):
         return _open_checked(manifest, f, providers, threads, (loaded or {}).get(f.path), backend_name, device)
@@ -168,8 +212,11 @@ def check_signature(actual: dict[str, tuple[list, str]], file: ModelFile, name: 
         if tensor not in declared:
             continue
         expected = [d if isinstance(d, int) else None for d in declared[tensor]["shape"]]
-        if len(shape) != len(expected) or any(a is not None and e is not None and a != e for a, e in zip(shape, expected)) \
-                or (shape and expected and (shape[0] is None) != (expected[0] is None)):
+        if (
+            len(shape) != len(expected)
+            or any(a is not None and e is not None and a != e for a, e in zip(shape, expected))
+            or (shape and expected and (shape[0] is None) != (expected[0] is None))
+        ):
             problems.append(f"{tensor}: graph shape {shape}, manifest says {declared[tensor]['shape']}")
         if dtype != declared[tensor].get("dtype", "float32"):
             problems.append(f"{tensor}: graph dtype {dtype}, manifest says {declared[tensor].get('dtype', 'float32')}")

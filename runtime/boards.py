@@ -22,10 +22,12 @@ class Board:
 
 
 BOARDS = (
-    Board("Cortex-M4, 128 KiB class (STM32F411)", "STM32F411", 128 * KiB, 512 * KiB,
-          "ST DS10314, STM32F411xC/E datasheet"),
-    Board("Arduino Nano 33 BLE (nRF52840)", "nRF52840", 256 * KiB, 1 * MiB,
-          "Nordic nRF52840 Product Specification v1.7"),
+    Board(
+        "Cortex-M4, 128 KiB class (STM32F411)", "STM32F411", 128 * KiB, 512 * KiB, "ST DS10314, STM32F411xC/E datasheet"
+    ),
+    Board(
+        "Arduino Nano 33 BLE (nRF52840)", "nRF52840", 256 * KiB, 1 * MiB, "Nordic nRF52840 Product Specification v1.7"
+    ),
     Board("Raspberry Pi Pico (RP2040)", "RP2040", 264 * KiB, 2 * MiB, "Raspberry Pi RP2040 and Pico datasheets"),
     Board("STM32F746 Discovery", "STM32F746", 320 * KiB, 1 * MiB, "ST DS10916, STM32F745xx/STM32F746xx datasheet"),
     Board("SparkFun Edge (Apollo3)", "Apollo3", 384 * KiB, 1 * MiB, "Ambiq Apollo3 Blue datasheet"),

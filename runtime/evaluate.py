@@ -84,12 +84,19 @@ def log_weights(x, z_mean, z_log_var, eps, decode) -> np.ndarray:
 
 def binarized(x: np.ndarray, seed: int) -> np.ndarray:
     """Images (N, ...) in [0, 1] -> {0, 1} float32: pixel ~ Bernoulli(x), image i from stream (seed, 0xB1, i)."""
-    return np.stack([np.random.default_rng([seed, BINARIZE_STREAM, i]).random(x.shape[1:]) < image
-                     for i, image in enumerate(x)]).astype(np.float32)
+    return np.stack(
+        [np.random.default_rng([seed, BINARIZE_STREAM, i]).random(x.shape[1:]) < image for i, image in enumerate(x)]
+    ).astype(np.float32)
 
 
-def evaluate(generator, images, k: int = 100, seed: int = 0,
-             progress: Callable[[int, int], None] | None = None, binarize: bool = False) -> Quality:
+def evaluate(
+    generator,
+    images,
+    k: int = 100,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    binarize: bool = False,
+) -> Quality:
     """Negative ELBO and IWAE -log p(x) of `images` (N, H, W, C) (uint8 or [0, 1]) under one loaded variant;
     with `binarize`, of the images stochastically binarised with `seed`."""
     k = positive_int(k, "k")
@@ -121,11 +128,18 @@ def evaluate(generator, images, k: int = 100, seed: int = 0,
             if progress is not None:
                 progress(done, n * k)
         iwae[start : start + len(x)] = total - math.log(k)
-    return Quality(file=decoder_files(generator), precision=generator.precision, backend=generator.backend, images=n, k=k,
-                   neg_elbo=float(-elbo.mean()), iwae_nll=float(-iwae.mean()),
-                   iwae_stderr=float(iwae.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
-                   neg_elbo_stderr=float(elbo.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
-                   iwae_per_image=-iwae)
+    return Quality(
+        file=decoder_files(generator),
+        precision=generator.precision,
+        backend=generator.backend,
+        images=n,
+        k=k,
+        neg_elbo=float(-elbo.mean()),
+        iwae_nll=float(-iwae.mean()),
+        iwae_stderr=float(iwae.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
+        neg_elbo_stderr=float(elbo.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
+        iwae_per_image=-iwae,
+    )
 
 
 def decoder_files(generator) -> str:

@@ -135,8 +135,10 @@ class HostQuantized:
 
     def signature(self) -> dict[str, tuple[list, str]]:
         """The graph's, with float32 in place of the int8 tensors quantized here."""
-        return {k: (shape, "float32" if k in self.host_quantization else dtype)
-                for k, (shape, dtype) in self.model.signature().items()}
+        return {
+            k: (shape, "float32" if k in self.host_quantization else dtype)
+            for k, (shape, dtype) in self.model.signature().items()
+        }
 
     def quantization(self) -> dict[str, dict]:
         return {}  # takes and returns float32
@@ -145,4 +147,3 @@ class HostQuantized:
         q = self.host_quantization
         inputs = {k: quantize(v, **q[k]) if k in q else v for k, v in feeds.items()}
         return {k: dequantize(v, **q[k]) if k in q else v for k, v in self.model.run(inputs).items()}
-

@@ -14,9 +14,17 @@ import numpy as np
 from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
 from vaedge.runtime.auto import AUTO, open_auto
-from vaedge.runtime.backends import backend as backend_row, check_options, open_role
+from vaedge.runtime.backends import backend as backend_row
+from vaedge.runtime.backends import check_options, open_role
 from vaedge.runtime.inputs import (
-    as_images, as_latents, as_numeric, bounded_int, check_memory, non_negative_float, positive_int, seed_value,
+    as_images,
+    as_latents,
+    as_numeric,
+    bounded_int,
+    check_memory,
+    non_negative_float,
+    positive_int,
+    seed_value,
 )
 from vaedge.runtime.manifest import CHUNK, PRECISIONS, Manifest, read_all, read_manifest, unlisted_files
 from vaedge.runtime.sampling import fresh_seed, host_sample, latent_grid, prior_eps
@@ -24,8 +32,16 @@ from vaedge.runtime.sampling import fresh_seed, host_sample, latent_grid, prior_
 MAX_THREADS = 256
 
 
-def load(bundle, backend: str = "auto", providers: list[str] | None = None, precision: str = "fp32",
-         threads: int | None = None, chunk: int = CHUNK, public_key=None, device: str | None = None) -> Generator:
+def load(
+    bundle,
+    backend: str = "auto",
+    providers: list[str] | None = None,
+    precision: str = "fp32",
+    threads: int | None = None,
+    chunk: int = CHUNK,
+    public_key=None,
+    device: str | None = None,
+) -> Generator:
     """Open a bundle directory written by `vaedge export`; raise BundleError/InputError on any problem.
 
     `backend="auto"` runs each call on the installed engine measured fastest at its batch size on this
@@ -59,17 +75,29 @@ def load(bundle, backend: str = "auto", providers: list[str] | None = None, prec
     return open_generator(manifest, loaded, backend, precision, providers, threads, chunk, device)
 
 
-def open_generator(manifest: Manifest, loaded: dict[str, bytes], backend: str = AUTO, precision: str = "fp32",
-                   providers=None, threads=None, chunk: int = CHUNK, device=None) -> Generator:
+def open_generator(
+    manifest: Manifest,
+    loaded: dict[str, bytes],
+    backend: str = AUTO,
+    precision: str = "fp32",
+    providers=None,
+    threads=None,
+    chunk: int = CHUNK,
+    device=None,
+) -> Generator:
     """A Generator for a manifest whose files' bytes are `loaded` ({path: hash-checked bytes}); the
     options are taken as checked (`load` checks them)."""
     # Both sessions open now, so a file an engine rejects is refused at load, not mid-job. TFLite
     # graphs have fixed batches: each role is the set of them, picked per chunk (fixed_batch.plan).
     if backend == AUTO:
         encoder, decoder, choice = open_auto(manifest, loaded, precision, providers, threads, device)
-        return Generator(manifest, encoder, decoder, chunk, backend=backend, precision=precision, engine=choice.describe())
-    opened = [open_role(manifest, role, backend, precision, providers, threads, loaded, device)
-              for role in ("encoder", "decoder")]
+        return Generator(
+            manifest, encoder, decoder, chunk, backend=backend, precision=precision, engine=choice.describe()
+        )
+    opened = [
+        open_role(manifest, role, backend, precision, providers, threads, loaded, device)
+        for role in ("encoder", "decoder")
+    ]
     return Generator(manifest, *opened, chunk, backend=backend, precision=precision, engine=f"{backend} (forced)")
 
 
@@ -83,8 +111,16 @@ def bundle_path(bundle) -> Path:
 class Generator:
     """Images (N, H, W, C) float32 in [0, 1] from latents (N, D) and back, for one loaded bundle."""
 
-    def __init__(self, manifest, encoder, decoder, chunk: int = CHUNK, backend: str = "onnx", precision: str = "fp32",
-                 engine: str | None = None):
+    def __init__(
+        self,
+        manifest,
+        encoder,
+        decoder,
+        chunk: int = CHUNK,
+        backend: str = "onnx",
+        precision: str = "fp32",
+        engine: str | None = None,
+    ):
         self.manifest = manifest
         self.backend, self.precision = backend, precision
         self.engine = engine or backend  # what runs and why, e.g. "auto (fp32, cached): batch 1 onnx, 64 openvino, ..."
@@ -110,8 +146,10 @@ class Generator:
         images = self.decoder.run({"z": z})["image"]
         if not np.isfinite(images).all():
             # finite but huge latents overflow inside the graph (inf * 0 -> nan)
-            raise InputError(f"the decoder overflowed on latents up to |z| = {float(np.abs(z).max()):.3g}; "
-                             "latents from the prior are of order 1")
+            raise InputError(
+                f"the decoder overflowed on latents up to |z| = {float(np.abs(z).max()):.3g}; "
+                "latents from the prior are of order 1"
+            )
         return images
 
     def decode(self, z) -> np.ndarray:
@@ -195,7 +233,9 @@ class Generator:
         self._check_fits(size * size)  # before the grid's latents are made
         if self.latent_dim <= 2 or images is None:
             if self.latent_dim > 2 and images is None:
-                raise InputError(f"latent dim is {self.latent_dim}: pass images to choose the two dims with most variance")
+                raise InputError(
+                    f"latent dim is {self.latent_dim}: pass images to choose the two dims with most variance"
+                )
             return self.decode(latent_grid(self.latent_dim, size))
         z_mean, _ = self.encode(images)
         dims = tuple(int(d) for d in np.argsort(z_mean.var(axis=0))[::-1][:2])

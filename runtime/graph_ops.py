@@ -17,22 +17,99 @@ from __future__ import annotations
 
 from vaedge.errors import BundleError
 
-ONNX_OPS = frozenset({
-    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
-    "ConvTranspose", "DepthToSpace", "DequantizeLinear", "Div", "DynamicQuantizeLinear", "Exp", "Expand",
-    "Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity", "LeakyRelu", "Log", "MatMul", "MatMulInteger",
-    "MaxPool", "Mul", "Neg", "Pad", "QLinearConv", "QLinearMatMul", "QuantizeLinear", "Reciprocal", "Relu",
-    "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softplus", "SpaceToDepth", "Split", "Sqrt", "Squeeze",
-    "Sub", "Tanh", "Transpose", "Unsqueeze", "Upsample",
-})
+ONNX_OPS = frozenset(
+    {
+        "Add",
+        "AveragePool",
+        "BatchNormalization",
+        "Cast",
+        "Clip",
+        "Concat",
+        "Constant",
+        "ConstantOfShape",
+        "Conv",
+        "ConvTranspose",
+        "DepthToSpace",
+        "DequantizeLinear",
+        "Div",
+        "DynamicQuantizeLinear",
+        "Exp",
+        "Expand",
+        "Flatten",
+        "Gather",
+        "Gemm",
+        "GlobalAveragePool",
+        "Identity",
+        "LeakyRelu",
+        "Log",
+        "MatMul",
+        "MatMulInteger",
+        "MaxPool",
+        "Mul",
+        "Neg",
+        "Pad",
+        "QLinearConv",
+        "QLinearMatMul",
+        "QuantizeLinear",
+        "Reciprocal",
+        "Relu",
+        "Reshape",
+        "Resize",
+        "Shape",
+        "Sigmoid",
+        "Slice",
+        "Softplus",
+        "SpaceToDepth",
+        "Split",
+        "Sqrt",
+        "Squeeze",
+        "Sub",
+        "Tanh",
+        "Transpose",
+        "Unsqueeze",
+        "Upsample",
+    }
+)
 ONNX_DOMAINS = frozenset({"", "ai.onnx"})
-TFLITE_OPS = frozenset({
-    "ADD", "AVERAGE_POOL_2D", "CAST", "CONCATENATION", "CONV_2D", "DEPTH_TO_SPACE", "DEPTHWISE_CONV_2D",
-    "DEQUANTIZE", "DIV", "EXP", "FULLY_CONNECTED", "GATHER", "LEAKY_RELU", "LOG", "LOGISTIC", "MAX_POOL_2D",
-    "MUL", "PACK", "PAD", "QUANTIZE", "RELU", "RELU6", "RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR",
-    "SHAPE", "SLICE", "SPACE_TO_DEPTH", "SQRT", "SQUEEZE", "STRIDED_SLICE", "SUB", "TANH", "TRANSPOSE",
-    "TRANSPOSE_CONV",
-})
+TFLITE_OPS = frozenset(
+    {
+        "ADD",
+        "AVERAGE_POOL_2D",
+        "CAST",
+        "CONCATENATION",
+        "CONV_2D",
+        "DEPTH_TO_SPACE",
+        "DEPTHWISE_CONV_2D",
+        "DEQUANTIZE",
+        "DIV",
+        "EXP",
+        "FULLY_CONNECTED",
+        "GATHER",
+        "LEAKY_RELU",
+        "LOG",
+        "LOGISTIC",
+        "MAX_POOL_2D",
+        "MUL",
+        "PACK",
+        "PAD",
+        "QUANTIZE",
+        "RELU",
+        "RELU6",
+        "RESHAPE",
+        "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "SHAPE",
+        "SLICE",
+        "SPACE_TO_DEPTH",
+        "SQRT",
+        "SQUEEZE",
+        "STRIDED_SLICE",
+        "SUB",
+        "TANH",
+        "TRANSPOSE",
+        "TRANSPOSE_CONV",
+    }
+)
 MAX_DEPTH = 8
 
 
@@ -123,12 +200,16 @@ def check_onnx_ops(data: bytes, name: str) -> None:
     except ValueError as exc:
         raise BundleError(f"{name}: not a readable ONNX model ({exc})") from None
     if EXTERNAL in ops:
-        raise BundleError(f"{name}: holds a tensor whose data lives in another file (ONNX external data); "
-                          "a bundle's graphs must be self-contained")
+        raise BundleError(
+            f"{name}: holds a tensor whose data lives in another file (ONNX external data); "
+            "a bundle's graphs must be self-contained"
+        )
     refused = sorted(f"{d + '.' if d else ''}{op}" for d, op in ops if d not in ONNX_DOMAINS or op not in ONNX_OPS)
     if refused:
-        raise BundleError(f"{name}: holds operators a vaedge bundle never needs: {', '.join(refused)} "
-                          "(control flow, random or custom ops are refused)")
+        raise BundleError(
+            f"{name}: holds operators a vaedge bundle never needs: {', '.join(refused)} "
+            "(control flow, random or custom ops are refused)"
+        )
     if not ops:
         raise BundleError(f"{name}: holds no graph")
 
@@ -137,5 +218,7 @@ def check_tflite_ops(names: list[str], name: str) -> None:
     """Raise BundleError if a TFLite graph holds an operator outside what a bundle may hold."""
     refused = sorted(set(names) - TFLITE_OPS)
     if refused:
-        raise BundleError(f"{name}: holds operators a vaedge bundle never needs: {', '.join(refused)} "
-                          "(control flow, random or custom ops are refused)")
+        raise BundleError(
+            f"{name}: holds operators a vaedge bundle never needs: {', '.join(refused)} "
+            "(control flow, random or custom ops are refused)"
+        )

@@ -55,8 +55,10 @@ def as_images(images, image_shape: tuple[int, int, int]) -> np.ndarray:
     if not np.isfinite(images).all():
         raise InputError("images hold NaN or infinite values")
     if images.min() < 0.0 or images.max() > 1.0:
-        raise InputError(f"float images must be in [0, 1], got {float(images.min()):.4g}..{float(images.max()):.4g}; "
-                         "divide 0..255 pixels by 255")
+        raise InputError(
+            f"float images must be in [0, 1], got {float(images.min()):.4g}..{float(images.max()):.4g}; "
+            "divide 0..255 pixels by 255"
+        )
     return np.ascontiguousarray(images, dtype=np.float32)
 
 
@@ -88,8 +90,9 @@ def bounded_int(value, name: str, limit: int) -> int:
 def check_memory(need_bytes: int, what: str) -> None:
     """Refuse work whose results alone would take more than half of this machine's memory."""
     if need_bytes > MEMORY_BYTES // 2:
-        raise InputError(f"{what} need {need_bytes / 2**30:.1f} GiB, more than half of this machine's "
-                         f"{MEMORY_BYTES / 2**30:.0f} GiB")
+        raise InputError(
+            f"{what} need {need_bytes / 2**30:.1f} GiB, more than half of this machine's {MEMORY_BYTES / 2**30:.0f} GiB"
+        )
 
 
 def _short(value) -> str:

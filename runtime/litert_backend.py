@@ -9,6 +9,7 @@ from vaedge.io.files import describe
 from vaedge.quiet import native_stderr_silenced
 from vaedge.runtime.graph_ops import check_tflite_ops
 
+
 class TFLiteModel:
     """One LiteRT interpreter and its serving signature."""
 
@@ -26,7 +27,9 @@ class TFLiteModel:
         except BundleError:
             raise
         except Exception as exc:
-            raise BundleError(f"{name}: LiteRT cannot load it ({describe(str(exc).splitlines()[0] if str(exc) else '')})") from None
+            raise BundleError(
+                f"{name}: LiteRT cannot load it ({describe(str(exc).splitlines()[0] if str(exc) else '')})"
+            ) from None
         if len(signature) != 1:
             raise BundleError(f"{name}: expected one signature, found {len(signature)}")
         self.name = name
@@ -42,14 +45,19 @@ class TFLiteModel:
 
     def signature(self) -> dict[str, tuple[list, str]]:
         details = self.runner.get_input_details() | self.runner.get_output_details()
-        return {name: ([int(d) if d > 0 else None for d in t["shape_signature"]], np.dtype(t["dtype"]).name)
-                for name, t in details.items()}
+        return {
+            name: ([int(d) if d > 0 else None for d in t["shape_signature"]], np.dtype(t["dtype"]).name)
+            for name, t in details.items()
+        }
 
     def quantization(self) -> dict[str, dict]:
         """{tensor name: {"scale", "zero_point"}} of the graph's int8 inputs and outputs."""
         details = self.runner.get_input_details() | self.runner.get_output_details()
-        return {name: {"scale": float(t["quantization"][0]), "zero_point": int(t["quantization"][1])}
-                for name, t in details.items() if np.dtype(t["dtype"]) == np.int8}
+        return {
+            name: {"scale": float(t["quantization"][0]), "zero_point": int(t["quantization"][1])}
+            for name, t in details.items()
+            if np.dtype(t["dtype"]) == np.int8
+        }
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Exactly `batch` rows for a fixed-batch graph (runtime.backends wraps it to take any n)."""

@@ -166,8 +166,12 @@ def build_manifest(image_shape, latent_dim: int, files: list[dict], **sections) 
         "format_version": FORMAT_VERSION,
         "image": {"shape": list(image_shape), "layout": "NHWC", "dtype": "float32", "range": [0.0, 1.0]},
         "latent_dim": int(latent_dim),
-        "sampling": {"formula": SAMPLING_FORMULA, "eps": "N(0, I), drawn on the host", "prior": "N(0, I)",
-                     "in_graph": False},
+        "sampling": {
+            "formula": SAMPLING_FORMULA,
+            "eps": "N(0, I), drawn on the host",
+            "prior": "N(0, I)",
+            "in_graph": False,
+        },
         "files": files,
         **sections,
     }
@@ -176,9 +180,15 @@ def build_manifest(image_shape, latent_dim: int, files: list[dict], **sections) 
 
 def runtime_section() -> dict:
     """How the runtime runs the graphs, recorded in the manifest for whoever deploys them."""
-    return {"onnxruntime": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": "all cores",
-                            "sessions": "one per model, reused"},
-            "chunk": CHUNK, "default_precision": "fp32"}
+    return {
+        "onnxruntime": {
+            "graph_optimization_level": "ORT_ENABLE_ALL",
+            "intra_op_num_threads": "all cores",
+            "sessions": "one per model, reused",
+        },
+        "chunk": CHUNK,
+        "default_precision": "fp32",
+    }
 
 
 def manifest_digest(raw: dict) -> str:
@@ -214,15 +224,22 @@ def parse_manifest(root: Path, raw, data: bytes | None = None) -> Manifest:
     data = json.dumps(raw).encode() if data is None else data
     problems = []
     if isinstance(raw, dict) and raw.get("manifest_sha256") != manifest_digest(raw):
-        problems.append(f"manifest_sha256 {describe(str(raw.get('manifest_sha256')))[:80]} does not match its "
-                        f"content (sha256 {manifest_digest(raw)}): edited or corrupted")
+        problems.append(
+            f"manifest_sha256 {describe(str(raw.get('manifest_sha256')))[:80]} does not match its "
+            f"content (sha256 {manifest_digest(raw)}): edited or corrupted"
+        )
     problems += schema_problems(raw)
     if problems:
         raise BundleError(f"{describe(path)}: " + "; ".join(problems))
-    files = [ModelFile(**{k: e[k] for k in ("path", "role", "format", "precision", "sha256", "size")},
-                       inputs=e.get("inputs", []), outputs=e.get("outputs", []),
-                       extra={k: v for k, v in e.items() if k not in ModelFile.__dataclass_fields__})
-             for e in raw["files"]]
+    files = [
+        ModelFile(
+            **{k: e[k] for k in ("path", "role", "format", "precision", "sha256", "size")},
+            inputs=e.get("inputs", []),
+            outputs=e.get("outputs", []),
+            extra={k: v for k, v in e.items() if k not in ModelFile.__dataclass_fields__},
+        )
+        for e in raw["files"]
+    ]
     return Manifest(Path(root), raw, files, data)
 
 
@@ -238,11 +255,17 @@ def schema_problems(raw) -> list[str]:
     if raw.get("format") != FORMAT:
         problems.append(f"format is {_show(raw.get('format'))}, expected {FORMAT!r}")
     if raw.get("format_version") != FORMAT_VERSION or isinstance(raw.get("format_version"), bool):
-        problems.append(f"format_version {_show(raw.get('format_version'))} is not supported (this vaedge reads {FORMAT_VERSION})")
+        problems.append(
+            f"format_version {_show(raw.get('format_version'))} is not supported (this vaedge reads {FORMAT_VERSION})"
+        )
     image = raw.get("image")
     shape = image.get("shape") if isinstance(image, dict) else None
-    shape_ok = (isinstance(shape, list) and len(shape) == 3 and all(_int(s, 1, MAX_SIDE) for s in shape[:2])
-                and _int(shape[2], 1, 4))
+    shape_ok = (
+        isinstance(shape, list)
+        and len(shape) == 3
+        and all(_int(s, 1, MAX_SIDE) for s in shape[:2])
+        and _int(shape[2], 1, 4)
+    )
     if not shape_ok:
         problems.append(f"image.shape must be [H, W, C] with H, W in 1..{MAX_SIDE} and C in 1..4, got {_show(shape)}")
     latent = raw.get("latent_dim")
@@ -252,9 +275,13 @@ def schema_problems(raw) -> list[str]:
         if key in raw and not isinstance(raw[key], dict):
             problems.append(f"{key} must be an object")
     sampling = raw.get("sampling")
-    if isinstance(sampling, dict) and not all(isinstance(v, (str, bool)) and len(str(v)) <= 200 for v in sampling.values()):
+    if isinstance(sampling, dict) and not all(
+        isinstance(v, (str, bool)) and len(str(v)) <= 200 for v in sampling.values()
+    ):
         problems.append("sampling values must be strings of at most 200 characters (or true/false)")
-    if isinstance(raw.get("flops_per_image"), dict) and not all(_int(v, 0, 1 << 50) for v in raw["flops_per_image"].values()):
+    if isinstance(raw.get("flops_per_image"), dict) and not all(
+        _int(v, 0, 1 << 50) for v in raw["flops_per_image"].values()
+    ):
         problems.append("flops_per_image values must be non-negative ints")
     problems += _micro_problems(raw.get("micro"), raw.get("files"))
     files = raw.get("files")
@@ -262,7 +289,9 @@ def schema_problems(raw) -> list[str]:
         return problems + [f"files must be a list of 1..{MAX_FILES} entries"]
     seen = set()
     for i, entry in enumerate(files):
-        problems += _entry_problems(i, entry, shape if shape_ok else None, latent if _int(latent, 1, MAX_LATENT) else None)
+        problems += _entry_problems(
+            i, entry, shape if shape_ok else None, latent if _int(latent, 1, MAX_LATENT) else None
+        )
         if isinstance(entry, dict) and isinstance(entry.get("path"), str):
             if entry["path"] in seen:
                 problems.append(f"files[{i}]: {describe(entry['path'])} is listed twice")
@@ -304,8 +333,11 @@ def _micro_problems(micro, files) -> list[str]:
     graphs = micro.get("graphs") if isinstance(micro, dict) else None
     if not (isinstance(graphs, dict) and isinstance(micro.get("runtime"), str) and set(graphs) <= set(TENSORS)):
         return [f"micro must be {{runtime: str, graphs: {{encoder/decoder: ...}}}}, got {_show(micro)}"]
-    listed = {(e.get("path"), e.get("role"), e.get("format")) for e in files if isinstance(e, dict)} \
-        if isinstance(files, list) else set()
+    listed = (
+        {(e.get("path"), e.get("role"), e.get("format")) for e in files if isinstance(e, dict)}
+        if isinstance(files, list)
+        else set()
+    )
     fields = set(MicroGraph.__dataclass_fields__) - {"role"}
     problems = []
     for role, g in graphs.items():
@@ -319,10 +351,16 @@ def _micro_problems(micro, files) -> list[str]:
         names_ok = isinstance(ops, list) and all(isinstance(o, str) and OP_NAME.match(o) for o in ops)
         if not (names_ok and 1 <= len(ops) <= 4096):
             problems.append(f"{where}.ops must be a list of op names (A-Z, 0-9, _)")
-        problems += [f"{where}.{k} must be an int in 0..{MAX_FILE_BYTES}, got {_show(g[k])}"
-                     for k in MICRO_INTS if not _int(g[k], 0, MAX_FILE_BYTES)]
-        problems += [f"{where}.{k} must be a finite number, got {_show(g[k])}" for k in ("psnr_db", "iwae_vs_fp32")
-                     if not (isinstance(g[k], (int, float)) and not isinstance(g[k], bool) and abs(g[k]) < 1e9)]
+        problems += [
+            f"{where}.{k} must be an int in 0..{MAX_FILE_BYTES}, got {_show(g[k])}"
+            for k in MICRO_INTS
+            if not _int(g[k], 0, MAX_FILE_BYTES)
+        ]
+        problems += [
+            f"{where}.{k} must be a finite number, got {_show(g[k])}"
+            for k in ("psnr_db", "iwae_vs_fp32")
+            if not (isinstance(g[k], (int, float)) and not isinstance(g[k], bool) and abs(g[k]) < 1e9)
+        ]
     return problems
 
 
@@ -336,25 +374,48 @@ def _delegate_problems(where: str, entry: dict) -> list[str]:
     if not (isinstance(ops, list) and len(ops) <= 4096 and all(isinstance(o, str) and OP_NAME.match(o) for o in ops)):
         problems.append(f"{where}.ops must be a list of op names (A-Z, 0-9, _)")
     xnnpack = entry.get("xnnpack", {"partitions": 0, "whole": False})
-    if not (isinstance(xnnpack, dict) and set(xnnpack) == {"partitions", "whole"} and _int(xnnpack["partitions"], 0, 4096)
-            and isinstance(xnnpack["whole"], bool)):
+    if not (
+        isinstance(xnnpack, dict)
+        and set(xnnpack) == {"partitions", "whole"}
+        and _int(xnnpack["partitions"], 0, 4096)
+        and isinstance(xnnpack["whole"], bool)
+    ):
         problems.append(f"{where}.xnnpack must be {{partitions: int, whole: bool}}, got {_show(xnnpack)}")
     if not isinstance(entry.get("gpu_compatible", False), bool):
         problems.append(f"{where}.gpu_compatible must be true or false")
     warnings = entry.get("gpu_warnings", [])
-    if not (isinstance(warnings, list) and len(warnings) <= 64 and all(isinstance(w, str) and len(w) <= 1000 for w in warnings)):
+    if not (
+        isinstance(warnings, list)
+        and len(warnings) <= 64
+        and all(isinstance(w, str) and len(w) <= 1000 for w in warnings)
+    ):
         problems.append(f"{where}.gpu_warnings must be a list of at most 64 strings")
-    tensors = [t for kind in ("inputs", "outputs") if isinstance(entry.get(kind), list) for t in entry[kind] if isinstance(t, dict)]
+    tensors = [
+        t
+        for kind in ("inputs", "outputs")
+        if isinstance(entry.get(kind), list)
+        for t in entry[kind]
+        if isinstance(t, dict)
+    ]
     int8 = sorted(str(t.get("name")) for t in tensors if t.get("dtype") == "int8")
     quantization = entry.get("quantization", {})
     if not isinstance(quantization, dict) or sorted(quantization) != int8:
-        return problems + [f"{where}.quantization must give scale and zero point for exactly the int8 tensors {int8}, "
-                           f"got {_show(quantization)}"]
+        return problems + [
+            f"{where}.quantization must give scale and zero point for exactly the int8 tensors {int8}, "
+            f"got {_show(quantization)}"
+        ]
     for name, q in quantization.items():
-        ok = (isinstance(q, dict) and set(q) == {"scale", "zero_point"} and isinstance(q["scale"], float)
-              and 0 < q["scale"] < 1e6 and _int(q["zero_point"], -128, 127))
+        ok = (
+            isinstance(q, dict)
+            and set(q) == {"scale", "zero_point"}
+            and isinstance(q["scale"], float)
+            and 0 < q["scale"] < 1e6
+            and _int(q["zero_point"], -128, 127)
+        )
         if not ok:
-            problems.append(f"{where}.quantization.{name} must be {{scale: float > 0, zero_point: int in -128..127}}, got {_show(q)}")
+            problems.append(
+                f"{where}.quantization.{name} must be {{scale: float > 0, zero_point: int in -128..127}}, got {_show(q)}"
+            )
     return problems
 
 
@@ -368,11 +429,19 @@ def _tensor_problems(where, tensors, names, role, image_shape, latent_dim) -> li
     for tensor in tensors:
         expected = [*image_shape] if tensor["name"] == "image" else [latent_dim]
         shape = tensor.get("shape")
-        if not (isinstance(shape, list) and len(shape) == len(expected) + 1 and (shape[0] == BATCH or _int(shape[0], 1, 1 << 16))
-                and shape[1:] == expected):
-            problems.append(f"{where} {tensor['name']}: shape {_show(shape)}, expected [N or a batch, {', '.join(map(str, expected))}]")
+        if not (
+            isinstance(shape, list)
+            and len(shape) == len(expected) + 1
+            and (shape[0] == BATCH or _int(shape[0], 1, 1 << 16))
+            and shape[1:] == expected
+        ):
+            problems.append(
+                f"{where} {tensor['name']}: shape {_show(shape)}, expected [N or a batch, {', '.join(map(str, expected))}]"
+            )
         if tensor.get("dtype", "float32") not in DTYPES:
-            problems.append(f"{where} {tensor['name']}: dtype {_show(tensor.get('dtype'))} is not one of {', '.join(DTYPES)}")
+            problems.append(
+                f"{where} {tensor['name']}: dtype {_show(tensor.get('dtype'))} is not one of {', '.join(DTYPES)}"
+            )
     return problems
 
 

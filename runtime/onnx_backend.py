@@ -32,7 +32,9 @@ def choose_providers(requested: list[str] | None) -> list[str]:
     if requested:
         missing = [p for p in requested if p not in available]
         if missing:
-            raise InputError(f"execution provider {', '.join(missing)} is not available; this onnxruntime has {', '.join(available)}")
+            raise InputError(
+                f"execution provider {', '.join(missing)} is not available; this onnxruntime has {', '.join(available)}"
+            )
         return list(requested)
     # TensorRT needs engine building per shape; it is used only when asked for by name.
     best = [p for p in PREFERRED_PROVIDERS if p in available and p != "TensorrtExecutionProvider"]
@@ -55,7 +57,9 @@ def session_options(threads: int | None = None):
 class OnnxModel:
     """One onnxruntime session, created once and reused for every call."""
 
-    def __init__(self, model: bytes, name: str = "model.onnx", providers: list[str] | None = None, threads: int | None = None):
+    def __init__(
+        self, model: bytes, name: str = "model.onnx", providers: list[str] | None = None, threads: int | None = None
+    ):
         import onnxruntime as ort
 
         check_onnx_ops(model, name)
@@ -63,7 +67,9 @@ class OnnxModel:
         try:
             self.session = ort.InferenceSession(model, session_options(threads), providers=chosen)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-            raise BundleError(f"{name}: onnxruntime cannot load it ({describe(str(exc).splitlines()[0] if str(exc) else '')})") from None
+            raise BundleError(
+                f"{name}: onnxruntime cannot load it ({describe(str(exc).splitlines()[0] if str(exc) else '')})"
+            ) from None
         self.name, self.batch = name, None
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -78,8 +84,10 @@ class OnnxModel:
 
     def signature(self) -> dict[str, tuple[list, str]]:
         """{tensor name: (shape with None for dynamic dims, dtype)} of inputs and outputs."""
-        return {t.name: ([d if isinstance(d, int) else None for d in t.shape], ORT_DTYPES.get(t.type, t.type))
-                for t in [*self.session.get_inputs(), *self.session.get_outputs()]}
+        return {
+            t.name: ([d if isinstance(d, int) else None for d in t.shape], ORT_DTYPES.get(t.type, t.type))
+            for t in [*self.session.get_inputs(), *self.session.get_outputs()]
+        }
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = self.session.run(self.output_names, feeds)

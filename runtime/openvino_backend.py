@@ -44,7 +44,9 @@ def check_device(device) -> str:
     device = device.upper()
     available = core().available_devices  # e.g. ["CPU", "GPU.0", "GPU.1"]
     if device != "AUTO" and device not in {d.split(".")[0] for d in available}:
-        raise InputError(f"OpenVINO device {device} is not available; this machine has {', '.join(available) or 'none'}")
+        raise InputError(
+            f"OpenVINO device {device} is not available; this machine has {', '.join(available) or 'none'}"
+        )
     return device
 
 
@@ -57,8 +59,14 @@ def _reason(exc: Exception) -> str:
 class OpenVinoModel:
     """One compiled OpenVINO model and its infer request, created once and reused for every call."""
 
-    def __init__(self, model: bytes, name: str = "model.onnx", device: str = "CPU", threads: int | None = None,
-                 precision: str = "fp32"):
+    def __init__(
+        self,
+        model: bytes,
+        name: str = "model.onnx",
+        device: str = "CPU",
+        threads: int | None = None,
+        precision: str = "fp32",
+    ):
         device = check_device(device)
         check_onnx_ops(model, name)
         config = {"PERFORMANCE_HINT": PERFORMANCE_HINT}
@@ -77,9 +85,13 @@ class OpenVinoModel:
         self._lock = threading.Lock()  # one infer request: calls from several threads take turns
         # Names and shapes as the file declares them: compiling merges names of folded Casts into the
         # ports (fp16 files: {"image", "graph_input_cast_0"}), so ports are addressed by position.
-        self._signature = {t.get_any_name(): ([d.get_length() if d.is_static else None for d in t.get_partial_shape()],
-                                              np.dtype(t.get_element_type().to_dtype()).name)
-                           for t in [*graph.inputs, *graph.outputs]}
+        self._signature = {
+            t.get_any_name(): (
+                [d.get_length() if d.is_static else None for d in t.get_partial_shape()],
+                np.dtype(t.get_element_type().to_dtype()).name,
+            )
+            for t in [*graph.inputs, *graph.outputs]
+        }
         self.input_names = [t.get_any_name() for t in graph.inputs]
         self.output_names = [t.get_any_name() for t in graph.outputs]
         self.settings = {"device": device, **self._read_back(config)}
@@ -87,7 +99,13 @@ class OpenVinoModel:
     def _read_back(self, config: dict) -> dict:
         """What the compiled model really uses (AUTO may not report every property)."""
         settings = {}
-        for key in ("EXECUTION_DEVICES", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS"):
+        for key in (
+            "EXECUTION_DEVICES",
+            "PERFORMANCE_HINT",
+            "INFERENCE_PRECISION_HINT",
+            "INFERENCE_NUM_THREADS",
+            "NUM_STREAMS",
+        ):
             try:
                 value = self.compiled.get_property(key)
             except Exception:  # a property this device plugin does not report: record what was asked
@@ -112,7 +130,9 @@ class OpenVinoModel:
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with self._lock:
-            outputs = self.request.infer({i: np.ascontiguousarray(feeds[name]) for i, name in enumerate(self.input_names)})
+            outputs = self.request.infer(
+                {i: np.ascontiguousarray(feeds[name]) for i, name in enumerate(self.input_names)}
+            )
             return {name: outputs[i] for i, name in enumerate(self.output_names)}  # copies, not views
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from vaedge.errors import BundleError, InputError, ParityError
-from vaedge.io.files import describe
 from vaedge.io.arrays import npz_arrays
+from vaedge.io.files import describe
 from vaedge.runtime.backends import REGISTRY, installed_backends, open_bundle_file
 from vaedge.runtime.manifest import Manifest, ModelFile, check_files, read_file, read_manifest
 from vaedge.runtime.sampling import host_sample
@@ -63,45 +63,98 @@ def _value_check(file, probe, tensor, actual, expected, precision, gate) -> Chec
 
 def _io_checks(file: ModelFile, label: str, model, expected_io) -> list[Check]:
     checks = []
-    for kind, actual, wanted in (("inputs", model.input_names, expected_io[0]), ("outputs", model.output_names, expected_io[1])):
+    for kind, actual, wanted in (
+        ("inputs", model.input_names, expected_io[0]),
+        ("outputs", model.output_names, expected_io[1]),
+    ):
         declared = [t["name"] for t in getattr(file, kind)]
         ok = sorted(actual) == sorted(wanted) and sorted(declared) == sorted(wanted)
-        checks.append(Check(label, "names", kind, "names", float(ok), 1.0, ok,
-                            f"graph {sorted(actual)}, manifest {sorted(declared)}, expected {sorted(wanted)}"))
+        checks.append(
+            Check(
+                label,
+                "names",
+                kind,
+                "names",
+                float(ok),
+                1.0,
+                ok,
+                f"graph {sorted(actual)}, manifest {sorted(declared)}, expected {sorted(wanted)}",
+            )
+        )
     return checks
 
 
 def _encoder_checks(file: ModelFile, label: str, out: dict, reference: dict, fp32_decoder) -> list[Check]:
     expected_shape = reference["z_mean"].shape
     shape_ok = all(out[t].shape == expected_shape for t in ENCODER_IO[1])
-    checks = [Check(label, "shapes", "z_mean, z_log_var", "shape", float(shape_ok), 1.0, shape_ok,
-                    f"got {[out[t].shape for t in ENCODER_IO[1]]}, expected {expected_shape}")]
+    checks = [
+        Check(
+            label,
+            "shapes",
+            "z_mean, z_log_var",
+            "shape",
+            float(shape_ok),
+            1.0,
+            shape_ok,
+            f"got {[out[t].shape for t in ENCODER_IO[1]]}, expected {expected_shape}",
+        )
+    ]
     if not shape_ok:
         return checks
     probe = f"{len(reference['images'])} held-out images"
     if file.precision == "fp32":
-        return checks + [_value_check(label, probe, t, out[t], reference[t], "fp32", LATENT_GATE) for t in ENCODER_IO[1]]
+        return checks + [
+            _value_check(label, probe, t, out[t], reference[t], "fp32", LATENT_GATE) for t in ENCODER_IO[1]
+        ]
     posterior = reference["latent_group"] == LATENT_GROUPS.index("posterior means")
     decoded = fp32_decoder.run({"z": out["z_mean"]})["image"]
-    return checks + [_value_check(label, probe + " decoded", "z_mean", decoded, reference["decoded"][posterior],
-                                  file.precision, IMAGE_GATE)]
+    return checks + [
+        _value_check(
+            label, probe + " decoded", "z_mean", decoded, reference["decoded"][posterior], file.precision, IMAGE_GATE
+        )
+    ]
 
 
 def _decoder_checks(file: ModelFile, label: str, out: np.ndarray, reference: dict) -> list[Check]:
     shape_ok = out.shape == reference["decoded"].shape
-    checks = [Check(label, "shapes", "image", "shape", float(shape_ok), 1.0, shape_ok,
-                    f"got {out.shape}, expected {reference['decoded'].shape}")]
+    checks = [
+        Check(
+            label,
+            "shapes",
+            "image",
+            "shape",
+            float(shape_ok),
+            1.0,
+            shape_ok,
+            f"got {out.shape}, expected {reference['decoded'].shape}",
+        )
+    ]
     if not shape_ok:
         return checks
     for group, name in enumerate(LATENT_GROUPS):
         rows = reference["latent_group"] == group
-        checks.append(_value_check(label, f"{int(rows.sum())} {name}", "image", out[rows], reference["decoded"][rows],
-                                   file.precision, IMAGE_GATE))
+        checks.append(
+            _value_check(
+                label,
+                f"{int(rows.sum())} {name}",
+                "image",
+                out[rows],
+                reference["decoded"][rows],
+                file.precision,
+                IMAGE_GATE,
+            )
+        )
     return checks
 
 
-def check_bundle(manifest: Manifest, reference: dict, formats=("onnx", "tflite"), providers=None,
-                 backends=None, loaded: dict[str, bytes] | None = None) -> list[Check]:
+def check_bundle(
+    manifest: Manifest,
+    reference: dict,
+    formats=("onnx", "tflite"),
+    providers=None,
+    backends=None,
+    loaded: dict[str, bytes] | None = None,
+) -> list[Check]:
     """Run every model of the given formats on the reference inputs; return one Check per comparison.
 
     Each file runs on its format's own engine, or with `backends` (e.g. ("onnx", "openvino")) on each
@@ -121,8 +174,13 @@ def check_bundle(manifest: Manifest, reference: dict, formats=("onnx", "tflite")
             continue
         for backend in (b for b in backends if REGISTRY[b].format == file.format):
             label = file.path if backend == file.format else f"{file.path} ({backend})"
-            model = open_bundle_file(manifest, file, providers if REGISTRY[backend].takes_providers else None,
-                                     data=loaded.get(file.path), backend=backend)
+            model = open_bundle_file(
+                manifest,
+                file,
+                providers if REGISTRY[backend].takes_providers else None,
+                data=loaded.get(file.path),
+                backend=backend,
+            )
             io_checks = _io_checks(file, label, model, ENCODER_IO if file.role == "encoder" else DECODER_IO)
             checks += io_checks
             if not all(c.passed for c in io_checks):
@@ -131,7 +189,10 @@ def check_bundle(manifest: Manifest, reference: dict, formats=("onnx", "tflite")
                 out = model.run({"image": reference["images"]})
                 model_checks = _encoder_checks(file, label, out, reference, fp32_decoder)
             else:
-                out, model_checks = model, _decoder_checks(file, label, model.run({"z": reference["latents"]})["image"], reference)
+                out, model_checks = (
+                    model,
+                    _decoder_checks(file, label, model.run({"z": reference["latents"]})["image"], reference),
+                )
             checks += model_checks
             if file.precision == "fp32" and model_checks[0].passed:  # the shapes were right
                 fp32_pair.setdefault(backend, {})[file.role] = out  # encoder: its outputs; decoder: the model
@@ -141,8 +202,17 @@ def check_bundle(manifest: Manifest, reference: dict, formats=("onnx", "tflite")
             out = pair["decoder"].run({"z": z})["image"]
             # Two graphs in a chain: the encoder's own (gated) latent error reaches the image, so the
             # chain is held to the latent gate; each graph alone meets the image gate above.
-            checks.append(_value_check(f"encoder+decoder ({backend}, fp32)", "host sampling, same eps as Keras Sampling",
-                                       "image", out, reference["reconstruction"], "fp32", LATENT_GATE))
+            checks.append(
+                _value_check(
+                    f"encoder+decoder ({backend}, fp32)",
+                    "host sampling, same eps as Keras Sampling",
+                    "image",
+                    out,
+                    reference["reconstruction"],
+                    "fp32",
+                    LATENT_GATE,
+                )
+            )
     return checks
 
 
@@ -169,7 +239,9 @@ def load_stored_reference(manifest: Manifest) -> dict[str, np.ndarray]:
     if file is None:
         raise BundleError(f"{describe(manifest.root)}: the manifest lists no {PARITY_FILE}")
     name = describe(manifest.path(file))
-    arrays = npz_arrays(read_file(manifest, file), name, REFERENCE_KEYS, max_bytes=MAX_REFERENCE_BYTES, error=BundleError)
+    arrays = npz_arrays(
+        read_file(manifest, file), name, REFERENCE_KEYS, max_bytes=MAX_REFERENCE_BYTES, error=BundleError
+    )
     missing = [k for k in REFERENCE_KEYS if k not in arrays]
     if missing:
         raise BundleError(f"{name}: missing array(s) {', '.join(missing)}")

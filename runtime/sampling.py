@@ -61,8 +61,14 @@ def prior_eps(n: int, latent_dim: int, seed: int | None, start_row: int = 0) -> 
     return eps_stream(seed, start_row * latent_dim, n * latent_dim).reshape(n, latent_dim)
 
 
-def latent_grid(latent_dim: int, size: int = 8, low: float = 0.05, high: float = 0.95,
-                dims: tuple[int, int] = (0, 1), center: np.ndarray | None = None) -> np.ndarray:
+def latent_grid(
+    latent_dim: int,
+    size: int = 8,
+    low: float = 0.05,
+    high: float = 0.95,
+    dims: tuple[int, int] = (0, 1),
+    center: np.ndarray | None = None,
+) -> np.ndarray:
     """(size*size, D) latents on the prior's quantiles over two dims (row-major: dim[0] down, dim[1] across).
 
     Other dims are held at `center` (default 0), so for D = 2 this is the course's latent map.

@@ -50,20 +50,28 @@ def sign_bundle(bundle: Path, private_key: Path, password: str | bytes | None = 
         except BundleError as exc:
             raise SignatureError(f"{describe(bundle)}: cannot sign it ({exc})") from None
         if stray:
-            raise SignatureError(f"{describe(bundle)}: holds files the manifest does not list: {', '.join(stray)}; "
-                                 "a signature covers only a bundle's own files")
+            raise SignatureError(
+                f"{describe(bundle)}: holds files the manifest does not list: {', '.join(stray)}; "
+                "a signature covers only a bundle's own files"
+            )
         # ignored paths go through set_ignored_paths, relative to the bundle: the serializer's own
         # ignore_paths argument is replaced by these when hashing, and an old vaedge.sig got signed.
-        hashing_config = (hashing.Config().use_file_serialization(hashing_algorithm="sha256", allow_symlinks=False)
-                          .set_ignored_paths(paths=[SIGNATURE], ignore_git_paths=False))
+        hashing_config = (
+            hashing.Config()
+            .use_file_serialization(hashing_algorithm="sha256", allow_symlinks=False)
+            .set_ignored_paths(paths=[SIGNATURE], ignore_git_paths=False)
+        )
         try:
             key = _key_copy(private_key, Path(tmp))
             config = signing.Config().use_elliptic_key_signer(private_key=key, password=password)
         except SignatureError:
             raise
         except Exception as exc:  # cryptography's key errors have no common base
-            why = "wrong or missing password" if "password" in str(exc).lower() or "decrypt" in str(exc).lower() \
+            why = (
+                "wrong or missing password"
+                if "password" in str(exc).lower() or "decrypt" in str(exc).lower()
                 else _first_line(exc)
+            )
             raise SignatureError(f"{describe(private_key)}: not a usable EC private key ({why})") from None
         config.set_hashing_config(hashing_config)
         try:
@@ -121,8 +129,11 @@ def verify_bundle(manifest: Manifest, loaded: dict[str, bytes], public_key: Path
     actual = {name: hashlib.sha256(content).hexdigest() for name, content in loaded.items()}
     problems = [f"{describe(name)} is not covered by the signature" for name in sorted(set(actual) - set(digests))]
     problems += [f"{describe(name)} is signed but missing" for name in sorted(set(digests) - set(actual))]
-    problems += [f"{describe(name)}: sha256 {actual[name]}, signed {digests[name]}"
-                 for name in sorted(set(actual) & set(digests)) if actual[name] != digests[name]]
+    problems += [
+        f"{describe(name)}: sha256 {actual[name]}, signed {digests[name]}"
+        for name in sorted(set(actual) & set(digests))
+        if actual[name] != digests[name]
+    ]
     if problems:
         raise SignatureError(f"{where}: the signature does not match the bundle: " + "; ".join(problems))
 
@@ -137,4 +148,3 @@ def _key_copy(key: Path, folder: Path) -> Path:
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return describe(text[0][:200]) if text else type(exc).__name__
-

@@ -18,14 +18,33 @@ from vaedge.quiet import native_stderr_silenced
 # op -> its tflite::MicroMutableOpResolver method: the ops a vaedge graph may hold that TFLM has
 # (its resolver registers these kernels; tensorflow/lite/micro/micro_mutable_op_resolver.h).
 MICRO_OPS = {
-    "ADD": "AddAdd", "AVERAGE_POOL_2D": "AddAveragePool2D", "CONCATENATION": "AddConcatenation",
-    "CONV_2D": "AddConv2D", "DEPTH_TO_SPACE": "AddDepthToSpace", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
-    "DEQUANTIZE": "AddDequantize", "EXP": "AddExp", "FULLY_CONNECTED": "AddFullyConnected",
-    "HARD_SWISH": "AddHardSwish", "LEAKY_RELU": "AddLeakyRelu", "LOGISTIC": "AddLogistic",
-    "MAX_POOL_2D": "AddMaxPool2D", "MEAN": "AddMean", "MUL": "AddMul", "PAD": "AddPad", "PADV2": "AddPadV2",
-    "QUANTIZE": "AddQuantize", "RELU": "AddRelu", "RELU6": "AddRelu6", "RESHAPE": "AddReshape",
-    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "SOFTMAX": "AddSoftmax",
-    "SPACE_TO_DEPTH": "AddSpaceToDepth", "SUB": "AddSub", "TANH": "AddTanh", "TRANSPOSE": "AddTranspose",
+    "ADD": "AddAdd",
+    "AVERAGE_POOL_2D": "AddAveragePool2D",
+    "CONCATENATION": "AddConcatenation",
+    "CONV_2D": "AddConv2D",
+    "DEPTH_TO_SPACE": "AddDepthToSpace",
+    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
+    "DEQUANTIZE": "AddDequantize",
+    "EXP": "AddExp",
+    "FULLY_CONNECTED": "AddFullyConnected",
+    "HARD_SWISH": "AddHardSwish",
+    "LEAKY_RELU": "AddLeakyRelu",
+    "LOGISTIC": "AddLogistic",
+    "MAX_POOL_2D": "AddMaxPool2D",
+    "MEAN": "AddMean",
+    "MUL": "AddMul",
+    "PAD": "AddPad",
+    "PADV2": "AddPadV2",
+    "QUANTIZE": "AddQuantize",
+    "RELU": "AddRelu",
+    "RELU6": "AddRelu6",
+    "RESHAPE": "AddReshape",
+    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
+    "SOFTMAX": "AddSoftmax",
+    "SPACE_TO_DEPTH": "AddSpaceToDepth",
+    "SUB": "AddSub",
+    "TANH": "AddTanh",
+    "TRANSPOSE": "AddTranspose",
     "TRANSPOSE_CONV": "AddTransposeConv",
 }
 ARENA_STEP = 16  # TFLM aligns arena allocations to 16 bytes: the bisection's resolution
@@ -57,8 +76,10 @@ def graph_ops(data: bytes) -> list[str]:
     model = _model(data)
     names = {code: name for name, code in vars(_schema().BuiltinOperator).items() if not name.startswith("_")}
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes or []]
-    return [names.get(codes[op.opcodeIndex], f"BUILTIN_{codes[op.opcodeIndex]}")
-            for op in model.subgraphs[0].operators or []]
+    return [
+        names.get(codes[op.opcodeIndex], f"BUILTIN_{codes[op.opcodeIndex]}")
+        for op in model.subgraphs[0].operators or []
+    ]
 
 
 def missing_ops(ops) -> list[str]:

@@ -15,9 +15,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def fashion_mnist_path() -> Path | None:
     root = os.environ.get("VAEDGE_DATA_DIR")
     candidates = [Path(root) / "fashion-mnist"] if root else []
-    candidates += [Path(__file__).resolve().parents[2] / "shared/data/fashion-mnist",
-                   Path("/usr/share/datasets/fashion-mnist"),
-                   Path.home() / ".keras/datasets/fashion-mnist"]  # where Keras' own download caches it
+    candidates += [
+        Path(__file__).resolve().parents[2] / "shared/data/fashion-mnist",
+        Path("/usr/share/datasets/fashion-mnist"),
+        Path.home() / ".keras/datasets/fashion-mnist",
+    ]  # where Keras' own download caches it
     return next((p for p in candidates if (p / "train-images-idx3-ubyte.gz").is_file()), None)
 
 

@@ -13,15 +13,22 @@ import tempfile
 import time
 from pathlib import Path
 
+
 def vaedge(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vaedge", *map(str, args)], capture_output=True, text=True,
-                          timeout=kwargs.pop("timeout", 300), **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "vaedge", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=kwargs.pop("timeout", 300),
+        **kwargs,
+    )
 
 
 def kill_after(seconds: float, *args) -> bool:
     """Start `vaedge args`, SIGKILL it after `seconds`; True if it was still running when killed."""
-    proc = subprocess.Popen([sys.executable, "-m", "vaedge", *map(str, args)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vaedge", *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         proc.wait(timeout=seconds)
         return False
@@ -40,15 +47,21 @@ def full_disk(size_kb: int):
     """(directory, Popen kwargs) where writes beyond `size_kb` fail: a real tiny tmpfs (ENOSPC) when
     this machine allows mounts, else a file-size limit on the command (EFBIG)."""
     root = Path(tempfile.mkdtemp(prefix="vaedge-full-"))
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(root)],
-                             capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(root)], capture_output=True
+        ).returncode
+        == 0
+    )
     try:
         if mounted:
             yield root, {}
         else:
+
             def limit():
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                 resource.setrlimit(resource.RLIMIT_FSIZE, (size_kb * 1024, size_kb * 1024))
+
             yield root, {"preexec_fn": limit}
     finally:
         if mounted:

@@ -51,12 +51,22 @@ API and over the CLI through typer's CliRunner.
 
 def render(report: dict, merged: int = 1) -> str:
     faults = report["faults"]
-    note = (f" Counts merged from {merged} runs (the earlier page read back, later runs replacing it fault by "
-            "fault); the exit status is the worst of them.") if merged > 1 else ""
-    lines = [HEADER, f"Run on {date.today().isoformat()}, Python {platform.python_version()}, "
-             f"pytest exit status {report['exit_status']} ({'all passed' if report['exit_status'] == 0 else 'FAILURES'})."
-             f"{note}\n",
-             "| fault or input | outcome | count |", "| --- | --- | ---: |"]
+    note = (
+        (
+            f" Counts merged from {merged} runs (the earlier page read back, later runs replacing it fault by "
+            "fault); the exit status is the worst of them."
+        )
+        if merged > 1
+        else ""
+    )
+    lines = [
+        HEADER,
+        f"Run on {date.today().isoformat()}, Python {platform.python_version()}, "
+        f"pytest exit status {report['exit_status']} ({'all passed' if report['exit_status'] == 0 else 'FAILURES'})."
+        f"{note}\n",
+        "| fault or input | outcome | count |",
+        "| --- | --- | ---: |",
+    ]
     total = 0
     for fault, outcomes in faults.items():
         for outcome, count in sorted(outcomes.items()):

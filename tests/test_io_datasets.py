@@ -33,11 +33,14 @@ def test_npz_with_only_x_test_keeps_float_pixels(tmp_path):
     assert np.array_equal(images, x_test[:10])
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda d: np.savez(d / "train.npz", x_train=np.zeros((3, 4, 4), np.uint8)), "no x_test array"),
-    (lambda d: np.savez(d / "train.npz", x_test=np.zeros((0, 4, 4), np.uint8)), "N >= 1"),
-    (lambda d: (d / "train.npz").write_bytes(b"not a zip"), "cannot read as .npz"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: np.savez(d / "train.npz", x_train=np.zeros((3, 4, 4), np.uint8)), "no x_test array"),
+        (lambda d: np.savez(d / "train.npz", x_test=np.zeros((0, 4, 4), np.uint8)), "N >= 1"),
+        (lambda d: (d / "train.npz").write_bytes(b"not a zip"), "cannot read as .npz"),
+    ],
+)
 def test_npz_without_a_test_split_is_refused(tmp_path, make, message):
     make(tmp_path)
     with pytest.raises(InputError, match=message):
@@ -55,4 +58,3 @@ def test_folder_without_t10k_and_missing_names_are_refused(tmp_path, fashion_mni
     monkeypatch.setattr("vaedge.io.datasets.DEBIAN_DATASETS", tmp_path / "debian")
     with pytest.raises(InputError, match="mnist: no local copy"):
         read_test_split("mnist")
-

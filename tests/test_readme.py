@@ -19,13 +19,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- runnable -->"
 BLOCK = re.compile(re.escape(MARKER) + r"\s*\n```(?:bash|sh|shell)\n(.*?)\n```", re.DOTALL)
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "runs", "bundles", "__pycache__", ".pytest_cache",
-                                    ".hypothesis", ".ruff_cache", "node_modules", "site", "*.egg-info", "build")
+NOT_COPIED = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "runs",
+    "bundles",
+    "__pycache__",
+    ".pytest_cache",
+    ".hypothesis",
+    ".ruff_cache",
+    "node_modules",
+    "site",
+    "*.egg-info",
+    "build",
+)
 
 
 def runnable_blocks() -> list[str]:
     text = (ROOT / "README.md").read_text()
-    after_quick_start = text[text.index("<!-- ci: test command -->"):]
+    after_quick_start = text[text.index("<!-- ci: test command -->") :]
     return BLOCK.findall(after_quick_start)
 
 
@@ -53,13 +65,28 @@ def test_readme_block_runs_as_written(index, bundle, tmp_path):
     before = {p.relative_to(clone) for p in clone.rglob("*")}
     env = {**os.environ, "PATH": f"{clone / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     block = runnable_blocks()[index]
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=clone, env=env, capture_output=True,
-                            text=True, timeout=600, check=False)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, f"{block}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
     assert "Traceback" not in result.stderr
-    made = sorted(str(p.relative_to(clone)) for p in clone.rglob("*")
-                  if p.relative_to(clone) not in before and not str(p.relative_to(clone)).startswith("bundles/"))
+    made = sorted(
+        str(p.relative_to(clone))
+        for p in clone.rglob("*")
+        if p.relative_to(clone) not in before and not str(p.relative_to(clone)).startswith("bundles/")
+    )
     assert made, "the block wrote nothing"
-    ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "--no-index", "--stdin"], input="\n".join(made),
-                             capture_output=True, text=True, check=False).stdout.split()
+    ignored = subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(made),
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
     assert sorted(ignored) == made, f"not covered by .gitignore: {sorted(set(made) - set(ignored))}"

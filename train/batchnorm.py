@@ -33,8 +33,12 @@ _compiled = weakref.WeakKeyDictionary()  # vae -> its compiled batch step
 
 def batchnorm_layers(vae) -> list:
     """The VAE's BatchNormalization layers, encoder first, in pipeline order."""
-    return [layer for model in (vae.encoder, vae.decoder) for layer in model.layers
-            if isinstance(layer, keras.layers.BatchNormalization)]
+    return [
+        layer
+        for model in (vae.encoder, vae.decoder)
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
 
 
 def calibration_batches(n_train: int, images: int, batch_size: int, seed: int) -> list[np.ndarray]:
@@ -49,8 +53,9 @@ def batch_eps(seed: int, batch: int, size: int, latent_dim: int) -> np.ndarray:
     return np.random.default_rng([seed, STREAM, batch]).standard_normal((size, latent_dim)).astype(np.float32)
 
 
-def population_sums(vae, images: np.ndarray, batches: list[np.ndarray], batch_numbers: list[int],
-                    seed: int) -> list[np.ndarray]:
+def population_sums(
+    vae, images: np.ndarray, batches: list[np.ndarray], batch_numbers: list[int], seed: int
+) -> list[np.ndarray]:
     """Per BatchNorm layer, float64 (3, C): the sums over `batches` of x and x² per channel and the
     count per channel (the same in every column). `images` (N, H, W, C) in [0, 1]; `batch_numbers`
     name each batch, which picks its eps."""
@@ -74,8 +79,7 @@ def set_statistics(vae, totals: list[np.ndarray]) -> None:
         layer.moving_variance.assign(np.maximum(s2 / n - mean**2, 0.0).astype(np.float32))
 
 
-def recalibrate(vae, images: np.ndarray, count: int, batch_size: int, seed: int, share=(0, 1),
-                all_reduce=None) -> int:
+def recalibrate(vae, images: np.ndarray, count: int, batch_size: int, seed: int, share=(0, 1), all_reduce=None) -> int:
     """Set every BatchNorm layer's statistics from a pass over `count` of `images` (N, H, W, C); return
     how many images the pass used. Worker `share[0]` of `share[1]` takes every share[1]-th batch and
     `all_reduce(list of arrays) -> list of arrays` sums them over the workers."""
@@ -131,6 +135,7 @@ def _batch_normalize(layer, x, sums: list):
     s1, s2 = ops.sum(x32, axis=axes), ops.sum(ops.square(x32), axis=axes)
     sums.append(ops.stack([s1, s2, ops.ones_like(s1) * count]))
     mean, variance = ops.moments(x32, axes=axes)
-    normalized = ops.batch_normalization(x32, mean, variance, axis=axis, offset=layer.beta, scale=layer.gamma,
-                                         epsilon=layer.epsilon)
+    normalized = ops.batch_normalization(
+        x32, mean, variance, axis=axis, offset=layer.beta, scale=layer.gamma, epsilon=layer.epsilon
+    )
     return ops.cast(normalized, x.dtype)

@@ -28,9 +28,7 @@ REFUSED_CLASSES = ("Lambda", "__lambda__", "TFOpLambda", "function")
 def read_history(path: Path, epochs: int) -> dict[str, list[float]]:
     """{metric: one finite number per epoch} from a checkpoint's history.json; TrainingError otherwise."""
     name = describe(path)
-    history = parse_json(
-        read_regular(path, MAX_HISTORY_BYTES, TrainingError), path, TrainingError
-    )
+    history = parse_json(read_regular(path, MAX_HISTORY_BYTES, TrainingError), path, TrainingError)
     ok = (
         isinstance(history, dict)
         and "loss" in history
@@ -38,12 +36,7 @@ def read_history(path: Path, epochs: int) -> dict[str, list[float]]:
             isinstance(k, str)
             and isinstance(v, list)
             and len(v) == epochs
-            and all(
-                isinstance(x, (int, float))
-                and not isinstance(x, bool)
-                and math.isfinite(x)
-                for x in v
-            )
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
             for k, v in history.items()
         )
     )
@@ -66,21 +59,11 @@ def check_keras_config(config, name: str, image_shape, latent_dim: int) -> None:
                 problems.append(f"a {describe(str(cls))} (arbitrary code)")
             if module is not None and not (
                 isinstance(module, str)
-                and (
-                    module == "keras"
-                    or module.startswith("keras.")
-                    or module in VAEDGE_MODULES
-                )
+                and (module == "keras" or module.startswith("keras.") or module in VAEDGE_MODULES)
             ):
-                problems.append(
-                    f"class {describe(str(cls))[:60]} from module {describe(str(module))[:60]}"
-                )
+                problems.append(f"class {describe(str(cls))[:60]} from module {describe(str(module))[:60]}")
             registered = node.get("registered_name")
-            if (
-                isinstance(registered, str)
-                and ">" in registered
-                and not registered.startswith("vaedge>")
-            ):
+            if isinstance(registered, str) and ">" in registered and not registered.startswith("vaedge>"):
                 problems.append(f"registered class {describe(registered)[:60]}")
             for value in node.values():
                 walk(value)
@@ -90,30 +73,22 @@ def check_keras_config(config, name: str, image_shape, latent_dim: int) -> None:
 
     walk(config)
     model = config.get("config", {}) if isinstance(config, dict) else {}
-    if (
-        not isinstance(config, dict)
-        or config.get("registered_name") != "vaedge>VAE"
-        or not isinstance(model, dict)
-    ):
+    if not isinstance(config, dict) or config.get("registered_name") != "vaedge>VAE" or not isinstance(model, dict):
         problems.append("the model is not vaedge's VAE")
-    elif (
-        model.get("image_shape") != list(image_shape)
-        or model.get("latent_dim") != latent_dim
-    ):
+    elif model.get("image_shape") != list(image_shape) or model.get("latent_dim") != latent_dim:
         problems.append(
             f"a model of images {describe(str(model.get('image_shape')))[:40]} and latent dim "
             f"{describe(str(model.get('latent_dim')))[:20]}, the run's config says {list(image_shape)} "
             f"and {latent_dim}"
         )
     if problems:
-        raise TrainingError(
-            f"{name}: refused before loading: " + "; ".join(dict.fromkeys(problems))
-        )
+        raise TrainingError(f"{name}: refused before loading: " + "; ".join(dict.fromkeys(problems)))
 
 
 def load_vae(path: Path, image_shape, latent_dim: int):
     """The VAE of a checkpoint's vae.keras, checked as the module says, loaded in Keras's safe mode."""
     import keras
+
     from vaedge.train.model import VAE
 
     name = describe(path)
@@ -127,20 +102,14 @@ def load_vae(path: Path, image_shape, latent_dim: int):
             or sum(m.file_size for m in members.values()) > MAX_CHECKPOINT_BYTES
         ):
             raise TrainingError(f"{name}: not a .keras file of a size a VAE has")
-        config = parse_json(
-            archive.read("config.json"), f"{name}/config.json", TrainingError
-        )
+        config = parse_json(archive.read("config.json"), f"{name}/config.json", TrainingError)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         if isinstance(exc, TrainingError):
             raise
-        raise TrainingError(
-            f"{name}: not a valid .keras zip ({describe(str(exc))[:120]})"
-        ) from None
+        raise TrainingError(f"{name}: not a valid .keras zip ({describe(str(exc))[:120]})") from None
     check_keras_config(config, name, image_shape, latent_dim)
     try:
-        with (
-            tempfile.TemporaryDirectory() as tmp
-        ):  # Keras reads a path: the very bytes checked above
+        with tempfile.TemporaryDirectory() as tmp:  # Keras reads a path: the very bytes checked above
             copy = Path(tmp) / "vae.keras"
             copy.write_bytes(data)
             vae = keras.saving.load_model(copy, safe_mode=True)

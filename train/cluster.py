@@ -59,7 +59,9 @@ class Cluster:
 def parse_tf_config(text: str | None) -> Cluster:
     """Read a TF_CONFIG value; raise TrainingError naming every problem found in it."""
     if text is None or not text.strip():
-        raise TrainingError(f"--strategy multiworker needs {TF_CONFIG}: set it on every task, e.g. {TF_CONFIG}='{EXAMPLE}'")
+        raise TrainingError(
+            f"--strategy multiworker needs {TF_CONFIG}: set it on every task, e.g. {TF_CONFIG}='{EXAMPLE}'"
+        )
     try:
         raw = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -73,14 +75,19 @@ def parse_tf_config(text: str | None) -> Cluster:
         cluster = {}
     for job, addresses in cluster.items():
         if job not in JOBS:
-            problems.append(f'cluster job {json.dumps(job)[:60]} is not used by multi-worker training (only {", ".join(JOBS)})')
+            problems.append(
+                f"cluster job {json.dumps(job)[:60]} is not used by multi-worker training (only {', '.join(JOBS)})"
+            )
         elif not isinstance(addresses, list) or not addresses:
             problems.append(f'cluster "{job}" must be a non-empty list of "host:port"')
         elif job == "chief" and len(addresses) > 1:
             problems.append(f'cluster "chief" has {len(addresses)} addresses; at most one')
         else:
-            problems += [f'cluster "{job}"[{i}] = {json.dumps(a)[:60]} is not "host:port"'
-                         for i, a in enumerate(addresses) if not _is_address(a)]
+            problems += [
+                f'cluster "{job}"[{i}] = {json.dumps(a)[:60]} is not "host:port"'
+                for i, a in enumerate(addresses)
+                if not _is_address(a)
+            ]
     for job in JOBS:
         tasks += [(job, i, a) for i, a in enumerate(cluster.get(job) or []) if job in cluster and isinstance(a, str)]
     seen = [a for _, _, a in tasks]
@@ -92,12 +99,14 @@ def parse_tf_config(text: str | None) -> Cluster:
     else:
         job, index = task.get("type"), task.get("index")
         if job not in JOBS or job not in cluster:
-            problems.append(f'task type {json.dumps(job)} is not a job of the cluster ({", ".join(cluster) or "none"})')
+            problems.append(f"task type {json.dumps(job)} is not a job of the cluster ({', '.join(cluster) or 'none'})")
         elif not isinstance(index, int) or isinstance(index, bool):
             problems.append(f"task index {json.dumps(index)} is not an integer")
         elif not 0 <= index < len(cluster[job] if isinstance(cluster[job], list) else []):
             size = len(cluster[job]) if isinstance(cluster[job], list) else 0
-            problems.append(f'task index {index} is outside the cluster: "{job}" has {size} task(s), indices 0..{size - 1}')
+            problems.append(
+                f'task index {index} is outside the cluster: "{job}" has {size} task(s), indices 0..{size - 1}'
+            )
     if problems:
         raise TrainingError(f"{TF_CONFIG}: " + "; ".join(problems))
     return Cluster(tuple(tasks), job, index)
@@ -145,8 +154,10 @@ def start(peer_timeout: float = DEFAULT_PEER_TIMEOUT):
 
         if context.context()._context_handle is not None:  # noqa: SLF001 - no public "is initialised"
             watchdog.cancel()
-            raise TrainingError("TensorFlow was initialised before the multi-worker strategy was created; "
-                                "call vaedge.train.cluster.start() before any other TensorFlow call")
+            raise TrainingError(
+                "TensorFlow was initialised before the multi-worker strategy was created; "
+                "call vaedge.train.cluster.start() before any other TensorFlow call"
+            )
         try:
             watchdog.arm()
             strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -188,11 +199,15 @@ class _Watchdog:
         import subprocess
         import sys
 
-        text = (f"{cluster.name} ({cluster.address}): the cluster did not come together within {timeout:g} s: "
-                f"{{what}}; start every task of {TF_CONFIG} (same command, each with its own task index) "
-                "or raise --peer-timeout")
+        text = (
+            f"{cluster.name} ({cluster.address}): the cluster did not come together within {timeout:g} s: "
+            f"{{what}}; start every task of {TF_CONFIG} (same command, each with its own task index) "
+            "or raise --peer-timeout"
+        )
         read, self.write = os.pipe()
-        self.helper = subprocess.Popen([sys.executable, "-c", _EXPLAIN, json.dumps([text, cluster.peers()])], stdin=read)
+        self.helper = subprocess.Popen(
+            [sys.executable, "-c", _EXPLAIN, json.dumps([text, cluster.peers()])], stdin=read
+        )
         os.close(read)
         self.timeout = timeout
 
@@ -216,8 +231,10 @@ def _check_own_port(cluster: Cluster) -> None:
         try:
             probe.bind(("", port))
         except OSError as exc:
-            raise TrainingError(f"{cluster.name}: cannot listen on port {port} of {cluster.address} "
-                                f"({exc.strerror}); pick a free port in {TF_CONFIG}") from None
+            raise TrainingError(
+                f"{cluster.name}: cannot listen on port {port} of {cluster.address} "
+                f"({exc.strerror}); pick a free port in {TF_CONFIG}"
+            ) from None
 
 
 def _not_assembled(cluster: Cluster, timeout: float, exc: BaseException) -> str:
@@ -226,18 +243,25 @@ def _not_assembled(cluster: Cluster, timeout: float, exc: BaseException) -> str:
         what = f"no answer from {', '.join(silent)}"
     else:
         what = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return (f"{cluster.name} ({cluster.address}): the cluster did not come together within {timeout:g} s: {what}; "
-            f"start every task of {TF_CONFIG} (same command, each with its own task index) or raise --peer-timeout")
+    return (
+        f"{cluster.name} ({cluster.address}): the cluster did not come together within {timeout:g} s: {what}; "
+        f"start every task of {TF_CONFIG} (same command, each with its own task index) or raise --peer-timeout"
+    )
 
 
 def lost_message(cluster: Cluster, when: str, exc: BaseException) -> str:
     """One line for a cluster that broke `when` (e.g. "in training"): which peers no longer answer, and
     what to do; the engine's own first line when every peer still answers."""
     silent = [f"{name} ({address})" for name, address in cluster.peers() if not _answers(address)]
-    what = f"lost {', '.join(silent)}" if silent else \
-        f"lost the cluster ({(str(exc).strip().splitlines() or [type(exc).__name__])[0]})"
-    return (f"{cluster.name}: {what} {when}; the last checkpoint is kept: start every task again with --resume "
-            "(same command) to finish the run")
+    what = (
+        f"lost {', '.join(silent)}"
+        if silent
+        else f"lost the cluster ({(str(exc).strip().splitlines() or [type(exc).__name__])[0]})"
+    )
+    return (
+        f"{cluster.name}: {what} {when}; the last checkpoint is kept: start every task again with --resume "
+        "(same command) to finish the run"
+    )
 
 
 def _answers(address: str) -> bool:

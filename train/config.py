@@ -86,8 +86,9 @@ class TrainConfig:
             problems.append(f"channels must be 1 or 3, got {self.channels}")
         for key, size, high in (("image_size", 2, MAX_SIDE), ("image_shape", 3, MAX_SIDE)):
             value = getattr(self, key)
-            if value is not None and not (isinstance(value, list) and len(value) == size
-                                          and all(_is_int(v) and 1 <= v <= high for v in value)):
+            if value is not None and not (
+                isinstance(value, list) and len(value) == size and all(_is_int(v) and 1 <= v <= high for v in value)
+            ):
                 problems.append(f"{key} must be {size} integers in 1..{high}, got {_short(value)}")
         if problems:
             raise TrainingError("invalid training config: " + "; ".join(problems))
@@ -146,7 +147,14 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-NULLABLE = {"image_size": list, "channels": int, "limit": int, "jit_compile": bool, "early_stop": int, "image_shape": list}
+NULLABLE = {
+    "image_size": list,
+    "channels": int,
+    "limit": int,
+    "jit_compile": bool,
+    "early_stop": int,
+    "image_shape": list,
+}
 
 
 def _type_problems(cls, raw: dict) -> list[str]:
@@ -171,5 +179,7 @@ def _type_problems(cls, raw: dict) -> list[str]:
         else:
             ok = isinstance(value, type(default))
         if not ok:
-            problems.append(f"{f.name} is {json.dumps(value)[:40]}, expected a {type(default).__name__ if default is not None else 'value or null'}")
+            problems.append(
+                f"{f.name} is {json.dumps(value)[:40]}, expected a {type(default).__name__ if default is not None else 'value or null'}"
+            )
     return problems

@@ -114,7 +114,10 @@ def _load_image_folder(path: Path, image_size, channels, seed, limit) -> dict[st
     if image_size is None:
         image_size = decode_image(files[train_order[0]], channels or 1).shape[:2]
     decoded = {i: decode_image(files[i], channels or 1, image_size) for i in (*train_order, *test_order)}
-    return {"x_train": np.stack([decoded[i] for i in train_order]), "x_test": np.stack([decoded[i] for i in test_order])}
+    return {
+        "x_train": np.stack([decoded[i] for i in train_order]),
+        "x_test": np.stack([decoded[i] for i in test_order]),
+    }
 
 
 def _to_unit_float(x: np.ndarray, source: str) -> np.ndarray:
@@ -151,8 +154,10 @@ def _fit(x: np.ndarray, image_size, channels, source: str) -> np.ndarray:
         x = np.stack(
             [
                 np.stack(
-                    [np.asarray(Image.fromarray(img[..., c]).resize((width, height), Image.Resampling.BILINEAR))
-                     for c in range(img.shape[-1])],
+                    [
+                        np.asarray(Image.fromarray(img[..., c]).resize((width, height), Image.Resampling.BILINEAR))
+                        for c in range(img.shape[-1])
+                    ],
                     axis=-1,
                 )
                 for img in x

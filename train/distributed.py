@@ -39,8 +39,15 @@ def rank(cluster: Cluster) -> int:
     return [task[:2] for task in cluster.tasks].index((cluster.job, cluster.index))
 
 
-def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, force: bool = False,
-          resume: bool = False, verbose: int = 1) -> Path | None:
+def train(
+    config: TrainConfig | None,
+    out: Path,
+    cluster: Cluster,
+    strategy,
+    force: bool = False,
+    resume: bool = False,
+    verbose: int = 1,
+) -> Path | None:
     """Train across the cluster; the chief returns its run directory, other workers None."""
     import keras
     import numpy as np
@@ -64,7 +71,9 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
             config.validate()
             atomic.check_directory_target(out, force, is_run, "run")
     try:
-        shared = broadcast_json(strategy, cluster, {"config": dataclasses.asdict(config) if config else None, "history": history})
+        shared = broadcast_json(
+            strategy, cluster, {"config": dataclasses.asdict(config) if config else None, "history": history}
+        )
     except tf.errors.OpError as exc:
         raise ClusterError(lost_message(cluster, "at start", exc)) from None
     config, history = TrainConfig(**shared["config"]), shared["history"]
@@ -72,16 +81,23 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
     if config.batch_size % workers:
         raise ClusterError(f"--batch-size {config.batch_size} does not split over {workers} workers")
     keras.utils.set_random_seed(config.seed)
-    data = load_dataset(config.data, tuple(config.image_size) if config.image_size else None,
-                        config.channels, config.limit, config.seed)
+    data = load_dataset(
+        config.data, tuple(config.image_size) if config.image_size else None, config.channels, config.limit, config.seed
+    )
     config.image_shape = list(data.image_shape)
     config.versions = config.versions or run_dir.training_versions()
     policy = run.precision_policy(config.mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
-    config.used = {"policy": policy, "jit_compile": False, "workers": workers,
-                   "route": "MultiWorkerMirroredStrategy, vaedge's train step under strategy.run",
-                   "batchnorm": {**run.batchnorm_used(config, len(data.x_train)),
-                                 **({"workers": "sums and counts all-reduced"} if config.bn_stats_images else {})}}
+    config.used = {
+        "policy": policy,
+        "jit_compile": False,
+        "workers": workers,
+        "route": "MultiWorkerMirroredStrategy, vaedge's train step under strategy.run",
+        "batchnorm": {
+            **run.batchnorm_used(config, len(data.x_train)),
+            **({"workers": "sums and counts all-reduced"} if config.bn_stats_images else {}),
+        },
+    }
     scratch, final = None, out
     if cluster.is_chief:
         if not resume:
@@ -93,8 +109,11 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
         steps = schedule.steps_per_epoch(len(data.x_train) // workers, config.batch_size // workers)
         with strategy.scope():
             vae = VAE(tuple(config.image_shape), config.latent_dim, seed=config.seed, name="vae")
-            vae.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate(
-                config.lr_schedule, config.learning_rate, config.epochs, steps)))
+            vae.compile(
+                optimizer=keras.optimizers.Adam(
+                    schedule.learning_rate(config.lr_schedule, config.learning_rate, config.epochs, steps)
+                )
+            )
             vae.optimizer.build(vae.trainable_variables)
         if checkpoint:  # outside the scope: a plain model, read by the chief only
             saved = load_vae(checkpoint[1] / "vae.keras", config.image_shape, config.latent_dim)
@@ -103,13 +122,17 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
             values = [np.asarray(v) for v in (*vae.variables, *vae.optimizer.variables)]
         targets = [*vae.variables, *vae.optimizer.variables]
         if [tuple(v.shape) for v in targets] != [a.shape for a in values]:
-            raise TrainingError(f"{checkpoint[1] if checkpoint else out}: its variables do not match the model {config}")
+            raise TrainingError(
+                f"{checkpoint[1] if checkpoint else out}: its variables do not match the model {config}"
+            )
         for variable, value in zip(targets, broadcast_arrays(strategy, cluster, values)):
             variable.assign(value.astype(variable.dtype))
         loop = _Loop(strategy, vae, cluster, config)
         if verbose and cluster.is_chief:
-            print(f"training on {len(data.x_train)} images {data.image_shape} from {data.source}, "
-                  f"{workers} workers x {config.batch_size // workers} images per step")
+            print(
+                f"training on {len(data.x_train)} images {data.image_shape} from {data.source}, "
+                f"{workers} workers x {config.batch_size // workers} images per step"
+            )
         epoch = len(history.get("loss", []))
         while epoch < config.epochs and not schedule.should_stop(history, config.early_stop):
             started = time.perf_counter()
@@ -118,14 +141,18 @@ def train(config: TrainConfig | None, out: Path, cluster: Cluster, strategy, for
             logs.update({f"val_{k}": v for k, v in loop.evaluate(data.x_test).items()})
             epoch += 1
             if not math.isfinite(logs["loss"]):
-                raise TrainingError(f"loss became {logs['loss']} in epoch {epoch}; training stopped "
-                                    f"(last good checkpoint: epoch {epoch - 1}); try a lower --learning-rate")
+                raise TrainingError(
+                    f"loss became {logs['loss']} in epoch {epoch}; training stopped "
+                    f"(last good checkpoint: epoch {epoch - 1}); try a lower --learning-rate"
+                )
             for key, value in logs.items():
                 history.setdefault(key, []).append(value)
             run_dir.publish_checkpoint(out, epoch, vae, history)  # every worker saves: reads may be collective
             if verbose and cluster.is_chief:
-                print(f"epoch {epoch}/{config.epochs}: loss {logs['loss']:.2f}, val_loss {logs['val_loss']:.2f} "
-                      f"({time.perf_counter() - started:.1f} s)")
+                print(
+                    f"epoch {epoch}/{config.epochs}: loss {logs['loss']:.2f}, val_loss {logs['val_loss']:.2f} "
+                    f"({time.perf_counter() - started:.1f} s)"
+                )
     except tf.errors.OpError as exc:
         raise ClusterError(lost_message(cluster, "in training", exc)) from None
     finally:
@@ -194,7 +221,7 @@ class _Loop:
 
         workers = len(self.cluster.tasks)
         order = np.random.default_rng([self.config.seed, epoch]).permutation(len(images))
-        share = order[rank(self.cluster)::workers][: len(images) // workers]
+        share = order[rank(self.cluster) :: workers][: len(images) // workers]
         return self._run(self.train_step, images, share, len(share))
 
     def evaluate(self, images) -> dict[str, float]:
@@ -205,7 +232,7 @@ class _Loop:
 
         if self.eps is None or len(self.eps) != len(images):
             self.eps = heldout_eps(len(images), self.config.latent_dim, self.config.seed)
-        share = np.arange(len(images))[rank(self.cluster)::len(self.cluster.tasks)]
+        share = np.arange(len(images))[rank(self.cluster) :: len(self.cluster.tasks)]
         return self._run(self.test_step, images, share, math.ceil(len(images) / len(self.cluster.tasks)), self.eps)
 
     def recalibrate(self, images) -> None:
@@ -213,9 +240,15 @@ class _Loop:
         from vaedge.train import batchnorm
 
         if self.config.bn_stats_images:
-            batchnorm.recalibrate(self.vae, images, self.config.bn_stats_images, self.config.batch_size,
-                                  self.config.seed, share=(rank(self.cluster), len(self.cluster.tasks)),
-                                  all_reduce=lambda arrays: all_reduce_sum(self.strategy, arrays))
+            batchnorm.recalibrate(
+                self.vae,
+                images,
+                self.config.bn_stats_images,
+                self.config.batch_size,
+                self.config.seed,
+                share=(rank(self.cluster), len(self.cluster.tasks)),
+                all_reduce=lambda arrays: all_reduce_sum(self.strategy, arrays),
+            )
 
     def _run(self, step, images, share, longest: int, eps=None) -> dict[str, float]:
         """Sum `step` over `share` in local batches; every worker runs the same number of steps (each is
@@ -224,7 +257,7 @@ class _Loop:
 
         totals = np.zeros(3)
         for start in range(0, math.ceil(longest / self.local_batch) * self.local_batch, self.local_batch):
-            index = np.sort(share[start:start + self.local_batch])
+            index = np.sort(share[start : start + self.local_batch])
             args = (images[index],) if eps is None else (images[index], eps[index])
             totals += np.asarray(step(*args), dtype=np.float64)
         reconstruction, kl = totals[0] / totals[2], totals[1] / totals[2]

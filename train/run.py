@@ -20,9 +20,9 @@ from vaedge.eps import heldout_eps
 from vaedge.errors import TrainingError
 from vaedge.io import atomic
 from vaedge.train import batchnorm, schedule
+from vaedge.train.checkpoint import load_vae, read_history
 from vaedge.train.config import TrainConfig, is_run
 from vaedge.train.data import load_dataset
-from vaedge.train.checkpoint import load_vae, read_history
 from vaedge.train.model import VAE  # also registers VAE/Sampling for checkpoint loading
 from vaedge.train.run_dir import (  # noqa: F401 - CHECKPOINTS, FINAL_FILES, last_checkpoint: re-exported
     CHECKPOINTS,
@@ -52,7 +52,11 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
             shutil.rmtree(stale, ignore_errors=True)
         checkpoint = last_checkpoint(out)
         if checkpoint and (out / "metrics.json").is_file():  # written only once training has ended
-            done = f"all {config.epochs} epochs" if checkpoint[0] >= config.epochs else f"after epoch {checkpoint[0]} (early stop)"
+            done = (
+                f"all {config.epochs} epochs"
+                if checkpoint[0] >= config.epochs
+                else f"after epoch {checkpoint[0]} (early stop)"
+            )
             raise TrainingError(f"{out}: already finished {done}; nothing to resume")
     else:
         config.validate()
@@ -74,8 +78,10 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
     config.save(out)
     if verbose:
         device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-        print(f"training on {len(data.x_train)} images {data.image_shape} from {data.source}, {device}, "
-              f"strategy {config.strategy}")
+        print(
+            f"training on {len(data.x_train)} images {data.image_shape} from {data.source}, {device}, "
+            f"strategy {config.strategy}"
+        )
 
     with strategy.scope():
         if checkpoint:
@@ -85,14 +91,18 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
             vae = VAE(tuple(config.image_shape), config.latent_dim, seed=config.seed, name="vae")
             steps = schedule.steps_per_epoch(len(data.x_train), config.batch_size)
             vae.compile(
-                optimizer=keras.optimizers.Adam(schedule.learning_rate(config.lr_schedule, config.learning_rate,
-                                                                       config.epochs, steps)),
+                optimizer=keras.optimizers.Adam(
+                    schedule.learning_rate(config.lr_schedule, config.learning_rate, config.epochs, steps)
+                ),
                 jit_compile="auto" if config.jit_compile is None else config.jit_compile,
             )
             history = {}
-    config.used = {"policy": policy, "jit_compile": bool(vae.jit_compile), "tf_intra_op_threads":
-                   tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
-                   "batchnorm": batchnorm_used(config, len(data.x_train))}
+    config.used = {
+        "policy": policy,
+        "jit_compile": bool(vae.jit_compile),
+        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+        "batchnorm": batchnorm_used(config, len(data.x_train)),
+    }
     config.save(out)  # with what the step really runs as
     initial_epoch = checkpoint[0] if checkpoint else 0
     train_ds = pipeline(data.x_train, config.batch_size, shuffle_seed=config.seed)
@@ -164,17 +174,22 @@ def batchnorm_used(config: TrainConfig, n_train: int) -> dict:
     """What train_config.json's `used` says about the BatchNorm statistics of the kept model."""
     if not config.bn_stats_images:
         return {"statistics": "Keras moving averages (momentum 0.99)"}
-    return {"statistics": "precise: population mean and variance of each layer's inputs over one pass, weights "
-                          "frozen, batch statistics as in training (vaedge.train.batchnorm)",
-            "images": min(config.bn_stats_images, n_train), "batch_size": config.batch_size,
-            "when": "before every validation, so every checkpoint and the kept model"}
+    return {
+        "statistics": "precise: population mean and variance of each layer's inputs over one pass, weights "
+        "frozen, batch statistics as in training (vaedge.train.batchnorm)",
+        "images": min(config.bn_stats_images, n_train),
+        "batch_size": config.batch_size,
+        "when": "before every validation, so every checkpoint and the kept model",
+    }
 
 
 def heldout_record(config: TrainConfig, n_test: int) -> dict:
     """metrics.json's note on how the held-out figures were computed."""
-    return {"test_images": n_test,
-            "test_eps": f"fixed: test image i's eps is numpy default_rng([{config.seed}, i]).standard_normal("
-                        f"{config.latent_dim}), as `vaedge evaluate --k 1 --seed {config.seed}` draws it"}
+    return {
+        "test_images": n_test,
+        "test_eps": f"fixed: test image i's eps is numpy default_rng([{config.seed}, i]).standard_normal("
+        f"{config.latent_dim}), as `vaedge evaluate --k 1 --seed {config.seed}` draws it",
+    }
 
 
 class Recalibrate(keras.callbacks.Callback):
@@ -187,8 +202,9 @@ class Recalibrate(keras.callbacks.Callback):
 
     def on_test_begin(self, logs=None):
         if self.config.bn_stats_images:
-            batchnorm.recalibrate(self.model, self.images, self.config.bn_stats_images, self.config.batch_size,
-                                  self.config.seed)
+            batchnorm.recalibrate(
+                self.model, self.images, self.config.bn_stats_images, self.config.batch_size, self.config.seed
+            )
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

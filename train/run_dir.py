@@ -63,8 +63,9 @@ def publish_checkpoint(out: Path, epoch: int, vae, history: dict) -> None:
         atomic.write_json(staging / "history.json", history)
 
 
-def write_final(out: Path, vae, config: TrainConfig, history: dict, test: dict, best: int, last: dict,
-                extra: dict | None = None) -> None:
+def write_final(
+    out: Path, vae, config: TrainConfig, history: dict, test: dict, best: int, last: dict, extra: dict | None = None
+) -> None:
     """encoder.keras and decoder.keras from `vae` (the best epoch's), samples, and metrics.json with
     the kept (best) epoch's held-out figures, the last epoch's beside them, and `extra`."""
     for name, model in (("encoder.keras", vae.encoder), ("decoder.keras", vae.decoder)):

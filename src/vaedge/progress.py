@@ -37,8 +37,13 @@ def shown(enabled: bool = True) -> Iterator[None]:
 
     stream = os.fdopen(os.dup(2), "w", buffering=1)
     console = Console(file=stream, markup=False, highlight=False)
-    columns = (SpinnerColumn(finished_text="✓"), TextColumn("{task.description}"), BarColumn(bar_width=24),
-               MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(finished_text="✓"),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     try:
         # stdout stays where it points: what a command prints for a pipe never goes to the terminal's stderr
         with Progress(*columns, console=console, redirect_stdout=False, redirect_stderr=False) as progress:

@@ -14,8 +14,10 @@ runner = CliRunner()
 
 
 def run_bench(args, tmp_path):
-    result = runner.invoke(app, ["bench", *args, "--seconds", "0.02", "--json", str(tmp_path / "b.json"),
-                                 "--plot", str(tmp_path / "b.png")])
+    result = runner.invoke(
+        app,
+        ["bench", *args, "--seconds", "0.02", "--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")],
+    )
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "b.png") as png:
         assert png.size[0] == 900

@@ -35,8 +35,15 @@ class Terminal:
 
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-        self.process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, cwd=cwd,
-                                        env=environment(columns, **env), start_new_session=True)
+        self.process = subprocess.Popen(
+            command,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=cwd,
+            env=environment(columns, **env),
+            start_new_session=True,
+        )
         os.close(slave)
         self.raw = b""
         self.closed = False
@@ -91,8 +98,16 @@ def in_terminal(command: list[str], timeout: float = 600, cwd: Path | None = Non
 
 def in_pipes(command: list[str], timeout: float = 600, cwd: Path | None = None, **env):
     """The command with stdout and stderr as pipes: a CompletedProcess with text."""
-    return subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env=environment(80, **env), stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        command,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=environment(80, **env),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def screen_lines(text: str) -> list[str]:

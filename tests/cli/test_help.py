@@ -8,8 +8,21 @@ import pytest
 
 from tests.cli.terminal import in_pipes, vaedge
 
-COMMANDS = ["train", "export", "validate", "generate", "reconstruct", "interpolate", "manifold", "encode", "info",
-            "bench", "evaluate", "sign", "web"]
+COMMANDS = [
+    "train",
+    "export",
+    "validate",
+    "generate",
+    "reconstruct",
+    "interpolate",
+    "manifold",
+    "encode",
+    "info",
+    "bench",
+    "evaluate",
+    "sign",
+    "web",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -47,6 +60,12 @@ def test_train_counts_epochs_in_words(epochs, words):
 
     from vaedge.cli.train import finished_line
 
-    metrics = {"epochs": epochs, "test_neg_elbo": 280.0, "test_reconstruction": 274.0, "test_kl": 6.0,
-               "best_epoch": epochs, "last_epoch_test_neg_elbo": 280.0}
+    metrics = {
+        "epochs": epochs,
+        "test_neg_elbo": 280.0,
+        "test_reconstruction": 274.0,
+        "test_kl": 6.0,
+        "best_epoch": epochs,
+        "last_epoch_test_neg_elbo": 280.0,
+    }
     assert f"runs/q: {words} test negative ELBO 280.00" in finished_line(Path("runs/q"), metrics)

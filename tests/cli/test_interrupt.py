@@ -17,8 +17,23 @@ def test_ctrl_c_during_forced_training_leaves_no_hidden_folder(trained_run, fash
     runs.mkdir()
     shutil.copytree(trained_run, runs / "q")
     old = (runs / "q" / "metrics.json").read_bytes()
-    terminal = Terminal(vaedge("train", "--force", "--out", "runs/q", "--data", fashion_mnist_dir, "--limit", "1024",
-                               "--epochs", "50", "--batch-size", "16"), cwd=tmp_path)
+    terminal = Terminal(
+        vaedge(
+            "train",
+            "--force",
+            "--out",
+            "runs/q",
+            "--data",
+            fashion_mnist_dir,
+            "--limit",
+            "1024",
+            "--epochs",
+            "50",
+            "--batch-size",
+            "16",
+        ),
+        cwd=tmp_path,
+    )
     assert terminal.wait_for(r"\d+/\d+ ━", timeout=600), terminal.text[-3000:]  # inside an epoch, bar drawn
     assert list(runs.glob(".q.*.partial"))  # the forced run builds in a hidden sibling
     terminal.interrupt()

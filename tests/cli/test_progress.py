@@ -36,19 +36,29 @@ def test_validate_prints_one_line_per_file_and_the_table_with_verbose(bundle):
 
 
 def test_export_progress_on_a_terminal_names_its_stages(trained_run, fashion_mnist_dir, tmp_path):
-    command = vaedge("export", trained_run, "--out", "b", "--precision", "fp16", "--no-tflite",
-                     "--data", fashion_mnist_dir)
+    command = vaedge(
+        "export", trained_run, "--out", "b", "--precision", "fp16", "--no-tflite", "--data", fashion_mnist_dir
+    )
     code, shown = in_terminal(command, timeout=900, cwd=tmp_path)
     assert code == 0, shown[-3000:]
-    for stage in ("starting TensorFlow", "converting the encoder to ONNX", "optimising the decoder",
-                  "quantising the decoder", "validating every graph", "likelihood check"):
+    for stage in (
+        "starting TensorFlow",
+        "converting the encoder to ONNX",
+        "optimising the decoder",
+        "quantising the decoder",
+        "validating every graph",
+        "likelihood check",
+    ):
         assert stage in shown, stage
     assert "b: bundle written and validated" in "\n".join(screen_lines(shown))
 
 
 def test_export_default_output_fits_80_columns_without_progress(trained_run, fashion_mnist_dir, tmp_path):
-    result = in_pipes(vaedge("export", trained_run, "--out", "b", "--precision", "int8", "--data", fashion_mnist_dir),
-                      timeout=900, cwd=tmp_path)
+    result = in_pipes(
+        vaedge("export", trained_run, "--out", "b", "--precision", "int8", "--data", fashion_mnist_dir),
+        timeout=900,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "starting TensorFlow" not in result.stderr and "\x1b[" not in result.stdout + result.stderr
     lines = (result.stdout + result.stderr).splitlines()
@@ -65,9 +75,8 @@ def test_export_default_output_fits_80_columns_without_progress(trained_run, fas
 
 
 def test_summary_names_the_gate_and_the_way_out_for_a_variant_not_written():
-    from vaedge.runtime.parity import Check
-
     from vaedge.cli.report import summary_lines
+    from vaedge.runtime.parity import Check
 
     checks = [Check("decoder.onnx", "prior", "image", "max_abs", 2e-7, 1e-5, True)]
     skipped = {"decoder.int8.b64.tflite": "image [64 prior samples]: psnr_db 29.36 < gate 30"}
@@ -81,8 +90,9 @@ def test_summary_names_the_gate_and_the_way_out_for_a_variant_not_written():
 @pytest.fixture(scope="module")
 def bench_piped(bundle, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    result = in_pipes(vaedge("bench", bundle, "--seconds", "0.02", "--json", out / "b.json", "--plot", out / "b.png"),
-                      timeout=900)
+    result = in_pipes(
+        vaedge("bench", bundle, "--seconds", "0.02", "--json", out / "b.json", "--plot", out / "b.png"), timeout=900
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result, json.loads((out / "b.json").read_text()), out / "b.png"
 
@@ -132,8 +142,15 @@ def test_progress_stays_off_a_piped_stdout_when_stderr_is_a_terminal(bundle):
     from tests.cli.terminal import environment
 
     master, slave = os.openpty()
-    process = subprocess.Popen(vaedge("validate", bundle.name), cwd=bundle.parent, stdout=subprocess.PIPE,
-                               stderr=slave, stdin=subprocess.DEVNULL, env=environment(80), text=True)
+    process = subprocess.Popen(
+        vaedge("validate", bundle.name),
+        cwd=bundle.parent,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+        env=environment(80),
+        text=True,
+    )
     os.close(slave)
     shown = b""
     while True:

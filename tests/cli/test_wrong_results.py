@@ -19,9 +19,8 @@ def white_png(tmp_path):
 
 
 def test_interpolate_goes_between_the_two_images_named(bundle, fashion_mnist_dir, white_png, tmp_path):
-    from vaedge.runtime import load
-
     from vaedge.io.images import grid, png_bytes, read_images
+    from vaedge.runtime import load
 
     idx = fashion_mnist_dir / "t10k-images-idx3-ubyte.gz"
     result = in_pipes(vaedge("interpolate", bundle, idx, white_png, "--steps", "5", "--out", tmp_path / "s.png"))
@@ -40,8 +39,10 @@ def test_interpolate_goes_between_the_two_images_named(bundle, fashion_mnist_dir
         assert not np.array_equal(np.asarray(got), np.asarray(old))
 
 
-@pytest.mark.parametrize("command", [["generate", "--n", "4", "--seed", "0"], ["manifold", "--size", "3"],
-                                     ["reconstruct", "examples/sneaker.png"]])
+@pytest.mark.parametrize(
+    "command",
+    [["generate", "--n", "4", "--seed", "0"], ["manifold", "--size", "3"], ["reconstruct", "examples/sneaker.png"]],
+)
 def test_jpg_out_writes_jpeg(bundle, command, tmp_path):
     from tests.cli.terminal import ROOT
 
@@ -78,8 +79,14 @@ def no_tensorflow(tmp_path):
     return {"PYTHONPATH": str(fake)}
 
 
-@pytest.mark.parametrize("command", [["train", "--out", "r", "--epochs", "1"], ["export", "RUN", "--out", "b"],
-                                     ["validate", "BUNDLE", "--keras", "RUN"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--out", "r", "--epochs", "1"],
+        ["export", "RUN", "--out", "b"],
+        ["validate", "BUNDLE", "--keras", "RUN"],
+    ],
+)
 def test_bad_data_path_is_reported_before_tensorflow(command, bundle, trained_run, no_tensorflow, tmp_path):
     args = [str(trained_run) if a == "RUN" else str(bundle) if a == "BUNDLE" else a for a in command]
     result = in_pipes(vaedge(*args, "--data", tmp_path / "nowhere"), cwd=tmp_path, **no_tensorflow)

@@ -79,14 +79,15 @@ def test_cli_explain_writes_the_figure(bundle, fashion_mnist_dir, tmp_path):
 
 def test_cli_clusters_and_manifold(bundle, fashion_mnist_dir, tmp_path):
     out = tmp_path / "clusters.png"
-    result = runner.invoke(app, ["clusters", str(bundle), "--data", str(fashion_mnist_dir), "--limit", "200",
-                                 "--out", str(out)])
+    result = runner.invoke(
+        app, ["clusters", str(bundle), "--data", str(fashion_mnist_dir), "--limit", "200", "--out", str(out)]
+    )
     assert result.exit_code == 0 and "z_mean of 200 held-out images" in result.output, result.output
     with Image.open(out) as png:
         assert png.size == (16 * 3 + drawing.AXIS_LEFT + MAP_PX + 190, 44 + MAP_PX + drawing.AXIS_BOTTOM + 16)
-        legend = np.asarray(png.convert("RGB"))[44:44 + 200, 16 * 2 + drawing.AXIS_LEFT + MAP_PX:]
+        legend = np.asarray(png.convert("RGB"))[44 : 44 + 200, 16 * 2 + drawing.AXIS_LEFT + MAP_PX :]
     for colour in drawing.COLOURS:  # ten classes in the first 200 test images: ten legend swatches
-        rgb = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        rgb = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
         assert (legend == rgb).all(axis=-1).sum() >= 100, colour
     result = runner.invoke(app, ["manifold", str(bundle), "--size", "10", "--out", str(tmp_path / "m.png")])
     assert result.exit_code == 0, result.output
@@ -94,23 +95,28 @@ def test_cli_clusters_and_manifold(bundle, fashion_mnist_dir, tmp_path):
         assert png.size == (2 * 16 + drawing.AXIS_LEFT + 280, 2 * 16 + 280 + drawing.AXIS_BOTTOM)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["explain", "{bundle}", "{tmp}/missing.png", "--out", "{tmp}/e.png"], "no such file"),
-    (["explain", "{bundle}", "{tmp}/notes.txt", "--out", "{tmp}/e.png"], "notes.txt"),
-    (["explain", "{bundle}", "{data}", "--out", "{tmp}/e.gif"], "cannot write"),
-    (["explain", "{bundle}", "{data}", "--index", "20000", "--out", "{tmp}/e.png"], "past the end"),
-    (["explain", "{bundle}", "{data}", "--samples", "0", "--out", "{tmp}/e.png"], "samples must be"),
-    (["explain", "{bundle}", "{data}", "--polarity", "up", "--out", "{tmp}/e.png"], "--polarity"),
-    (["explain", "{bundle}", "{data}", "--seed", "-1", "--out", "{tmp}/e.png"], "seed must be"),
-    (["clusters", "{bundle}", "--data", "{tmp}/notes.txt", "--out", "{tmp}/c.png"], "notes.txt"),
-    (["clusters", "{bundle}", "--data", "{data}", "--out", "{tmp}/d.png", "--limit", "0"], "--limit must be"),
-    (["manifold", "{bundle}", "--size", "1", "--out", "{tmp}/m.png"], "cells must be"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["explain", "{bundle}", "{tmp}/missing.png", "--out", "{tmp}/e.png"], "no such file"),
+        (["explain", "{bundle}", "{tmp}/notes.txt", "--out", "{tmp}/e.png"], "notes.txt"),
+        (["explain", "{bundle}", "{data}", "--out", "{tmp}/e.gif"], "cannot write"),
+        (["explain", "{bundle}", "{data}", "--index", "20000", "--out", "{tmp}/e.png"], "past the end"),
+        (["explain", "{bundle}", "{data}", "--samples", "0", "--out", "{tmp}/e.png"], "samples must be"),
+        (["explain", "{bundle}", "{data}", "--polarity", "up", "--out", "{tmp}/e.png"], "--polarity"),
+        (["explain", "{bundle}", "{data}", "--seed", "-1", "--out", "{tmp}/e.png"], "seed must be"),
+        (["clusters", "{bundle}", "--data", "{tmp}/notes.txt", "--out", "{tmp}/c.png"], "notes.txt"),
+        (["clusters", "{bundle}", "--data", "{data}", "--out", "{tmp}/d.png", "--limit", "0"], "--limit must be"),
+        (["manifold", "{bundle}", "--size", "1", "--out", "{tmp}/m.png"], "cells must be"),
+    ],
+)
 def test_bad_input_is_one_line(bundle, fashion_mnist_dir, tmp_path, args, message):
     (tmp_path / "notes.txt").write_text("not an image")
     args = [a.format(bundle=bundle, tmp=tmp_path, data=fashion_mnist_dir) for a in args]
     result = runner.invoke(app, args)
-    assert result.exit_code == 1 and result.output.startswith("error: ") and result.output.count("\n") == 1, result.output
+    assert result.exit_code == 1 and result.output.startswith("error: ") and result.output.count("\n") == 1, (
+        result.output
+    )
     assert message in result.output and "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
@@ -122,7 +128,9 @@ def test_wide_latent_maps_the_dims_the_page_maps(tmp_path, fashion_mnist_dir):
 
     bundle = make_wide_bundle(tmp_path / "wide")
     assert map_dims(4, held_out_z_mean(runtime.load(bundle))) == tuple(ORDER[:2])  # parity.npz, as the page
-    for command in (["manifold", str(bundle), "--size", "6", "--out", str(tmp_path / "m.png")],
-                    ["explain", str(bundle), str(fashion_mnist_dir), "--out", str(tmp_path / "e.png")]):
+    for command in (
+        ["manifold", str(bundle), "--size", "6", "--out", str(tmp_path / "m.png")],
+        ["explain", str(bundle), str(fashion_mnist_dir), "--out", str(tmp_path / "e.png")],
+    ):
         result = runner.invoke(app, command)
         assert result.exit_code == 0, result.output

@@ -19,9 +19,21 @@ from vaedge.runtime.manifest import check_files, read_manifest
 from vaedge.runtime.parity import validate_stored
 
 runner = CliRunner()
-FILES = [f"{role}.{variant}" for role in ("encoder", "decoder")
-         for variant in ("onnx", "fp16.onnx", "int8.onnx", "b1.tflite", "b64.tflite", "int8.b1.tflite", "int8.b64.tflite",
-                         "int8io.b1.tflite", "int8io.b64.tflite")]
+FILES = [
+    f"{role}.{variant}"
+    for role in ("encoder", "decoder")
+    for variant in (
+        "onnx",
+        "fp16.onnx",
+        "int8.onnx",
+        "b1.tflite",
+        "b64.tflite",
+        "int8.b1.tflite",
+        "int8.b64.tflite",
+        "int8io.b1.tflite",
+        "int8io.b64.tflite",
+    )
+]
 
 
 def test_every_variant_written_and_listed(exported):
@@ -38,7 +50,9 @@ def test_every_variant_written_and_listed(exported):
     assert all(c["passed"] for c in manifest.raw["validation"]["checks"])
 
 
-@pytest.mark.parametrize("role, inputs, outputs", [("encoder", ["image"], ["z_mean", "z_log_var"]), ("decoder", ["z"], ["image"])])
+@pytest.mark.parametrize(
+    "role, inputs, outputs", [("encoder", ["image"], ["z_mean", "z_log_var"]), ("decoder", ["z"], ["image"])]
+)
 def test_onnx_graphs_names_no_random_ops_dynamic_batch(bundle, role, inputs, outputs):
     for precision in ("", ".fp16", ".int8"):
         path = bundle / f"{role}{precision}.onnx"
@@ -59,7 +73,11 @@ def test_tflite_fixed_batch_graphs_take_any_n_and_keep_names(bundle):
         model = open_bundle_file(manifest, next(f for f in manifest.files if f.path == name))
         assert model.batches == [int(name.split(".b")[1].split(".")[0])] and model.batch is None
         for n in (1, 7, 256):  # pieces of the fixed batch, the last one padded
-            feed = {"z": np.zeros((n, 2), np.float32)} if name.startswith("decoder") else {"image": np.zeros((n, 28, 28, 1), np.float32)}
+            feed = (
+                {"z": np.zeros((n, 2), np.float32)}
+                if name.startswith("decoder")
+                else {"image": np.zeros((n, 28, 28, 1), np.float32)}
+            )
             out = model.run(feed)
             assert sorted(out) == (["image"] if name.startswith("decoder") else ["z_log_var", "z_mean"])
             assert all(v.shape[0] == n for v in out.values())
@@ -83,7 +101,9 @@ def test_validate_cli_stored_and_json(bundle, tmp_path):
 
 
 def test_validate_against_fresh_keras(bundle, trained_run, fashion_mnist_dir):
-    result = runner.invoke(app, ["validate", str(bundle), "--keras", str(trained_run), "--data", str(fashion_mnist_dir)])
+    result = runner.invoke(
+        app, ["validate", str(bundle), "--keras", str(trained_run), "--data", str(fashion_mnist_dir)]
+    )
     assert result.exit_code == 0, result.output
     assert "256 held-out images" in result.output
 

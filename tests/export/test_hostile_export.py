@@ -40,8 +40,18 @@ def test_keras_zip_declaring_a_huge_config_is_refused(tmp_path, reliability):
                 member.write(b" " * (1 << 20))
     (tmp_path / "enc.keras").write_bytes(bomb.getvalue())
     (tmp_path / "dec.keras").write_bytes(bomb.getvalue())
-    result = runner.invoke(app, ["export", "--encoder", str(tmp_path / "enc.keras"), "--decoder", str(tmp_path / "dec.keras"),
-                                 "--out", str(tmp_path / "b")])
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "--encoder",
+            str(tmp_path / "enc.keras"),
+            "--decoder",
+            str(tmp_path / "dec.keras"),
+            "--out",
+            str(tmp_path / "b"),
+        ],
+    )
     assert result.exit_code == 1 and "declares" in result.output and result.output.count("\n") == 1, result.output
     assert not (tmp_path / "b").exists()
     reliability("bomb: .keras zip declaring a 2 GiB config.json", "refused before Keras reads it")

@@ -9,9 +9,9 @@ import shutil
 
 import numpy as np
 import pytest
-from vaedge.runtime.manifest import MANIFEST, manifest_digest, read_all, read_file, read_manifest
 
 from vaedge.errors import BundleError, ExportError
+from vaedge.runtime.manifest import MANIFEST, manifest_digest, read_all, read_file, read_manifest
 
 pytest.importorskip("tflite_micro")
 pytest.importorskip("ai_edge_litert")
@@ -57,12 +57,16 @@ def test_tflm_and_litert_agree_within_one_lsb_on_the_same_file_and_inputs(micro_
     manifest, files = micro_files(micro_bundle)
     reference = np.load(micro_bundle / "parity.npz")
     rng = np.random.default_rng(7)
-    feeds = {"decoder": {"z": rng.standard_normal((48, manifest.latent_dim)).astype(np.float32)},
-             "encoder": {"image": reference["images"][:16]}}
+    feeds = {
+        "decoder": {"z": rng.standard_normal((48, manifest.latent_dim)).astype(np.float32)},
+        "encoder": {"image": reference["images"][:16]},
+    }
     for role, file in files.items():
         data = read_file(manifest, file)
-        tflm, litert = (FixedBatchGraphs({file.batch: open_model(data, "tflite", file.path, backend_name=name)})
-                        for name in ("tflm", "tflite"))
+        tflm, litert = (
+            FixedBatchGraphs({file.batch: open_model(data, "tflite", file.path, backend_name=name)})
+            for name in ("tflm", "tflite")
+        )
         int8 = {k: quantize(v, **file.quantization[k]) for k, v in feeds[role].items()}
         on_tflm, on_litert = tflm.run(int8), litert.run(int8)
         assert sorted(on_tflm) == sorted(on_litert) == sorted(t["name"] for t in file.outputs)
@@ -102,8 +106,9 @@ def test_a_graph_holding_an_op_tflm_lacks_is_refused_at_export_in_one_line(micro
     reseal(stage, "decoder.int8io.b1.tflite", tile_graph())
     manifest = read_manifest(stage)
     reference = load_stored_reference(manifest)
-    section, refused, _ = micro_graphs(manifest, read_all(manifest), reference, reference["images"][:8], seed=0,
-                                       fp32_iwae=0.0)
+    section, refused, _ = micro_graphs(
+        manifest, read_all(manifest), reference, reference["images"][:8], seed=0, fp32_iwae=0.0
+    )
     assert list(section["graphs"]) == ["encoder"]  # the other graph is still measured
     why = refused["decoder.int8io.b1.tflite"]
     assert "TILE" in why and "TFLM" in why and "\n" not in why

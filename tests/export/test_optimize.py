@@ -16,27 +16,44 @@ from vaedge.export.subpixel import subpixel_conv_transpose
 def run(model, feeds):
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(
+        None, feeds
+    )[0]
 
 
 def graph(nodes, inputs, output, inits, opset=17):
-    model = helper.make_model(helper.make_graph(nodes, "g", inputs, [output], inits),
-                              opset_imports=[helper.make_opsetid("", opset)])
+    model = helper.make_model(
+        helper.make_graph(nodes, "g", inputs, [output], inits), opset_imports=[helper.make_opsetid("", opset)]
+    )
     model.ir_version = 8
     return model
 
 
-@pytest.mark.parametrize("kernel, stride, pads", [(3, 2, [0, 0, 1, 1]), (4, 2, [1, 1, 1, 1]), (5, 2, [1, 1, 2, 2]),
-                                                 (3, 1, [1, 1, 1, 1]), (3, 3, [0, 0, 0, 0]), (2, 2, [0, 0, 0, 0])])
+@pytest.mark.parametrize(
+    "kernel, stride, pads",
+    [
+        (3, 2, [0, 0, 1, 1]),
+        (4, 2, [1, 1, 1, 1]),
+        (5, 2, [1, 1, 2, 2]),
+        (3, 1, [1, 1, 1, 1]),
+        (3, 3, [0, 0, 0, 0]),
+        (2, 2, [0, 0, 0, 0]),
+    ],
+)
 def test_subpixel_equals_conv_transpose(kernel, stride, pads):
     rng = np.random.default_rng(kernel * 10 + stride)
     weight = rng.standard_normal((6, 5, kernel, kernel)).astype(np.float32)
     bias = rng.standard_normal(5).astype(np.float32)
     x = rng.standard_normal((3, 6, 7, 7)).astype(np.float32)
-    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[stride, stride], kernel_shape=[kernel, kernel], pads=pads)
-    model = graph([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 7, 7])],
-                  helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5, "H", "W"]),
-                  [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias, "b")])
+    node = helper.make_node(
+        "ConvTranspose", ["x", "w", "b"], ["y"], strides=[stride, stride], kernel_shape=[kernel, kernel], pads=pads
+    )
+    model = graph(
+        [node],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 7, 7])],
+        helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5, "H", "W"]),
+        [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias, "b")],
+    )
     rewritten = subpixel_conv_transpose(model)
     expected, actual = run(model, {"x": x}), run(rewritten, {"x": x})
     assert actual.shape == expected.shape and np.abs(actual - expected).max() < 1e-4
@@ -52,11 +69,15 @@ def test_subpixel_leaves_a_dilated_conv_transpose_alone():
     rng = np.random.default_rng(0)
     weight = rng.standard_normal((6, 5, 3, 3)).astype(np.float32)
     x = rng.standard_normal((2, 6, 7, 7)).astype(np.float32)
-    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], kernel_shape=[3, 3], dilations=[2, 2],
-                            pads=[1, 1, 2, 2])
-    model = graph([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 7, 7])],
-                  helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5, "H", "W"]),
-                  [numpy_helper.from_array(weight, "w")])
+    node = helper.make_node(
+        "ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], kernel_shape=[3, 3], dilations=[2, 2], pads=[1, 1, 2, 2]
+    )
+    model = graph(
+        [node],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 7, 7])],
+        helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5, "H", "W"]),
+        [numpy_helper.from_array(weight, "w")],
+    )
     rewritten = subpixel_conv_transpose(model)
     expected = run(model, {"x": x})
     assert expected.shape[2:] == (14, 14)
@@ -67,14 +88,25 @@ def test_subpixel_leaves_a_dilated_conv_transpose_alone():
 def test_fold_keeps_the_mul_where_a_batchnorm_scale_is_negative():
     rng = np.random.default_rng(0)
     scale = np.array([1.5, -0.5, 2.0], np.float32).reshape(3, 1, 1)
-    inits = [numpy_helper.from_array(rng.standard_normal((3, 2, 3, 3)).astype(np.float32), "w1"),
-             numpy_helper.from_array(scale, "a"), numpy_helper.from_array(rng.standard_normal((3, 1, 1)).astype(np.float32), "b"),
-             numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w2")]
-    nodes = [helper.make_node("Conv", ["x", "w1"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["r"]),
-             helper.make_node("Mul", ["r", "a"], ["m"]), helper.make_node("Add", ["m", "b"], ["s"]),
-             helper.make_node("Conv", ["s", "w2"], ["y"], pads=[1, 1, 1, 1])]
-    model = graph(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 6, 6])],
-                  helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 6, 6]), inits)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((3, 2, 3, 3)).astype(np.float32), "w1"),
+        numpy_helper.from_array(scale, "a"),
+        numpy_helper.from_array(rng.standard_normal((3, 1, 1)).astype(np.float32), "b"),
+        numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w2"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("Mul", ["r", "a"], ["m"]),
+        helper.make_node("Add", ["m", "b"], ["s"]),
+        helper.make_node("Conv", ["s", "w2"], ["y"], pads=[1, 1, 1, 1]),
+    ]
+    model = graph(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 6, 6])],
+        helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 6, 6]),
+        inits,
+    )
     folded = fold_batchnorm(model)
     x = rng.standard_normal((2, 2, 6, 6)).astype(np.float32)
     assert np.abs(run(folded, {"x": x}) - run(model, {"x": x})).max() < 1e-5

@@ -99,15 +99,29 @@ def test_course_notebook_models_export_with_our_names(tmp_path, fashion_mnist_di
     encoder.save(tmp_path / "enc.keras")
     decoder.save(tmp_path / "dec.keras")
     out = tmp_path / "bundle"
-    result = runner.invoke(app, ["export", "--encoder", str(tmp_path / "enc.keras"), "--decoder", str(tmp_path / "dec.keras"),
-                                 "--data", str(fashion_mnist_dir), "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "--encoder",
+            str(tmp_path / "enc.keras"),
+            "--decoder",
+            str(tmp_path / "dec.keras"),
+            "--data",
+            str(fashion_mnist_dir),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     session = ort.InferenceSession(str(out / "encoder.onnx"), providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == ["z_mean", "z_log_var"]
     image = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
     z_mean, z_log_var = session.run(None, {"image": image})
     mu_layer = encoder.get_layer("latent_mu")
-    expected = tf.keras.Model(encoder.inputs, [mu_layer.output, encoder.get_layer("latent_sigma").output])(image, training=False)
+    expected = tf.keras.Model(encoder.inputs, [mu_layer.output, encoder.get_layer("latent_sigma").output])(
+        image, training=False
+    )
     np.testing.assert_allclose(z_mean, expected[0], atol=1e-4)  # the course's mu is our z_mean
     np.testing.assert_allclose(z_log_var, expected[1], atol=1e-4)
     assert validate_stored(out)
@@ -121,8 +135,17 @@ def test_lambda_layer_needs_unsafe(tmp_path, fashion_mnist_dir, reliability):
     wrapped = tf.keras.Model(inputs, encoder(scaled)[:2])
     wrapped.save(tmp_path / "enc.keras")
     decoder_model(2, conv_shape).save(tmp_path / "dec.keras")
-    args = ["export", "--encoder", str(tmp_path / "enc.keras"), "--decoder", str(tmp_path / "dec.keras"),
-            "--data", str(fashion_mnist_dir), "--out", str(tmp_path / "b")]
+    args = [
+        "export",
+        "--encoder",
+        str(tmp_path / "enc.keras"),
+        "--decoder",
+        str(tmp_path / "dec.keras"),
+        "--data",
+        str(fashion_mnist_dir),
+        "--out",
+        str(tmp_path / "b"),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and "--unsafe" in result.output and not (tmp_path / "b").exists()
     reliability("untrusted Keras file: Lambda layer (safe_mode=True)", "refused without --unsafe, nothing written")
@@ -137,10 +160,27 @@ def test_64x64x3_model_exports_every_precision(tmp_path):
     vae.fit(images, epochs=1, batch_size=20, verbose=0)
     vae.encoder.save(tmp_path / "enc.keras")
     vae.decoder.save(tmp_path / "dec.keras")
-    np.savez(tmp_path / "data.npz", x_train=(images * 255).astype(np.uint8), x_test=(images[:16] * 255).astype(np.uint8))
-    result = runner.invoke(app, ["export", "--encoder", str(tmp_path / "enc.keras"), "--decoder", str(tmp_path / "dec.keras"),
-                                 "--data", str(tmp_path / "data.npz"), "--out", str(tmp_path / "b"),
-                                 "--precision", "fp16", "--precision", "int8"])
+    np.savez(
+        tmp_path / "data.npz", x_train=(images * 255).astype(np.uint8), x_test=(images[:16] * 255).astype(np.uint8)
+    )
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "--encoder",
+            str(tmp_path / "enc.keras"),
+            "--decoder",
+            str(tmp_path / "dec.keras"),
+            "--data",
+            str(tmp_path / "data.npz"),
+            "--out",
+            str(tmp_path / "b"),
+            "--precision",
+            "fp16",
+            "--precision",
+            "int8",
+        ],
+    )
     assert result.exit_code == 0, result.output
     manifest = read_manifest(tmp_path / "b")
     assert manifest.image_shape == (64, 64, 3) and manifest.latent_dim == 8
@@ -149,7 +189,12 @@ def test_64x64x3_model_exports_every_precision(tmp_path):
         assert session.run(None, {"z": np.zeros((n, 8), np.float32)})[0].shape == (n, 64, 64, 3)
     written = {f.path for f in manifest.files}
     skipped = set(manifest.raw["validation"]["skipped"])
-    assert written | skipped >= {"decoder.fp16.onnx", "decoder.int8.onnx", "encoder.int8.b64.tflite", "decoder.b1.tflite"}
+    assert written | skipped >= {
+        "decoder.fp16.onnx",
+        "decoder.int8.onnx",
+        "encoder.int8.b64.tflite",
+        "decoder.b1.tflite",
+    }
     lines = result.output.splitlines()
     assert all(any(line.startswith(f"{name} ") and "not written" in line for line in lines) for name in skipped)
     from vaedge import runtime
@@ -192,10 +237,26 @@ def test_killed_export_leaves_no_bundle_or_the_old_one(tmp_path, trained_run, fa
 
 def test_force_replaces_whole_bundle(tmp_path, trained_run, fashion_mnist_dir):
     out = tmp_path / "b"
-    args = ["export", str(trained_run), "--out", str(out), "--data", str(fashion_mnist_dir), "--precision", "fp16", "--no-tflite"]
+    args = [
+        "export",
+        str(trained_run),
+        "--out",
+        str(out),
+        "--data",
+        str(fashion_mnist_dir),
+        "--precision",
+        "fp16",
+        "--no-tflite",
+    ]
     assert runner.invoke(app, args).exit_code == 0
     assert (out / "decoder.fp16.onnx").exists()
-    result = runner.invoke(app, ["export", str(trained_run), "--out", str(out), "--data", str(fashion_mnist_dir), "--no-tflite", "--force"])
+    result = runner.invoke(
+        app, ["export", str(trained_run), "--out", str(out), "--data", str(fashion_mnist_dir), "--no-tflite", "--force"]
+    )
     assert result.exit_code == 0, result.output
     assert not (out / "decoder.fp16.onnx").exists() and sorted(p.name for p in out.iterdir()) == [
-        "decoder.onnx", "encoder.onnx", "parity.npz", "vaedge.json"]
+        "decoder.onnx",
+        "encoder.onnx",
+        "parity.npz",
+        "vaedge.json",
+    ]

@@ -22,8 +22,12 @@ from vaedge.runtime.parity import psnr
 
 pytest.importorskip("ai_edge_litert")
 
-TFLITE = [f"{role}.{variant}b{batch}.tflite" for role in ("encoder", "decoder") for variant in ("", "int8.", "int8io.")
-          for batch in (1, 64)]
+TFLITE = [
+    f"{role}.{variant}b{batch}.tflite"
+    for role in ("encoder", "decoder")
+    for variant in ("", "int8.", "int8io.")
+    for batch in (1, 64)
+]
 
 
 def tflite_files(bundle):
@@ -167,14 +171,25 @@ def test_a_64x64x3_model_end_to_end(tmp_path):
     yy, xx = np.mgrid[0:64, 0:64] / 63.0
     centers = rng.random((320, 1, 1, 3))
     images = np.exp(-((xx[None, :, :, None] - centers) ** 2 + (yy[None, :, :, None] - centers[..., ::-1]) ** 2) * 8)
-    np.savez(tmp_path / "blobs.npz", x_train=(images[:256] * 255).astype(np.uint8), x_test=(images[256:] * 255).astype(np.uint8))
-    run = train(TrainConfig(data=str(tmp_path / "blobs.npz"), epochs=1, batch_size=64, seed=0), tmp_path / "run", verbose=0)
+    np.savez(
+        tmp_path / "blobs.npz",
+        x_train=(images[:256] * 255).astype(np.uint8),
+        x_test=(images[256:] * 255).astype(np.uint8),
+    )
+    run = train(
+        TrainConfig(data=str(tmp_path / "blobs.npz"), epochs=1, batch_size=64, seed=0), tmp_path / "run", verbose=0
+    )
     config = ExportConfig(precisions=["fp32"], tflite_batches=[1, 8], calibration_images=64, validation_images=64)
     result = export(config, tmp_path / "bundle", run=run)
     manifest = read_manifest(result.bundle)
     assert manifest.image_shape == (64, 64, 3)
     files = [f for f in manifest.files if f.format == "tflite"]
-    assert sorted(f.path for f in files) == ["decoder.b1.tflite", "decoder.b8.tflite", "encoder.b1.tflite", "encoder.b8.tflite"]
+    assert sorted(f.path for f in files) == [
+        "decoder.b1.tflite",
+        "decoder.b8.tflite",
+        "encoder.b1.tflite",
+        "encoder.b8.tflite",
+    ]
     for f in files:
         data = (result.bundle / f.path).read_bytes()
         assert not DYNAMIC_SHAPE_OPS & set(tflite_ops(data)) and xnnpack_partitions(data)["whole"], f.path

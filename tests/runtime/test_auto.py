@@ -77,13 +77,16 @@ def test_a_corrupt_cache_file_is_ignored_with_one_line_and_rewritten(bundle, use
     assert json.loads(user_cache.read_text())["entries"]  # rewritten, valid
 
 
-@pytest.mark.parametrize("backend, says", [("onnx", "CPUExecutionProvider"), ("tflite", "LiteRT"),
-                                           ("openvino", "OpenVINO")])
+@pytest.mark.parametrize(
+    "backend, says", [("onnx", "CPUExecutionProvider"), ("tflite", "LiteRT"), ("openvino", "OpenVINO")]
+)
 def test_backend_forces_one_engine(bundle, user_cache, tmp_path, backend, says):
     if backend not in {b.name for b in installed_backends()}:
         pytest.skip(f"{backend} is not installed")
-    result = runner.invoke(app, ["generate", str(bundle), "--n", "3", "--seed", "0", "--backend", backend,
-                                 "--out", str(tmp_path / "g.png")])
+    result = runner.invoke(
+        app,
+        ["generate", str(bundle), "--n", "3", "--seed", "0", "--backend", backend, "--out", str(tmp_path / "g.png")],
+    )
     assert result.exit_code == 0, result.output
     assert says in result.output
     assert not user_cache.exists()  # a forced engine is not measured

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from typer.testing import CliRunner
 
+from tests.runtime.edit_bundle import assert_refused, copy_of, edit_manifest, entry
 from vaedge import runtime
 from vaedge.cli import app
 from vaedge.errors import InputError, VaedgeError
-from tests.runtime.edit_bundle import assert_refused, copy_of, edit_manifest, entry
 
 runner = CliRunner()
 
@@ -31,7 +31,6 @@ def generator(bundle):
         (lambda g: g.decode(np.array([[np.nan, 0.0]])), "NaN or infinite"),
         (lambda g: g.decode(np.zeros((0, 2))), "empty"),
         (lambda g: g.decode(np.array([[1e300, 0.0]])), "beyond float32 range"),
-
         (lambda g: g.decode(np.array([["a", "b"]])), "real numbers"),
         (lambda g: g.encode(np.zeros((2, 28, 28, 3), np.float32)), r"images must have shape \(N, 28, 28, 1\)"),
         (lambda g: g.encode(np.zeros((2, 32, 32, 1), np.float32)), r"images must have shape"),
@@ -56,8 +55,10 @@ def generator(bundle):
 def test_bad_arguments_raise_input_error(generator, call, message, reliability):
     with pytest.raises(InputError, match=message):
         call(generator)
-    reliability("bad input: runtime API (shapes, dtypes, ranges, non-finite, empty, n, temperature, seed)",
-                "InputError saying what was expected")
+    reliability(
+        "bad input: runtime API (shapes, dtypes, ranges, non-finite, empty, n, temperature, seed)",
+        "InputError saying what was expected",
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,19 +95,43 @@ def test_non_finite_graph_output_is_a_typed_error(tmp_path, reliability):
 def _set_path(name, new):
     def edit(manifest):
         entry(manifest, name)["path"] = new
+
     return edit
 
 
 BUNDLE_FAULTS = {
-    "flipped byte": (lambda b: b.joinpath("encoder.onnx").write_bytes(bytes([b.joinpath("encoder.onnx").read_bytes()[0] ^ 1]) + b.joinpath("encoder.onnx").read_bytes()[1:]), "encoder.onnx: sha256"),
-    "truncated file": (lambda b: b.joinpath("decoder.onnx").write_bytes(b.joinpath("decoder.onnx").read_bytes()[:1000]), "decoder.onnx: size 1000"),
+    "flipped byte": (
+        lambda b: b.joinpath("encoder.onnx").write_bytes(
+            bytes([b.joinpath("encoder.onnx").read_bytes()[0] ^ 1]) + b.joinpath("encoder.onnx").read_bytes()[1:]
+        ),
+        "encoder.onnx: sha256",
+    ),
+    "truncated file": (
+        lambda b: b.joinpath("decoder.onnx").write_bytes(b.joinpath("decoder.onnx").read_bytes()[:1000]),
+        "decoder.onnx: size 1000",
+    ),
     "missing file": (lambda b: b.joinpath("decoder.onnx").unlink(), "decoder.onnx: missing"),
     "extra file": (lambda b: b.joinpath("notes.txt").write_text("hi"), "not listed in the manifest: notes.txt"),
-    "parent path": (lambda b: edit_manifest(b, _set_path("decoder.onnx", "../decoder.onnx")), "is not a plain file name in the bundle"),
-    "absolute path": (lambda b: edit_manifest(b, _set_path("decoder.onnx", "/etc/passwd")), "is not a plain file name in the bundle"),
-    "symlink out": (lambda b: (b.joinpath("decoder.onnx").unlink(), os.symlink("/etc/hostname", b / "decoder.onnx")), "decoder.onnx: is a symlink; only regular files are read"),
-    "format version": (lambda b: edit_manifest(b, lambda m: m.update(format_version=99)), "format_version 99 is not supported"),
-    "edited manifest": (lambda b: edit_manifest(b, lambda m: m.update(latent_dim=3), reseal=False), "manifest_sha256 .* does not match"),
+    "parent path": (
+        lambda b: edit_manifest(b, _set_path("decoder.onnx", "../decoder.onnx")),
+        "is not a plain file name in the bundle",
+    ),
+    "absolute path": (
+        lambda b: edit_manifest(b, _set_path("decoder.onnx", "/etc/passwd")),
+        "is not a plain file name in the bundle",
+    ),
+    "symlink out": (
+        lambda b: (b.joinpath("decoder.onnx").unlink(), os.symlink("/etc/hostname", b / "decoder.onnx")),
+        "decoder.onnx: is a symlink; only regular files are read",
+    ),
+    "format version": (
+        lambda b: edit_manifest(b, lambda m: m.update(format_version=99)),
+        "format_version 99 is not supported",
+    ),
+    "edited manifest": (
+        lambda b: edit_manifest(b, lambda m: m.update(latent_dim=3), reseal=False),
+        "manifest_sha256 .* does not match",
+    ),
     "not json": (lambda b: b.joinpath("vaedge.json").write_text("{nope"), "not valid JSON"),
     "oversized manifest": (lambda b: b.joinpath("vaedge.json").write_text(" " * (2 << 20)), "more than the"),
     "no manifest": (lambda b: b.joinpath("vaedge.json").unlink(), "vaedge.json: missing"),
@@ -155,9 +180,11 @@ def api_case(generator, data, reliability):
     method = data.draw(st.sampled_from(["decode", "encode", "sample", "reconstruct", "interpolate"]))
     try:
         if method == "sample":
-            out = generator.sample(data.draw(st.one_of(st.integers(-5, 40), st.floats(allow_nan=True), st.none(), st.text(max_size=2))),
-                                   seed=data.draw(st.one_of(st.none(), st.integers(-3, 2**32))),
-                                   temperature=data.draw(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-2, 3))))
+            out = generator.sample(
+                data.draw(st.one_of(st.integers(-5, 40), st.floats(allow_nan=True), st.none(), st.text(max_size=2))),
+                seed=data.draw(st.one_of(st.none(), st.integers(-3, 2**32))),
+                temperature=data.draw(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-2, 3))),
+            )
         elif method == "interpolate":
             out = generator.interpolate(data.draw(ARRAYS), data.draw(ARRAYS), steps=data.draw(st.integers(-2, 12)))
         else:

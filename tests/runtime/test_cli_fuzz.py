@@ -16,20 +16,27 @@ from typer.testing import CliRunner
 from vaedge.cli import app
 
 runner = CliRunner()
-NUMBERISH = st.one_of(st.integers(-3, 40).map(str), st.floats(allow_nan=True, allow_infinity=True).map(str),
-                      st.text(alphabet="-0123456789.eEnaif", max_size=5))
+NUMBERISH = st.one_of(
+    st.integers(-3, 40).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.text(alphabet="-0123456789.eEnaif", max_size=5),
+)
 # Counts and grid sizes stay small so each example is quick; huge ones (refused by the memory
 # check) have their own tests in test_bad_input.py.
-COUNT = st.one_of(st.integers(-3, 40).map(str), st.floats(-50, 50).map(str), st.text(alphabet="-0123456789.e", max_size=2))
+COUNT = st.one_of(
+    st.integers(-3, 40).map(str), st.floats(-50, 50).map(str), st.text(alphabet="-0123456789.e", max_size=2)
+)
 
 
 def random_file(directory: Path, data) -> Path:
     kind = data.draw(st.sampled_from(["png", "garbage", "rgb", "npz", "missing"]))
-    path = directory / f"input.{ 'npz' if kind == 'npz' else 'png'}"
+    path = directory / f"input.{'npz' if kind == 'npz' else 'png'}"
     if kind in ("png", "rgb"):
         side = data.draw(st.integers(1, 40))
         mode = "L" if kind == "png" else "RGB"
-        pixels = np.random.default_rng(side).integers(0, 256, (side, side + 1, 3 if mode == "RGB" else 1), dtype=np.uint8)
+        pixels = np.random.default_rng(side).integers(
+            0, 256, (side, side + 1, 3 if mode == "RGB" else 1), dtype=np.uint8
+        )
         Image.fromarray(pixels.squeeze(-1) if mode == "L" else pixels, mode).save(path)
     elif kind == "garbage":
         path.write_bytes(data.draw(st.binary(max_size=64)))
@@ -55,8 +62,12 @@ def cli_case(bundle, data, reliability):
             args += ["--size", data.draw(COUNT), "--out", str(out)]
         else:
             args += [str(random_file(tmp, data)), "--json"]
-        args += ["--precision", data.draw(st.sampled_from(["fp32", "fp16", "int8", "int4", ""])),
-                 "--backend", data.draw(st.sampled_from(["onnx", "onnx", "tflite", "pytorch"]))]
+        args += [
+            "--precision",
+            data.draw(st.sampled_from(["fp32", "fp16", "int8", "int4", ""])),
+            "--backend",
+            data.draw(st.sampled_from(["onnx", "onnx", "tflite", "pytorch"])),
+        ]
         result = runner.invoke(app, args)
         assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
         assert "Traceback" not in result.output

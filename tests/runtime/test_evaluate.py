@@ -83,9 +83,27 @@ def test_real_bundle_test_split_only_idx_and_npz(bundle, fashion_mnist_dir, tmp_
     np.savez(tmp_path / "x.npz", x_test=pixels[..., 0])
     reports = []
     for data in (only_test, tmp_path / "x.npz"):
-        result = runner.invoke(app, ["evaluate", str(bundle), "--data", str(data), "--k", "20", "--limit", "50",
-                                     "--precision", "fp32", "--precision", "int8", "--json", str(tmp_path / "e.json"),
-                                     "--backend", "onnx"])
+        result = runner.invoke(
+            app,
+            [
+                "evaluate",
+                str(bundle),
+                "--data",
+                str(data),
+                "--k",
+                "20",
+                "--limit",
+                "50",
+                "--precision",
+                "fp32",
+                "--precision",
+                "int8",
+                "--json",
+                str(tmp_path / "e.json"),
+                "--backend",
+                "onnx",
+            ],
+        )
         assert result.exit_code == 0, result.output
         reports.append(json.loads((tmp_path / "e.json").read_text()))
     for report in reports:
@@ -99,13 +117,16 @@ def test_real_bundle_test_split_only_idx_and_npz(bundle, fashion_mnist_dir, tmp_
     assert reports[0]["variants"][0]["iwae_nll"] == pytest.approx(reports[1]["variants"][0]["iwae_nll"])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--k", "0"], "--k must be in 1..100000"),
-    (["--limit", "0"], "--limit must be at least 1"),
-    (["--precision", "int4"], "no int4 auto variant"),
-    (["--data", "/nonexistent"], "no such file"),
-    (["--backend", "cuda"], "backend must be one of onnx, tflite, openvino"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--k", "0"], "--k must be in 1..100000"),
+        (["--limit", "0"], "--limit must be at least 1"),
+        (["--precision", "int4"], "no int4 auto variant"),
+        (["--data", "/nonexistent"], "no such file"),
+        (["--backend", "cuda"], "backend must be one of onnx, tflite, openvino"),
+    ],
+)
 @pytest.mark.reliability
 def test_bad_arguments_are_one_line(bundle, fashion_mnist_dir, args, message, reliability):
     base = ["evaluate", str(bundle), "--data", str(fashion_mnist_dir)]
@@ -121,8 +142,23 @@ def test_exported_fp32_graphs_give_the_held_out_figure_training_reported(bundle,
 
     manifest = read_manifest(bundle)
     metrics, seed = manifest.metrics, manifest.raw["train_config"]["seed"]
-    result = runner.invoke(app, ["evaluate", str(bundle), "--k", "1", "--limit", str(metrics["test_images"]),
-                                 "--seed", str(seed), "--precision", "fp32", "--json", str(tmp_path / "e.json")])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(bundle),
+            "--k",
+            "1",
+            "--limit",
+            str(metrics["test_images"]),
+            "--seed",
+            str(seed),
+            "--precision",
+            "fp32",
+            "--json",
+            str(tmp_path / "e.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["data"] == manifest.raw["export_config"]["data"] and report["binarize"] is False
@@ -136,7 +172,9 @@ def test_binarize_scores_seeded_binary_images(tiny, tmp_path):
 
     images = np.random.default_rng(5).integers(0, 256, (12, 4, 4, 1), dtype=np.uint8)
     binary = binarized(images.astype(np.float32) / 255, 3)
-    assert set(np.unique(binary)) <= {0.0, 1.0} and np.array_equal(binary, binarized(images.astype(np.float32) / 255, 3))
+    assert set(np.unique(binary)) <= {0.0, 1.0} and np.array_equal(
+        binary, binarized(images.astype(np.float32) / 255, 3)
+    )
     assert not np.array_equal(binary, binarized(images.astype(np.float32) / 255, 4))
     # pixels are 1 about as often as their grey level says
     many = binarized(np.full((400, 4, 4, 1), 0.25, np.float32), 0)

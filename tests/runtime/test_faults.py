@@ -108,6 +108,8 @@ def test_memory_stays_bounded_for_100k_images(tmp_path, reliability):
     assert rss["streamed_kb"] - rss["base_kb"] < 64 * 1024  # chunks of 256 images, whatever n is
     assert rss["sample_kb"] - rss["base_kb"] < rss["output_kb"] + 64 * 1024  # the result itself, plus one chunk
     assert rss["sample_kb"] - rss["base_kb"] > rss["output_kb"] * 0.9  # the probe sees memory really held
-    reliability("n = 100 000 at the default chunk (256)",
-                f"peak RSS +{(rss['streamed_kb'] - rss['base_kb']) // 1024} MiB streamed, "
-                f"+{(rss['sample_kb'] - rss['base_kb']) // 1024} MiB for sample() holding {rss['output_kb'] // 1024} MiB of images")
+    reliability(
+        "n = 100 000 at the default chunk (256)",
+        f"peak RSS +{(rss['streamed_kb'] - rss['base_kb']) // 1024} MiB streamed, "
+        f"+{(rss['sample_kb'] - rss['base_kb']) // 1024} MiB for sample() holding {rss['output_kb'] // 1024} MiB of images",
+    )

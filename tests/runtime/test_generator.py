@@ -36,8 +36,12 @@ print("LOADED", loaded)
 
 
 def test_runtime_never_imports_tensorflow(bundle, tmp_path):
-    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(bundle), str(tmp_path / "g.png")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", NO_TENSORFLOW, str(bundle), str(tmp_path / "g.png")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "LOADED []" in result.stdout and (tmp_path / "g.png").is_file()
 
@@ -126,8 +130,23 @@ def test_unknown_provider_lists_what_exists(bundle):
 
 def test_cli_generate_reconstruct_interpolate_manifold_encode_info(bundle, tmp_path, fashion_mnist_dir):
     out = tmp_path / "s.png"
-    result = runner.invoke(app, ["generate", str(bundle), "--n", "12", "--seed", "0", "--columns", "4",
-                                 "--out", str(out), "--npy", str(tmp_path / "s.npz")])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            str(bundle),
+            "--n",
+            "12",
+            "--seed",
+            "0",
+            "--columns",
+            "4",
+            "--out",
+            str(out),
+            "--npy",
+            str(tmp_path / "s.npz"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     with Image.open(out) as png:  # 3 rows x 4 columns of 28px tiles with 1px gaps, scaled x2
         assert png.size == (2 * (4 * 29 - 1), 2 * (3 * 29 - 1))
@@ -137,7 +156,16 @@ def test_cli_generate_reconstruct_interpolate_manifold_encode_info(bundle, tmp_p
     Image.fromarray((arrays["images"][1, ..., 0] * 255).astype(np.uint8)).save(tmp_path / "b.png")
     commands = [
         ["reconstruct", str(bundle), str(fashion_mnist_dir), "--limit", "5", "--out", str(tmp_path / "r.png")],
-        ["interpolate", str(bundle), str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--steps", "6", "--out", str(tmp_path / "i.png")],
+        [
+            "interpolate",
+            str(bundle),
+            str(tmp_path / "a.png"),
+            str(tmp_path / "b.png"),
+            "--steps",
+            "6",
+            "--out",
+            str(tmp_path / "i.png"),
+        ],
         ["manifold", str(bundle), "--size", "5", "--out", str(tmp_path / "m.png")],
     ]
     for command in commands:

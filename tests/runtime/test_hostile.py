@@ -20,21 +20,22 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from tests.runtime.edit_bundle import assert_refused, copy_of, edit_manifest, entry
 from vaedge import runtime
 from vaedge.cli import app
 from vaedge.errors import BundleError, DataError, InputError, OutputError
 from vaedge.io import atomic
 from vaedge.io.idx import IMAGES_MAGIC, read_idx
 from vaedge.io.images import decode_image, read_images
-from tests.runtime.edit_bundle import assert_refused, copy_of, edit_manifest, entry
 
 runner = CliRunner()
 pytestmark = pytest.mark.reliability
 
 
 def vaedge(*args, timeout=60, **kwargs):
-    return subprocess.run([sys.executable, "-m", "vaedge", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "vaedge", *map(str, args)], capture_output=True, text=True, timeout=timeout, **kwargs
+    )
 
 
 # ------------------------------------------------------------------ non-regular files, hangs
@@ -92,7 +93,11 @@ def png_claiming(width: int, height: int) -> bytes:
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
 
 
 def npz_bomb() -> bytes:
@@ -100,7 +105,9 @@ def npz_bomb() -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         with archive.open("x_test.npy", "w", force_zip64=True) as member:
             header = io.BytesIO()
-            np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (3_000_000, 28, 28)})
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": "|u1", "fortran_order": False, "shape": (3_000_000, 28, 28)}
+            )
             member.write(header.getvalue())
             zeros = bytes(1 << 20)
             for _ in range(2300):  # 2.3 GiB of zeros, a few MB compressed
@@ -155,22 +162,51 @@ def test_a_file_swapped_after_the_hash_check_is_not_what_runs(bundle, tmp_path, 
     monkeypatch.undo()
     with pytest.raises(BundleError, match="decoder.onnx: size"):
         runtime.load(target)  # and the swapped file is refused from then on
-    reliability("integrity: model file swapped between hash check and load (TOCTOU)", "the hashed bytes run; swap refused next load")
+    reliability(
+        "integrity: model file swapped between hash check and load (TOCTOU)",
+        "the hashed bytes run; swap refused next load",
+    )
 
 
 FORGED = {
-    "manifest symlinked out": (lambda b: (shutil.copy(b / "vaedge.json", b.parent / "m.json"), (b / "vaedge.json").unlink(),
-                                          os.symlink(b.parent / "m.json", b / "vaedge.json")), "vaedge.json: is a symlink"),
-    "file listed twice": (lambda b: edit_manifest(b, lambda m: m["files"].append({**entry(m, "decoder.onnx"), "path": "./decoder.onnx"})),
-                          "is not a plain file name"),
+    "manifest symlinked out": (
+        lambda b: (
+            shutil.copy(b / "vaedge.json", b.parent / "m.json"),
+            (b / "vaedge.json").unlink(),
+            os.symlink(b.parent / "m.json", b / "vaedge.json"),
+        ),
+        "vaedge.json: is a symlink",
+    ),
+    "file listed twice": (
+        lambda b: edit_manifest(b, lambda m: m["files"].append({**entry(m, "decoder.onnx"), "path": "./decoder.onnx"})),
+        "is not a plain file name",
+    ),
     "bool for an int": (lambda b: edit_manifest(b, lambda m: m.update(latent_dim=True)), "latent_dim must be an int"),
-    "string size": (lambda b: edit_manifest(b, lambda m: entry(m, "decoder.onnx").update(size="12")), "size must be an int"),
-    "absurd size": (lambda b: edit_manifest(b, lambda m: entry(m, "decoder.onnx").update(size=10**15)), "size must be an int"),
-    "latent dim disagrees": (lambda b: edit_manifest(b, lambda m: m.update(latent_dim=3)), r'shape \["N", 2\], expected \[N or a batch, 3\]'),
-    "tensor renamed": (lambda b: edit_manifest(b, lambda m: entry(m, "decoder.onnx")["inputs"][0].update(name="mu")), "names"),
+    "string size": (
+        lambda b: edit_manifest(b, lambda m: entry(m, "decoder.onnx").update(size="12")),
+        "size must be an int",
+    ),
+    "absurd size": (
+        lambda b: edit_manifest(b, lambda m: entry(m, "decoder.onnx").update(size=10**15)),
+        "size must be an int",
+    ),
+    "latent dim disagrees": (
+        lambda b: edit_manifest(b, lambda m: m.update(latent_dim=3)),
+        r'shape \["N", 2\], expected \[N or a batch, 3\]',
+    ),
+    "tensor renamed": (
+        lambda b: edit_manifest(b, lambda m: entry(m, "decoder.onnx")["inputs"][0].update(name="mu")),
+        "names",
+    ),
     "image shape disagrees": (lambda b: edit_manifest(b, lambda m: m["image"].update(shape=[32, 32, 1])), "expected"),
-    "huge image": (lambda b: edit_manifest(b, lambda m: m["image"].update(shape=[10**6, 10**6, 1])), "image.shape must be"),
-    "escape in a name": (lambda b: edit_manifest(b, lambda m: entry(m, "decoder.onnx").update(path="\x1b[2Jx.onnx")), r"\\x1b"),
+    "huge image": (
+        lambda b: edit_manifest(b, lambda m: m["image"].update(shape=[10**6, 10**6, 1])),
+        "image.shape must be",
+    ),
+    "escape in a name": (
+        lambda b: edit_manifest(b, lambda m: entry(m, "decoder.onnx").update(path="\x1b[2Jx.onnx")),
+        r"\\x1b",
+    ),
 }
 
 
@@ -193,6 +229,7 @@ def test_graph_disagreeing_with_its_manifest_is_refused(bundle, tmp_path, reliab
     def relabel(m):
         e, d = entry(m, "encoder.onnx"), entry(m, "decoder.onnx")
         d.update(sha256=e["sha256"], size=e["size"])
+
     edit_manifest(target, relabel)
     with pytest.raises(BundleError, match="does not match the manifest"):
         runtime.load(target)
@@ -208,23 +245,45 @@ def test_control_flow_graph_is_refused(tmp_path, reliability):
     from vaedge.runtime.manifest import build_manifest, file_entry, tensor_specs
 
     root = make_bundle(tmp_path / "loop")
-    body = helper.make_graph([helper.make_node("Identity", ["z_in"], ["z_out"]), helper.make_node("Identity", ["cond"], ["cond_out"])],
-                             "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-                                      helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
-                                      helper.make_tensor_value_info("z_in", TensorProto.FLOAT, None)],
-                             [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-                              helper.make_tensor_value_info("z_out", TensorProto.FLOAT, None)])
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["z_in"], ["z_out"]), helper.make_node("Identity", ["cond"], ["cond_out"])],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("z_in", TensorProto.FLOAT, None),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("z_out", TensorProto.FLOAT, None),
+        ],
+    )
     graph = helper.make_graph(
-        [helper.make_node("Constant", [], ["n"], value=helper.make_tensor("n", TensorProto.INT64, [], [2**62])),
-         helper.make_node("Constant", [], ["t"], value=helper.make_tensor("t", TensorProto.BOOL, [], [True])),
-         helper.make_node("Loop", ["n", "t", "z"], ["looped"], body=body),
-         helper.make_node("Reshape", ["looped", "shape"], ["image"])],
-        "decoder", [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 2])],
+        [
+            helper.make_node("Constant", [], ["n"], value=helper.make_tensor("n", TensorProto.INT64, [], [2**62])),
+            helper.make_node("Constant", [], ["t"], value=helper.make_tensor("t", TensorProto.BOOL, [], [True])),
+            helper.make_node("Loop", ["n", "t", "z"], ["looped"], body=body),
+            helper.make_node("Reshape", ["looped", "shape"], ["image"]),
+        ],
+        "decoder",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 2])],
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 4, 4, 1])],
-        [helper.make_tensor("shape", TensorProto.INT64, [4], [-1, 4, 4, 1])])
-    (root / "decoder.onnx").write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
-    files = [file_entry(root, f"{r}.onnx", role=r, format="onnx", precision="fp32",
-                        **dict(zip(("inputs", "outputs"), tensor_specs(r, (4, 4, 1), 2)))) for r in ("encoder", "decoder")]
+        [helper.make_tensor("shape", TensorProto.INT64, [4], [-1, 4, 4, 1])],
+    )
+    (root / "decoder.onnx").write_bytes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    )
+    files = [
+        file_entry(
+            root,
+            f"{r}.onnx",
+            role=r,
+            format="onnx",
+            precision="fp32",
+            **dict(zip(("inputs", "outputs"), tensor_specs(r, (4, 4, 1), 2))),
+        )
+        for r in ("encoder", "decoder")
+    ]
     (root / "vaedge.json").write_text(json.dumps(build_manifest((4, 4, 1), 2, files)))
     result = vaedge("generate", root, "--n", 1, "--out", tmp_path / "x.png", timeout=30)
     assert result.returncode == 1 and "Loop" in result.stderr and "never needs" in result.stderr, result.stderr
@@ -232,15 +291,18 @@ def test_control_flow_graph_is_refused(tmp_path, reliability):
 
 
 # ------------------------------------------------------------------ counts and API arguments
-@pytest.mark.parametrize("call, message", [
-    (lambda g: g.interpolate(np.zeros(2), np.ones(2), steps=10**12), "more than half"),
-    (lambda g: g.encode(np.broadcast_to(np.float32(0), (10**9, 28, 28, 1))), "more than half"),
-    (lambda g: g.sample(2, temperature=Fraction(10**400, 3)), "temperature must be a finite number"),
-    (lambda g: g.sample(2, temperature=10**400), "temperature must be a finite number"),
-    (lambda g: g.decode([[1.0, 2.0], [3.0]]), "not an array|real numbers"),
-    (lambda g: g.decode(None), "must be an array of numbers"),
-    (lambda g: g.encode(b"\x00" * 784), "must be an array of numbers"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda g: g.interpolate(np.zeros(2), np.ones(2), steps=10**12), "more than half"),
+        (lambda g: g.encode(np.broadcast_to(np.float32(0), (10**9, 28, 28, 1))), "more than half"),
+        (lambda g: g.sample(2, temperature=Fraction(10**400, 3)), "temperature must be a finite number"),
+        (lambda g: g.sample(2, temperature=10**400), "temperature must be a finite number"),
+        (lambda g: g.decode([[1.0, 2.0], [3.0]]), "not an array|real numbers"),
+        (lambda g: g.decode(None), "must be an array of numbers"),
+        (lambda g: g.encode(b"\x00" * 784), "must be an array of numbers"),
+    ],
+)
 def test_hostile_api_arguments_are_typed_errors(bundle, call, message, reliability):
     with pytest.raises(InputError, match=message):
         call(runtime.load(bundle))
@@ -254,10 +316,13 @@ def test_bundle_paths_of_the_wrong_type(path, reliability):
     reliability("bad input: None, bytes or int as a bundle path", "InputError")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--columns", "-1"], "--columns must be positive"),
-    (["--threads", "1000000"], "threads must be at most"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--columns", "-1"], "--columns must be positive"),
+        (["--threads", "1000000"], "threads must be at most"),
+    ],
+)
 def test_cli_counts_are_bounded(bundle, tmp_path, args, message, reliability):
     result = runner.invoke(app, ["generate", str(bundle), "--n", "4", "--out", str(tmp_path / "x.png"), *args])
     assert result.exit_code == 1 and message in result.output and not (tmp_path / "x.png").exists(), result.output
@@ -274,7 +339,9 @@ def test_names_with_newlines_escapes_and_markup_stay_data(bundle, tmp_path, reli
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(marked)
     result = vaedge("encode", bundle, marked)
     assert result.returncode == 0 and "[red]x.png" in result.stdout, result.stdout + result.stderr
-    reliability("names as data: newline, ANSI escape, rich markup in a file name", "escaped, one line, printed verbatim")
+    reliability(
+        "names as data: newline, ANSI escape, rich markup in a file name", "escaped, one line, printed verbatim"
+    )
 
 
 # ------------------------------------------------------------------ Ctrl-C from the first line
@@ -284,10 +351,16 @@ def test_ctrl_c_at_start_is_one_line_and_exit_130(bundle, tmp_path, delay, relia
 
     # Python's own start-up (site imports) comes before any code of ours: the child says when it is
     # about to import the entry point, and the signal lands inside the commands' imports after it.
-    start = ("import sys; sys.stderr.write('starting\\n'); sys.stderr.flush(); sys.argv = ['vaedge'] + sys.argv[1:]; "
-             "from vaedge.entry import main; main()")
-    proc = subprocess.Popen([sys.executable, "-c", start, "generate", str(bundle), "--n", "100000",
-                             "--out", str(tmp_path / "x.png")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    start = (
+        "import sys; sys.stderr.write('starting\\n'); sys.stderr.flush(); sys.argv = ['vaedge'] + sys.argv[1:]; "
+        "from vaedge.entry import main; main()"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", start, "generate", str(bundle), "--n", "100000", "--out", str(tmp_path / "x.png")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr.readline() == "starting\n"
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
@@ -306,8 +379,16 @@ IMAGE_MODES = {
     "P with transparency": (lambda p: _palette_png(p), ".png", 0),
     "RGBA half transparent": (lambda p: Image.new("RGBA", (28, 28), (200, 200, 200, 128)).save(p), ".png", 100),
     "CMYK JPEG": (lambda p: Image.new("CMYK", (28, 28), (0, 0, 0, 0)).save(p, quality=95), ".jpg", 255),
-    "animated GIF": (lambda p: Image.new("L", (28, 28), 90).save(p, save_all=True, append_images=[Image.new("L", (28, 28), 10)]), ".gif", 90),
-    "APNG": (lambda p: Image.new("L", (28, 28), 60).save(p, save_all=True, append_images=[Image.new("L", (28, 28), 200)]), ".png", 60),
+    "animated GIF": (
+        lambda p: Image.new("L", (28, 28), 90).save(p, save_all=True, append_images=[Image.new("L", (28, 28), 10)]),
+        ".gif",
+        90,
+    ),
+    "APNG": (
+        lambda p: Image.new("L", (28, 28), 60).save(p, save_all=True, append_images=[Image.new("L", (28, 28), 200)]),
+        ".png",
+        60,
+    ),
 }
 
 
@@ -323,10 +404,19 @@ def test_every_image_mode_becomes_what_the_docs_say(tmp_path, mode, reliability)
     make, suffix, expected = IMAGE_MODES[mode]
     path = tmp_path / f"x{suffix}"
     make(path)
-    result = subprocess.run([sys.executable, "-W", "default", "-c",
-                             "import sys; from vaedge.io.images import decode_image; "
-                             "print(int(decode_image(sys.argv[1], 1).mean()))", str(path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "default",
+            "-c",
+            "import sys; from vaedge.io.images import decode_image; print(int(decode_image(sys.argv[1], 1).mean()))",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert abs(int(result.stdout) - expected) <= 2, (mode, result.stdout)
     assert decode_image(path, 3).shape == (28, 28, 3)
@@ -335,7 +425,9 @@ def test_every_image_mode_becomes_what_the_docs_say(tmp_path, mode, reliability)
 
 def test_memory_limit_helper_is_real():
     """The bomb tests' limit is enforced: allocating past it fails in the child."""
-    code = ("import resource, numpy as np; resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))\n"
-            "try:\n    np.ones(2 << 30, np.uint8)\nexcept MemoryError:\n    print('LIMITED')")
+    code = (
+        "import resource, numpy as np; resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))\n"
+        "try:\n    np.ones(2 << 30, np.uint8)\nexcept MemoryError:\n    print('LIMITED')"
+    )
     assert "LIMITED" in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert resource.RLIMIT_AS

@@ -10,17 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from typer.testing import CliRunner
+
+from tests.runtime.tiny_bundle import LATENT, SIDE, make_bundle
+from vaedge import runtime
+from vaedge.cli import app
+from vaedge.errors import BundleError, DataError, InputError
 from vaedge.runtime.manifest import (
     build_manifest,
     file_entry,
     manifest_digest,
     tensor_specs,
 )
-
-from tests.runtime.tiny_bundle import LATENT, SIDE, make_bundle
-from vaedge import runtime
-from vaedge.cli import app
-from vaedge.errors import BundleError, DataError, InputError
 
 pytestmark = pytest.mark.reliability
 runner = CliRunner()
@@ -36,15 +36,11 @@ def reseal(root: Path) -> None:
             role=r,
             format="onnx",
             precision="fp32",
-            **dict(
-                zip(("inputs", "outputs"), tensor_specs(r, (SIDE, SIDE, 1), LATENT))
-            ),
+            **dict(zip(("inputs", "outputs"), tensor_specs(r, (SIDE, SIDE, 1), LATENT))),
         )
         for r in ("encoder", "decoder")
     ]
-    (root / "vaedge.json").write_text(
-        json.dumps(build_manifest((SIDE, SIDE, 1), LATENT, files))
-    )
+    (root / "vaedge.json").write_text(json.dumps(build_manifest((SIDE, SIDE, 1), LATENT, files)))
 
 
 def external(tensor, location: str) -> None:
@@ -68,18 +64,14 @@ def forge_constant(model, location):
 
     tensor = numpy_helper.from_array(np.ones((LATENT, SIDE * SIDE), np.float32), "wt")
     external(tensor, location)
-    model.graph.initializer.remove(
-        next(t for t in model.graph.initializer if t.name == "wt")
-    )
+    model.graph.initializer.remove(next(t for t in model.graph.initializer if t.name == "wt"))
     model.graph.node.insert(0, helper.make_node("Constant", [], ["wt"], value=tensor))
 
 
 def forge_flag_only(model, location):
     from onnx import TensorProto
 
-    next(
-        t for t in model.graph.initializer if t.name == "wt"
-    ).data_location = TensorProto.EXTERNAL
+    next(t for t in model.graph.initializer if t.name == "wt").data_location = TensorProto.EXTERNAL
 
 
 def forge_sparse(model, location):
@@ -88,12 +80,8 @@ def forge_sparse(model, location):
     values = numpy_helper.from_array(np.ones(1, np.float32), "wt")
     external(values, location)
     indices = numpy_helper.from_array(np.zeros(1, np.int64), "wt_i")
-    model.graph.initializer.remove(
-        next(t for t in model.graph.initializer if t.name == "wt")
-    )
-    model.graph.sparse_initializer.append(
-        helper.make_sparse_tensor(values, indices, [LATENT, SIDE * SIDE])
-    )
+    model.graph.initializer.remove(next(t for t in model.graph.initializer if t.name == "wt"))
+    model.graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, [LATENT, SIDE * SIDE]))
 
 
 FORGERIES = {
@@ -118,9 +106,7 @@ def external_bundle(request, tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("backend", ["onnx", "openvino"])
-def test_external_data_is_refused_by_every_engine(
-    external_bundle, backend, reliability
-):
+def test_external_data_is_refused_by_every_engine(external_bundle, backend, reliability):
     if backend == "openvino":
         pytest.importorskip("openvino")
     with pytest.raises(BundleError, match="external data"):
@@ -223,9 +209,7 @@ def raw_manifest(bundle, tmp_path, text_edit) -> Path:
         lambda t: t.replace('"latent_dim": 2', '"latent_dim": ' + "9" * 5000),
         lambda t: t.replace('"latent_dim": 2', '"latent_dim": NaN'),
         lambda t: t.replace('"latent_dim": 2', '"latent_dim": Infinity'),
-        lambda t: t.replace(
-            '"latent_dim": 2', '"latent_dim": ' + "[" * 100000 + "]" * 100000
-        ),
+        lambda t: t.replace('"latent_dim": 2', '"latent_dim": ' + "[" * 100000 + "]" * 100000),
         lambda t: t.replace('"latent_dim": 2', '"latent_dim": 2, "x": "\\ud800"'),
     ],
     ids=["5000 digits", "NaN", "Infinity", "deep nesting", "lone surrogate"],
@@ -243,10 +227,7 @@ def test_hostile_json_numbers_are_one_line(bundle, tmp_path, edit, reliability):
 
 
 # ------------------------------------------------------------------ Pillow sees only documented formats
-EPS = (
-    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n%%EndComments\n"
-    b"(/etc/passwd) (r) file pop showpage\n%%EOF\n"
-)
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n%%EndComments\n(/etc/passwd) (r) file pop showpage\n%%EOF\n"
 
 
 @pytest.fixture()
@@ -277,9 +258,7 @@ OTHER_FORMATS = {
 
 @pytest.mark.parametrize("kind", list(OTHER_FORMATS))
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".gif"])
-def test_undocumented_formats_are_never_decoded(
-    tmp_path, kind, suffix, eps_never_chosen, reliability
-):
+def test_undocumented_formats_are_never_decoded(tmp_path, kind, suffix, eps_never_chosen, reliability):
     from vaedge.io.images import decode_image
 
     path = tmp_path / f"photo{suffix}"
@@ -292,9 +271,7 @@ def test_undocumented_formats_are_never_decoded(
     )
 
 
-def test_eps_is_refused_by_every_command_that_reads_images(
-    bundle, tmp_path, eps_never_chosen, reliability
-):
+def test_eps_is_refused_by_every_command_that_reads_images(bundle, tmp_path, eps_never_chosen, reliability):
     eps = tmp_path / "photo.png"
     eps.write_bytes(EPS)
     for command in (

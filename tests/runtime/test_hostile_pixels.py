@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
-from vaedge.runtime.inputs import as_images
 
 from vaedge import runtime
 from vaedge.cli import app
 from vaedge.errors import InputError
 from vaedge.io.idx import IMAGES_MAGIC
 from vaedge.io.images import read_images
+from vaedge.runtime.inputs import as_images
 
 pytestmark = pytest.mark.reliability
 runner = CliRunner()
@@ -22,9 +22,7 @@ runner = CliRunner()
 def test_bool_images_are_black_and_white(reliability):
     images = np.zeros((2, 28, 28, 1), bool)
     images[0, :14] = True
-    np.testing.assert_array_equal(
-        as_images(images, (28, 28, 1)), images.astype(np.float32)
-    )
+    np.testing.assert_array_equal(as_images(images, (28, 28, 1)), images.astype(np.float32))
     reliability(
         "wrong figures: bool images to the runtime API and evaluate",
         "read as 0.0 and 1.0",
@@ -80,9 +78,7 @@ def npz(path, **arrays):
         (np.zeros((2, 28, 28, 3), np.uint8), "shaped"),
     ],
 )
-def test_npz_pixels_follow_the_api_rules(
-    bundle, tmp_path, pixels, message, reliability
-):
+def test_npz_pixels_follow_the_api_rules(bundle, tmp_path, pixels, message, reliability):
     path = npz(tmp_path / "x.npz", x_test=pixels)
     with pytest.raises(InputError, match=message):
         read_images([path], (28, 28, 1))
@@ -115,23 +111,12 @@ def test_png_and_npz_of_another_shape_together(bundle, tmp_path, reliability):
             str(tmp_path / "r.png"),
         ],
     )
-    assert (
-        result.exit_code == 1
-        and "shaped" in result.output
-        and result.output.count("\n") == 1
-    ), result.output
-    reliability(
-        "bad input: a PNG with an .npz of another shape", "one line naming the file"
-    )
+    assert result.exit_code == 1 and "shaped" in result.output and result.output.count("\n") == 1, result.output
+    reliability("bad input: a PNG with an .npz of another shape", "one line naming the file")
 
 
 def idx_bytes(n=3) -> bytes:
-    return (
-        IMAGES_MAGIC.to_bytes(4, "big")
-        + n.to_bytes(4, "big")
-        + (28).to_bytes(4, "big") * 2
-        + bytes(n * 784)
-    )
+    return IMAGES_MAGIC.to_bytes(4, "big") + n.to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + bytes(n * 784)
 
 
 def test_idx_is_chosen_by_content_not_name(tmp_path, reliability):
@@ -140,17 +125,12 @@ def test_idx_is_chosen_by_content_not_name(tmp_path, reliability):
     png = tmp_path / "my-ubyte-photo.png"
     Image.new("L", (28, 28), 200).save(png)
     images, _ = read_images([png], (28, 28, 1))
-    assert (
-        images.shape == (1, 28, 28, 1) and images.mean() == 200
-    )  # a PNG, whatever its name says
+    assert images.shape == (1, 28, 28, 1) and images.mean() == 200  # a PNG, whatever its name says
     plain = tmp_path / "digits.idx"
     plain.write_bytes(idx_bytes())
     gz = tmp_path / "digits-idx3-ubyte"  # gzip without .gz
     gz.write_bytes(gzip.compress(idx_bytes(2)))
-    assert (
-        len(read_images([plain], (28, 28, 1))[0]) == 3
-        and len(read_images([gz], (28, 28, 1))[0]) == 2
-    )
+    assert len(read_images([plain], (28, 28, 1))[0]) == 3 and len(read_images([gz], (28, 28, 1))[0]) == 2
     liar = tmp_path / "t10k-images-idx3-ubyte"
     liar.write_bytes(b"not idx at all" * 10)
     with pytest.raises(InputError):

@@ -49,13 +49,8 @@ def copy(bundle, tmp_path):
 def test_resigning_verifies_with_the_new_key(copy, tmp_path, monkeypatch, reliability):
     keys = [keypair(tmp_path, f"k{i}") for i in range(3)]
     for private, public in keys:
-        assert (
-            runner.invoke(app, ["sign", str(copy), "--key", str(private)]).exit_code
-            == 0
-        )
-        runtime.load(
-            copy, public_key=public
-        )  # the newest signature verifies, its vaedge.sig not signed into it
+        assert runner.invoke(app, ["sign", str(copy), "--key", str(private)]).exit_code == 0
+        runtime.load(copy, public_key=public)  # the newest signature verifies, its vaedge.sig not signed into it
         monkeypatch.chdir(tmp_path)  # a relative bundle path too
         assert runner.invoke(app, ["sign", "b", "--key", str(private)]).exit_code == 0
         runtime.load(copy, public_key=public)
@@ -88,9 +83,7 @@ def test_concurrent_signers_leave_one_valid_signature(copy, tmp_path, reliabilit
                 verified += 1
             except SignatureError:
                 pass
-        assert verified == 1 and not [
-            p.name for p in copy.iterdir() if p.name.startswith(".")
-        ]  # no temp left
+        assert verified == 1 and not [p.name for p in copy.iterdir() if p.name.startswith(".")]  # no temp left
         reliability(
             "signing: three `vaedge sign` at once",
             "the signature left verifies with one key",
@@ -127,15 +120,9 @@ def test_links_and_fifos_in_a_bundle_are_one_line(copy, tmp_path, stray, reliabi
     else:
         (copy / "vaedge.sig").mkdir()
     result = sign(copy, private)
-    assert (
-        result.returncode == 1
-        and result.stderr.count("\n") == 1
-        and "Traceback" not in result.stderr
-    ), result.stderr
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     if stray == "signature symlink":
-        assert (
-            tmp_path / "elsewhere.sig"
-        ).read_bytes() == b"old"  # never written through the link
+        assert (tmp_path / "elsewhere.sig").read_bytes() == b"old"  # never written through the link
     reliability(
         "signing: unlisted symlink/FIFO/file in the bundle, or vaedge.sig a link/FIFO/folder",
         "one line, nothing signed",
@@ -156,9 +143,7 @@ def encrypted_key(tmp_path, password: bytes):
         )
     )
     public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return private, public
 
@@ -169,10 +154,7 @@ def test_encrypted_key_with_its_password(copy, tmp_path, reliability):
     assert sign(copy, private, "--password-file", tmp_path / "pw").returncode == 0
     runtime.load(copy, public_key=public)
     env = {**os.environ, "VAEDGE_KEY_PASSWORD": "correct horse"}
-    assert (
-        sign(copy, private, "--password-env", "VAEDGE_KEY_PASSWORD", env=env).returncode
-        == 0
-    )
+    assert sign(copy, private, "--password-env", "VAEDGE_KEY_PASSWORD", env=env).returncode == 0
     runtime.load(copy, public_key=public)
     (tmp_path / "bad").write_bytes(b"wrong\n")
     for extra in (
@@ -182,14 +164,10 @@ def test_encrypted_key_with_its_password(copy, tmp_path, reliability):
         ["--password-file", "/dev/zero"],
     ):
         result = sign(copy, private, *extra)
-        assert (
-            result.returncode == 1
-            and result.stderr.count("\n") == 1
-            and "correct horse" not in result.stderr
-        ), result.stderr
-    runtime.load(
-        copy, public_key=public
-    )  # failed attempts left the good signature alone
+        assert result.returncode == 1 and result.stderr.count("\n") == 1 and "correct horse" not in result.stderr, (
+            result.stderr
+        )
+    runtime.load(copy, public_key=public)  # failed attempts left the good signature alone
     reliability(
         "signing: encrypted key, right password from a file or env var; wrong or none",
         "signs / one line",

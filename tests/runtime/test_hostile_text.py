@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 from typer.testing import CliRunner
-from vaedge.runtime.manifest import manifest_digest
 
 from vaedge.cli import app
+from vaedge.runtime.manifest import manifest_digest
 
 pytestmark = pytest.mark.reliability
 runner = CliRunner()
@@ -50,24 +50,15 @@ def clean(output: str) -> bool:
 
 
 @pytest.mark.parametrize("payload", list(PAYLOADS))
-def test_every_manifest_string_is_printed_as_data(
-    bundle, tmp_path, payload, reliability
-):
+def test_every_manifest_string_is_printed_as_data(bundle, tmp_path, payload, reliability):
     original = json.loads((bundle / "vaedge.json").read_text())
     # every string outside the file list, and every string of one file entry of each format
     firsts = {
-        next(i for i, f in enumerate(original["files"]) if f["format"] == kind)
-        for kind in ("onnx", "tflite", "npz")
+        next(i for i, f in enumerate(original["files"]) if f["format"] == kind) for kind in ("onnx", "tflite", "npz")
     }
-    leaves = [
-        p
-        for p in string_leaves(original)
-        if p != ("manifest_sha256",) and (p[0] != "files" or p[1] in firsts)
-    ]
+    leaves = [p for p in string_leaves(original) if p != ("manifest_sha256",) and (p[0] != "files" or p[1] in firsts)]
     assert ("sampling", "formula") in leaves and len(leaves) > 20
-    k = list(PAYLOADS).index(
-        payload
-    )  # each payload tries every 8th string, so each string meets one
+    k = list(PAYLOADS).index(payload)  # each payload tries every 8th string, so each string meets one
     leaves = [("sampling", "formula"), *leaves[k :: len(PAYLOADS)]]
     target = tmp_path / "b"
     shutil.copytree(bundle, target)
@@ -88,9 +79,7 @@ def test_every_manifest_string_is_printed_as_data(
 
 
 @pytest.mark.parametrize("payload", list(PAYLOADS))
-@pytest.mark.parametrize(
-    "where", ["worker address", "chief address", "job name", "task type"]
-)
+@pytest.mark.parametrize("where", ["worker address", "chief address", "job name", "task type"])
 def test_tf_config_text_is_printed_as_data(tmp_path, payload, where, reliability):
     from vaedge.train.cluster import parse_tf_config
 
@@ -122,11 +111,7 @@ def test_tf_config_text_is_printed_as_data(tmp_path, payload, where, reliability
         ],
         env={"TF_CONFIG": json.dumps(config, ensure_ascii=False)},
     )
-    assert (
-        result.exit_code == 1
-        and result.output.count("\n") == 1
-        and clean(result.output)
-    ), result.output
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and clean(result.output), result.output
     assert clean(str(refused.value)), str(refused.value)
     reliability(
         "names as data: escapes, newlines, bidi marks in TF_CONFIG addresses and names",

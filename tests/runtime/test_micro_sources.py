@@ -10,11 +10,11 @@ import subprocess
 
 import pytest
 from typer.testing import CliRunner
-from vaedge.runtime.manifest import read_manifest
-from vaedge.runtime.micro_source import write_micro_sources
 
 from vaedge.cli import app
 from vaedge.errors import OutputError
+from vaedge.runtime.manifest import read_manifest
+from vaedge.runtime.micro_source import write_micro_sources
 
 MAIN = """#include <cstdio>
 #include <cstdint>
@@ -42,8 +42,22 @@ def test_generated_sources_compile_and_embed_the_manifest_bytes(micro_bundle, so
         main = tmp_path / f"{role}_main.cc"
         main.write_text(MAIN.format(role=role, camel=role.capitalize()))
         program = tmp_path / role
-        subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", "-I", str(sources), str(main),
-                        str(sources / f"vaedge_{role}_model.cc"), "-o", str(program)], check=True, timeout=600)
+        subprocess.run(
+            [
+                "g++",
+                "-std=c++17",
+                "-Wall",
+                "-Werror",
+                "-I",
+                str(sources),
+                str(main),
+                str(sources / f"vaedge_{role}_model.cc"),
+                "-o",
+                str(program),
+            ],
+            check=True,
+            timeout=600,
+        )
         embedded = subprocess.run([str(program)], capture_output=True, check=True, timeout=60).stdout
         expected = next(f for f in manifest.files if f.path == graph.file)
         assert hashlib.sha256(embedded).hexdigest() == expected.sha256
@@ -95,9 +109,8 @@ def test_a_bundle_without_micro_graphs_is_refused_in_one_line(bundle, tmp_path):
 def test_a_forged_micro_section_is_refused_before_anything_is_written(micro_bundle, tmp_path):
     import json
 
-    from vaedge.runtime.manifest import MANIFEST, manifest_digest
-
     from vaedge.errors import BundleError
+    from vaedge.runtime.manifest import MANIFEST, manifest_digest
 
     copy = tmp_path / "bundle"
     shutil.copytree(micro_bundle, copy)

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'vaedge[openvino]'); "
-                                       "the runtime-only venv runs without it")
+pytest.importorskip(
+    "openvino",
+    reason="OpenVINO is not installed (pip install 'vaedge[openvino]'); the runtime-only venv runs without it",
+)
 
 from vaedge import runtime  # noqa: E402
 from vaedge.cli import app  # noqa: E402
@@ -88,18 +90,34 @@ def test_unavailable_device_lists_what_exists(bundle, tmp_path):
     device = missing_device()
     with pytest.raises(InputError, match=f"OpenVINO device {device} is not available; this machine has .*CPU"):
         runtime.load(bundle, backend="openvino", device=device)
-    result = runner.invoke(app, ["generate", str(bundle), "--n", "4", "--backend", "openvino", "--device", device,
-                                 "--out", str(tmp_path / "g.png")])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            str(bundle),
+            "--n",
+            "4",
+            "--backend",
+            "openvino",
+            "--device",
+            device,
+            "--out",
+            str(tmp_path / "g.png"),
+        ],
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"OpenVINO device {device} is not available" in result.output and not (tmp_path / "g.png").exists()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"backend": "openvino", "device": "TPU"}, "device must be one of CPU, GPU, NPU, AUTO"),
-    ({"backend": "openvino", "device": 0}, "device must be one of"),
-    ({"backend": "onnx", "device": "CPU"}, "device applies to the openvino backend, not onnx"),
-    ({"backend": "openvino", "providers": ["CPUExecutionProvider"]}, "providers apply to the onnx backend"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"backend": "openvino", "device": "TPU"}, "device must be one of CPU, GPU, NPU, AUTO"),
+        ({"backend": "openvino", "device": 0}, "device must be one of"),
+        ({"backend": "onnx", "device": "CPU"}, "device applies to the openvino backend, not onnx"),
+        ({"backend": "openvino", "providers": ["CPUExecutionProvider"]}, "providers apply to the onnx backend"),
+    ],
+)
 def test_bad_engine_options_are_input_errors(bundle, kwargs, message):
     with pytest.raises(InputError, match=message):
         runtime.load(bundle, **kwargs)
@@ -127,13 +145,19 @@ def test_a_graph_openvino_cannot_read_is_a_bundle_error():
 
 
 def test_validate_runs_openvino_against_the_stored_reference(bundle, tmp_path):
-    result = runner.invoke(app, ["validate", str(bundle), "--backend", "onnx", "--backend", "openvino",
-                                 "--json", str(tmp_path / "v.json")])
+    result = runner.invoke(
+        app, ["validate", str(bundle), "--backend", "onnx", "--backend", "openvino", "--json", str(tmp_path / "v.json")]
+    )
     assert result.exit_code == 0, result.output
     checks = json.loads((tmp_path / "v.json").read_text())["checks"]
     files = {c["file"] for c in checks}
-    assert {"decoder.onnx", "decoder.onnx (openvino)", "encoder.onnx (openvino)", "decoder.int8.onnx (openvino)",
-            "encoder+decoder (openvino, fp32)"} <= files
+    assert {
+        "decoder.onnx",
+        "decoder.onnx (openvino)",
+        "encoder.onnx (openvino)",
+        "decoder.int8.onnx (openvino)",
+        "encoder+decoder (openvino, fp32)",
+    } <= files
     assert not any(f.endswith(".tflite") for f in files)
     for c in checks:
         if c["file"] in ("decoder.onnx (openvino)", "encoder.onnx (openvino)") and c["metric"] == "max_abs":
@@ -145,8 +169,19 @@ def test_validate_runs_openvino_against_the_stored_reference(bundle, tmp_path):
 def test_validate_runs_openvino_against_fresh_keras(bundle, request, tmp_path):
     pytest.importorskip("tensorflow")
     trained_run = request.getfixturevalue("trained_run")
-    result = runner.invoke(app, ["validate", str(bundle), "--keras", str(trained_run), "--backend", "openvino",
-                                 "--json", str(tmp_path / "v.json")])
+    result = runner.invoke(
+        app,
+        [
+            "validate",
+            str(bundle),
+            "--keras",
+            str(trained_run),
+            "--backend",
+            "openvino",
+            "--json",
+            str(tmp_path / "v.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     checks = json.loads((tmp_path / "v.json").read_text())["checks"]
     assert checks and all(c["file"].endswith("(openvino)") or "openvino" in c["file"] for c in checks)
@@ -166,4 +201,4 @@ def test_bench_has_openvino_rows_for_every_onnx_decoder(bundle):
         measure(row, open_decoder, latents, 0.01, file)  # the real engine, timed briefly
         assert all(row.images_per_s[b] > 0 for b in (1, 64, 256)) and row.latency_p50_ms > 0
         assert row.settings["performance_hint"] == "LATENCY" and row.settings["device"] == "CPU"
-        assert row.file == rows["onnxruntime" + name[len("OpenVINO"):]][2].name
+        assert row.file == rows["onnxruntime" + name[len("OpenVINO") :]][2].name

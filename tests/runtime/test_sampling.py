@@ -7,15 +7,16 @@ import math
 
 import numpy as np
 import pytest
-from vaedge.runtime.sampling import prior_eps
 
 from vaedge.errors import InputError
+from vaedge.runtime.sampling import prior_eps
 
 M64 = 2**64 - 1
 
 
 def reference_eps(seed: int, count: int) -> list[float]:
     """docs/eps-stream.md, word by word, in Python integers and math (no numpy)."""
+
     def word(k):
         x = (seed + (k + 1) * 0x9E3779B97F4A7C15) & M64
         x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64

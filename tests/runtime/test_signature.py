@@ -26,10 +26,12 @@ def keypair(folder, name):
 
     key = ec.generate_private_key(ec.SECP256R1())
     private, public = folder / f"{name}.pem", folder / f"{name}.pub.pem"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return private, public
 
 
@@ -48,7 +50,9 @@ def test_signed_bundle_verifies_and_generates(signed, tmp_path, reliability):
     assert (target / "vaedge.sig").is_file()
     images = runtime.load(target, public_key=public).sample(4, seed=0)
     np.testing.assert_array_equal(images, runtime.load(target).sample(4, seed=0))  # unsigned use still works
-    result = runner.invoke(app, ["generate", str(target), "--n", "4", "--out", str(tmp_path / "s.png"), "--public-key", str(public)])
+    result = runner.invoke(
+        app, ["generate", str(target), "--n", "4", "--out", str(tmp_path / "s.png"), "--public-key", str(public)]
+    )
     assert result.exit_code == 0, result.output
     reliability("authenticity: signed bundle, right public key", "loads and generates")
 
@@ -69,8 +73,12 @@ def test_wrong_key_unsigned_and_resealed_edits_are_refused(signed, bundle, tmp_p
         runtime.load(target, public_key=public)
     out = tmp_path / "never.png"
     result = runner.invoke(app, ["generate", str(target), "--n", "4", "--out", str(out), "--public-key", str(public)])
-    assert result.exit_code == 1 and result.output.count("\n") == 1 and "vaedge.sig" in result.output and not out.exists()
-    reliability("authenticity: wrong key, unsigned bundle, edited and re-sealed manifest", "SignatureError naming the file")
+    assert (
+        result.exit_code == 1 and result.output.count("\n") == 1 and "vaedge.sig" in result.output and not out.exists()
+    )
+    reliability(
+        "authenticity: wrong key, unsigned bundle, edited and re-sealed manifest", "SignatureError naming the file"
+    )
 
 
 def test_a_private_key_is_not_a_public_key(signed, reliability):

@@ -9,12 +9,12 @@ import shutil
 import numpy as np
 import pytest
 from typer.testing import CliRunner
-from vaedge.runtime.boards import BOARDS, boards_that_fit
-from vaedge.runtime.manifest import read_manifest
 
 from vaedge import runtime
 from vaedge.cli import app
 from vaedge.errors import BundleError
+from vaedge.runtime.boards import BOARDS, boards_that_fit
+from vaedge.runtime.manifest import read_manifest
 
 pytest.importorskip("tflite_micro")
 
@@ -33,8 +33,23 @@ def test_generate_on_tflm_matches_litert_within_one_output_step(micro_bundle):
 
 
 def test_validate_and_generate_from_the_cli_on_tflm(micro_bundle, tmp_path):
-    result = CliRunner().invoke(app, ["generate", str(micro_bundle), "--backend", "tflm", "--precision", "int8",
-                                      "--n", "2", "--seed", "0", "--out", str(tmp_path / "grid.png")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            str(micro_bundle),
+            "--backend",
+            "tflm",
+            "--precision",
+            "int8",
+            "--n",
+            "2",
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path / "grid.png"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "grid.png").stat().st_size > 0
     result = CliRunner().invoke(app, ["validate", str(micro_bundle), "--backend", "tflm"])
@@ -63,6 +78,11 @@ def test_info_shows_each_micro_graph_with_the_boards_it_fits(micro_bundle):
         assert (row["arena_bytes"], row["flash_bytes"]) == (micro[role].arena_bytes, micro[role].flash_bytes)
         fits = [b for b in BOARDS if b.ram >= row["arena_bytes"] and b.flash >= row["flash_bytes"]]
         assert row["fits"] == [b.short for b in fits]
-    assert [b.short for b in boards_that_fit(200 * 1024, 900 * 1024)] == ["nRF52840", "RP2040", "STM32F746", "Apollo3",
-                                                                            "ESP32-S3"]
+    assert [b.short for b in boards_that_fit(200 * 1024, 900 * 1024)] == [
+        "nRF52840",
+        "RP2040",
+        "STM32F746",
+        "Apollo3",
+        "ESP32-S3",
+    ]
     assert boards_that_fit(600 * 1024, 100) == []

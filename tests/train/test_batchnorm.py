@@ -39,8 +39,9 @@ def keras_population_statistics(vae, images: np.ndarray, config: TrainConfig) ->
 
 
 def stored_statistics(vae) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(np.asarray(layer.moving_mean), np.asarray(layer.moving_variance))
-            for layer in batchnorm.batchnorm_layers(vae)]
+    return [
+        (np.asarray(layer.moving_mean), np.asarray(layer.moving_variance)) for layer in batchnorm.batchnorm_layers(vae)
+    ]
 
 
 def assert_population_statistics(vae, images, config):
@@ -62,9 +63,12 @@ def test_kept_model_stores_population_statistics(trained_run):
     vae = keras.saving.load_model(checkpoint_model(trained_run, metrics["best_epoch"]))
     encoder = keras.saving.load_model(trained_run / "encoder.keras")
     decoder = keras.saving.load_model(trained_run / "decoder.keras")
-    exported = [(np.asarray(layer.moving_mean), np.asarray(layer.moving_variance))
-                for model in (encoder, decoder) for layer in model.layers
-                if isinstance(layer, keras.layers.BatchNormalization)]
+    exported = [
+        (np.asarray(layer.moving_mean), np.asarray(layer.moving_variance))
+        for model in (encoder, decoder)
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     for (mean, variance), (kept_mean, kept_variance) in zip(exported, stored_statistics(vae)):
         assert np.array_equal(mean, kept_mean) and np.array_equal(variance, kept_variance)
     assert_population_statistics(vae, images, config)
@@ -96,8 +100,15 @@ def test_recalibration_is_repeatable_and_sums_split_over_workers(trained_run):
     whole = stored_statistics(vae)
     halves = []
     for rank in (0, 1):
-        batchnorm.recalibrate(vae, images, config.bn_stats_images, config.batch_size, config.seed, share=(rank, 2),
-                              all_reduce=lambda totals: halves.append(totals) or totals)
+        batchnorm.recalibrate(
+            vae,
+            images,
+            config.bn_stats_images,
+            config.batch_size,
+            config.seed,
+            share=(rank, 2),
+            all_reduce=lambda totals: halves.append(totals) or totals,
+        )
     batchnorm.set_statistics(vae, [a + b for a, b in zip(*halves)])
     assert used == 640 and halves[0][0][2, 0] > halves[1][0][2, 0] > 0
     for (mean, variance), (want_mean, want_variance) in zip(stored_statistics(vae), whole):
@@ -110,7 +121,9 @@ def test_zero_images_keeps_the_moving_averages_and_says_so():
     from vaedge.errors import TrainingError
     from vaedge.train.run import batchnorm_used
 
-    assert batchnorm_used(TrainConfig(bn_stats_images=0), 100) == {"statistics": "Keras moving averages (momentum 0.99)"}
+    assert batchnorm_used(TrainConfig(bn_stats_images=0), 100) == {
+        "statistics": "Keras moving averages (momentum 0.99)"
+    }
     assert batchnorm_used(TrainConfig(bn_stats_images=4096), 1000)["images"] == 1000
     with pytest.raises(TrainingError, match="bn_stats_images must be >= 0"):
         TrainConfig(bn_stats_images=-1).validate()

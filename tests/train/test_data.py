@@ -10,8 +10,8 @@ from PIL import Image
 
 from vaedge.errors import DataError
 from vaedge.io import datasets as datasets_module
-from vaedge.train.data import load_dataset
 from vaedge.io.idx import IMAGES_MAGIC
+from vaedge.train.data import load_dataset
 
 
 def write_idx(path, array, magic=IMAGES_MAGIC, gz=True, cut=0):
@@ -62,8 +62,11 @@ def test_idx_folder_plain_files_and_limit(tmp_path):
 
 def test_npz_uint8_and_float(tmp_path):
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "u8.npz", x_train=rng.integers(0, 256, (30, 16, 16, 3), dtype=np.uint8),
-             x_test=rng.integers(0, 256, (5, 16, 16, 3), dtype=np.uint8))
+    np.savez(
+        tmp_path / "u8.npz",
+        x_train=rng.integers(0, 256, (30, 16, 16, 3), dtype=np.uint8),
+        x_test=rng.integers(0, 256, (5, 16, 16, 3), dtype=np.uint8),
+    )
     ds = load_dataset(str(tmp_path / "u8.npz"))
     assert ds.image_shape == (16, 16, 3) and ds.x_train.max() <= 1.0
     np.savez(tmp_path / "f.npz", x_train=rng.random((30, 16, 16)), x_test=rng.random((5, 16, 16)))
@@ -120,8 +123,11 @@ def _bad_dataset(case: str, root):
         return root, broken
     npz = root / f"{case}.npz"
     if case == "bad_shape":
-        np.savez(npz, x_train=rng.integers(0, 256, (4, 30, 30), dtype=np.uint8),
-                 x_test=rng.integers(0, 256, (2, 30, 30), dtype=np.uint8))
+        np.savez(
+            npz,
+            x_train=rng.integers(0, 256, (4, 30, 30), dtype=np.uint8),
+            x_test=rng.integers(0, 256, (2, 30, 30), dtype=np.uint8),
+        )
     elif case == "npz_missing_key":
         np.savez(npz, x_train=images.astype(np.uint8))
     elif case == "npz_float_range":

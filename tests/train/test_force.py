@@ -24,7 +24,9 @@ def test_force_refuses_a_folder_vaedge_did_not_make(tmp_path, fashion_mnist_dir,
     (mine / "holiday.jpg").write_bytes(b"precious")
     result = runner.invoke(app, [*train_args(fashion_mnist_dir, mine), "--force"])
     assert result.exit_code == 1 and "is not a run made by vaedge" in result.output, result.output
-    assert sorted(p.name for p in mine.iterdir()) == ["holiday.jpg"] and (mine / "holiday.jpg").read_bytes() == b"precious"
+    assert (
+        sorted(p.name for p in mine.iterdir()) == ["holiday.jpg"] and (mine / "holiday.jpg").read_bytes() == b"precious"
+    )
     reliability("data loss: train --force on a folder of the user's own files", "refused, every file intact")
 
 
@@ -54,13 +56,20 @@ def test_forced_run_replaces_a_run_whole(trained_run, tmp_path, fashion_mnist_di
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
-@pytest.mark.parametrize("file, content, message", [
-    ("train_config.json", "{nope", "not valid JSON"),
-    ("train_config.json", json.dumps({"data": "x", "latent_dim": True, "epochs": "ten"}), "latent_dim is true, expected a int"),
-    ("train_config.json", "[1, 2]", "expected a JSON object"),
-    ("metrics.json", "{nope", "not valid JSON"),
-    ("metrics.json", json.dumps({"test_neg_elbo": "low"}), "numeric"),
-])
+@pytest.mark.parametrize(
+    "file, content, message",
+    [
+        ("train_config.json", "{nope", "not valid JSON"),
+        (
+            "train_config.json",
+            json.dumps({"data": "x", "latent_dim": True, "epochs": "ten"}),
+            "latent_dim is true, expected a int",
+        ),
+        ("train_config.json", "[1, 2]", "expected a JSON object"),
+        ("metrics.json", "{nope", "not valid JSON"),
+        ("metrics.json", json.dumps({"test_neg_elbo": "low"}), "numeric"),
+    ],
+)
 def test_corrupt_run_files_are_one_line(trained_run, tmp_path, file, content, message, reliability):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)

@@ -18,11 +18,7 @@ pytestmark = pytest.mark.reliability
 
 
 def one_line(result) -> bool:
-    return (
-        result.exit_code == 1
-        and result.output.count("\n") == 1
-        and "Traceback" not in result.output
-    )
+    return result.exit_code == 1 and result.output.count("\n") == 1 and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(
@@ -50,9 +46,7 @@ def one_line(result) -> bool:
         ("--image-size", "30 30"),
     ],
 )
-def test_train_numbers_at_their_extremes(
-    tmp_path, fashion_mnist_dir, option, value, reliability
-):
+def test_train_numbers_at_their_extremes(tmp_path, fashion_mnist_dir, option, value, reliability):
     out = tmp_path / "run"
     result = runner.invoke(
         app,
@@ -118,9 +112,7 @@ def test_peer_timeout_extremes(tmp_path, value, monkeypatch, reliability):
     ],
 )
 def test_bench_numbers_at_their_extremes(bundle, tmp_path, args, reliability):
-    result = runner.invoke(
-        app, ["bench", str(bundle), "--json", str(tmp_path / "b.json"), *args]
-    )
+    result = runner.invoke(app, ["bench", str(bundle), "--json", str(tmp_path / "b.json"), *args])
     assert one_line(result) and not (tmp_path / "b.json").exists(), result.output
     reliability(
         "bad input: bench --threads, --seconds out of range (inf, nan, huge)",
@@ -173,48 +165,28 @@ def _lambda(config):
 
 
 TAMPER = {
-    "history not JSON": lambda run, last: (last / "history.json").write_text(
-        "{not json"
-    ),
-    "history NaN": lambda run, last: (last / "history.json").write_text(
-        '{"loss": [NaN, 1.0]}'
-    ),
-    "history wrong length": lambda run, last: (last / "history.json").write_text(
-        '{"loss": [1.0]}'
-    ),
+    "history not JSON": lambda run, last: (last / "history.json").write_text("{not json"),
+    "history NaN": lambda run, last: (last / "history.json").write_text('{"loss": [NaN, 1.0]}'),
+    "history wrong length": lambda run, last: (last / "history.json").write_text('{"loss": [1.0]}'),
     "history a list": lambda run, last: (last / "history.json").write_text("[1, 2]"),
     "checkpoint swapped for the encoder": lambda run, last: shutil.copy(
         run.parent / "encoder.keras", last / "vae.keras"
     ),
-    "checkpoint not a zip": lambda run, last: (last / "vae.keras").write_bytes(
-        b"PK\x03\x04garbage"
-    ),
-    "checkpoint naming os.system": lambda run, last: rewrite_keras_config(
-        last / "vae.keras", _callable
-    ),
-    "checkpoint holding a Lambda": lambda run, last: rewrite_keras_config(
-        last / "vae.keras", _lambda
-    ),
+    "checkpoint not a zip": lambda run, last: (last / "vae.keras").write_bytes(b"PK\x03\x04garbage"),
+    "checkpoint naming os.system": lambda run, last: rewrite_keras_config(last / "vae.keras", _callable),
+    "checkpoint holding a Lambda": lambda run, last: rewrite_keras_config(last / "vae.keras", _lambda),
     "checkpoint of latent dim 10^8": lambda run, last: rewrite_keras_config(
         last / "vae.keras", lambda c: c["config"].update(latent_dim=100_000_000)
     ),
-    "config latent dim 10^8": lambda run, last: _edit_config(
-        run, latent_dim=100_000_000
-    ),
+    "config latent dim 10^8": lambda run, last: _edit_config(run, latent_dim=100_000_000),
     "config seed -1": lambda run, last: _edit_config(run, seed=-1),
     "config epochs as text": lambda run, last: _edit_config(run, epochs="3"),
     "config image_size text": lambda run, last: _edit_config(run, image_size="abc"),
-    "config image_shape huge": lambda run, last: _edit_config(
-        run, image_shape=[10**9, 28, 1]
-    ),
-    "config learning rate 1e308": lambda run, last: _edit_config(
-        run, learning_rate=1e308
-    ),
+    "config image_shape huge": lambda run, last: _edit_config(run, image_shape=[10**9, 28, 1]),
+    "config learning rate 1e308": lambda run, last: _edit_config(run, learning_rate=1e308),
     "config limit float": lambda run, last: _edit_config(run, limit=2.5),
     "config 5000-digit int": lambda run, last: (run / "train_config.json").write_text(
-        (run / "train_config.json")
-        .read_text()
-        .replace('"epochs": 2', '"epochs": ' + "9" * 5000)
+        (run / "train_config.json").read_text().replace('"epochs": 2', '"epochs": ' + "9" * 5000)
     ),
 }
 
@@ -226,24 +198,21 @@ def _edit_config(run, **fields):
 
 
 @pytest.mark.parametrize("tamper", list(TAMPER))
-def test_tampered_run_directories_are_one_line(
-    trained_run, tmp_path, tamper, reliability
-):
+def test_tampered_run_directories_are_one_line(trained_run, tmp_path, tamper, reliability):
     run, last = resumable(trained_run, tmp_path)
     shutil.copy(trained_run / "encoder.keras", tmp_path / "encoder.keras")
     TAMPER[tamper](run, last)
     result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--quiet"])
     assert one_line(result), (tamper, result.output, result.exception)
     assert not (run / "metrics.json").exists()
-    reliability(
-        f"tampered run dir for --resume: {tamper}", "one line, nothing loaded or run"
-    )
+    reliability(f"tampered run dir for --resume: {tamper}", "one line, nothing loaded or run")
 
 
 def test_limit_applies_before_resizing(monkeypatch, reliability):
     """`--image-size 112 112 --limit 64` on a source that returns every image (the Keras download):
     only 64 training images are converted and resized, not 60 000."""
     import numpy as np
+
     from vaedge.train import data
 
     arrays = {
@@ -258,15 +227,9 @@ def test_limit_applies_before_resizing(monkeypatch, reliability):
         lambda name, limit: ("keras.datasets.fashion_mnist", dict(arrays)),
     )
     seen, real_fit = [], data._fit
-    monkeypatch.setattr(
-        data, "_fit", lambda x, *args: seen.append(len(x)) or real_fit(x, *args)
-    )
+    monkeypatch.setattr(data, "_fit", lambda x, *args: seen.append(len(x)) or real_fit(x, *args))
     dataset = data.load_dataset("fashion_mnist", image_size=(112, 112), limit=64)
-    assert (
-        dataset.x_train.shape == (64, 112, 112, 1)
-        and len(dataset.y_train) == 64
-        and seen == [64, 100]
-    )
+    assert dataset.x_train.shape == (64, 112, 112, 1) and len(dataset.y_train) == 64 and seen == [64, 100]
     reliability(
         "memory: --image-size with --limit on a whole downloaded dataset",
         "only the kept images resized",
@@ -279,14 +242,8 @@ def test_generate_memory_check_counts_the_real_peak(bundle, tmp_path, reliabilit
     from vaedge.runtime.inputs import MEMORY_BYTES
 
     n = (MEMORY_BYTES // 2) // 3 // (28 * 28 * 4)
-    result = runner.invoke(
-        app, ["generate", str(bundle), "--n", str(n), "--out", str(tmp_path / "x.png")]
-    )
-    assert (
-        one_line(result)
-        and "GiB" in result.output
-        and not (tmp_path / "x.png").exists()
-    ), result.output
+    result = runner.invoke(app, ["generate", str(bundle), "--n", str(n), "--out", str(tmp_path / "x.png")])
+    assert one_line(result) and "GiB" in result.output and not (tmp_path / "x.png").exists(), result.output
     reliability(
         "memory: generate --n whose grid and PNG would not fit",
         "refused before decoding",

@@ -30,13 +30,18 @@ print(json.dumps({"history": history, "bn_moved": moved}))
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_trains_under_the_jax_backend(tmp_path, fashion_mnist_dir):
-    from vaedge.train.data import load_dataset
-
     import numpy as np
 
+    from vaedge.train.data import load_dataset
+
     np.savez(tmp_path / "x.npz", x=load_dataset(str(fashion_mnist_dir), limit=2048).x_train)
-    result = subprocess.run([sys.executable, "-c", TRAIN_UNDER_JAX, str(tmp_path / "x.npz")], capture_output=True,
-                            text=True, timeout=600, env={**os.environ, "KERAS_BACKEND": "jax"})
+    result = subprocess.run(
+        [sys.executable, "-c", TRAIN_UNDER_JAX, str(tmp_path / "x.npz")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     loss = report["history"]["loss"]

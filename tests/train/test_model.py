@@ -25,8 +25,9 @@ def test_losses_match_numpy_reference():
     reconstruction = rng.random((5, 28, 28, 1)).astype(np.float32)
     z_mean = rng.normal(size=(5, 3)).astype(np.float32)
     z_log_var = rng.normal(size=(5, 3)).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(reconstruction_loss(image, reconstruction)),
-                               numpy_bce_sum(image, reconstruction), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(reconstruction_loss(image, reconstruction)), numpy_bce_sum(image, reconstruction), rtol=1e-5
+    )
     np.testing.assert_allclose(np.asarray(kl_loss(z_mean, z_log_var)), numpy_kl(z_mean, z_log_var), rtol=1e-5)
     # KL is summed over latent dims (the course averaged it): the zero point is exact.
     assert np.asarray(kl_loss(np.zeros((2, 4), "float32"), np.zeros((2, 4), "float32"))).tolist() == [0.0, 0.0]

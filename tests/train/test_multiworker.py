@@ -32,7 +32,9 @@ def free_ports(n: int) -> list[int]:
 
 
 def tf_config(ports: list[int], index: int) -> str:
-    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}})
+    return json.dumps(
+        {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}}
+    )
 
 
 def worker_env(tmp: Path, config: str | None) -> dict:
@@ -46,9 +48,16 @@ def worker_env(tmp: Path, config: str | None) -> dict:
 def run_cluster(tmp: Path, args_for: list[list[str]], timeout: float = 420) -> list[subprocess.CompletedProcess]:
     """Start one `vaedge train --strategy multiworker` per argument list at once; wait for all."""
     ports = free_ports(len(args_for))
-    procs = [subprocess.Popen([*VAEDGE, "train", *args, "--quiet", "--peer-timeout", "120"],
-                              env=worker_env(tmp, tf_config(ports, i)), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for i, args in enumerate(args_for)]
+    procs = [
+        subprocess.Popen(
+            [*VAEDGE, "train", *args, "--quiet", "--peer-timeout", "120"],
+            env=worker_env(tmp, tf_config(ports, i)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, args in enumerate(args_for)
+    ]
     results = []
     try:
         for proc in procs:
@@ -68,7 +77,9 @@ def cluster_run(tmp_path_factory, fashion_mnist_dir):
     root = tmp_path_factory.mktemp("multiworker")
     (root / "tmp").mkdir()
     common = ["--data", str(fashion_mnist_dir), "--epochs", "2", "--limit", "2048", "--strategy", "multiworker"]
-    results = run_cluster(root / "tmp", [[*common, "--out", str(root / "run0")], [*common, "--out", str(root / "run1")]])
+    results = run_cluster(
+        root / "tmp", [[*common, "--out", str(root / "run0")], [*common, "--out", str(root / "run1")]]
+    )
     return root, results
 
 
@@ -86,11 +97,18 @@ def test_two_workers_train_one_run_that_exports(cluster_run, tmp_path):
     assert all(math.isfinite(v) for values in metrics["history"].values() for v in values)
     assert math.isfinite(metrics["test_neg_elbo"]) and 0 < metrics["test_neg_elbo"] < 560
     config = json.loads((run / "train_config.json").read_text())
-    assert config["strategy"] == "multiworker" and config["used"]["batchnorm"]["workers"] == "sums and counts all-reduced"
+    assert (
+        config["strategy"] == "multiworker" and config["used"]["batchnorm"]["workers"] == "sums and counts all-reduced"
+    )
 
     bundle = tmp_path / "bundle"
-    exported = subprocess.run([*VAEDGE, "export", str(run), "--out", str(bundle)], capture_output=True, text=True,
-                              env=worker_env(tmp_path, None), timeout=600)
+    exported = subprocess.run(
+        [*VAEDGE, "export", str(run), "--out", str(bundle)],
+        capture_output=True,
+        text=True,
+        env=worker_env(tmp_path, None),
+        timeout=600,
+    )
     assert exported.returncode == 0, exported.stderr[-2000:]
     assert (bundle / "vaedge.json").is_file()
 
@@ -123,8 +141,10 @@ def test_cluster_resumes_from_the_chiefs_last_checkpoint(cluster_run, fashion_mn
         (run / name).unlink()
     epoch1 = json.loads((run / "checkpoints" / "epoch-0001" / "history.json").read_text())
     # worker 1 has no copy of the run: it resumes with the chief's config and weights
-    resumed = run_cluster(root / "tmp", [["--resume", "--out", str(run)],
-                                         ["--resume", "--strategy", "multiworker", "--out", str(root / "absent")]])
+    resumed = run_cluster(
+        root / "tmp",
+        [["--resume", "--out", str(run)], ["--resume", "--strategy", "multiworker", "--out", str(root / "absent")]],
+    )
     assert [r.returncode for r in resumed] == [0, 0], [r.stderr[-2000:] for r in resumed]
     assert not (root / "absent").exists()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -139,10 +159,14 @@ def test_cluster_resumes_from_the_chiefs_last_checkpoint(cluster_run, fashion_mn
         (None, "needs TF_CONFIG"),
         ("{not json", "not valid JSON"),
         ('["worker"]', "must be a JSON object"),
-        ('{"cluster":{"worker":["127.0.0.1:1","127.0.0.1:2"]},"task":{"type":"worker","index":2}}',
-         'task index 2 is outside the cluster: "worker" has 2 task(s), indices 0..1'),
-        ('{"cluster":{"worker":["127.0.0.1"]},"task":{"type":"ps","index":"0"}}',
-         'cluster "worker"[0] = "127.0.0.1" is not "host:port"; task type "ps" is not a job of the cluster'),
+        (
+            '{"cluster":{"worker":["127.0.0.1:1","127.0.0.1:2"]},"task":{"type":"worker","index":2}}',
+            'task index 2 is outside the cluster: "worker" has 2 task(s), indices 0..1',
+        ),
+        (
+            '{"cluster":{"worker":["127.0.0.1"]},"task":{"type":"ps","index":"0"}}',
+            'cluster "worker"[0] = "127.0.0.1" is not "host:port"; task type "ps" is not a job of the cluster',
+        ),
     ],
 )
 def test_parse_tf_config_names_every_problem(raw, expected):
@@ -159,9 +183,28 @@ def test_parse_tf_config_accepts_a_worker():
 def _one_worker(tmp_path, fashion_mnist_dir, config: str | None, timeout: float = 180, peer_timeout: str = "120"):
     out = tmp_path / "run"
     result = subprocess.run(
-        [*VAEDGE, "train", "--data", str(fashion_mnist_dir), "--epochs", "1", "--limit", "256", "--quiet",
-         "--strategy", "multiworker", "--peer-timeout", peer_timeout, "--out", str(out)],
-        env=worker_env(tmp_path, config), capture_output=True, text=True, timeout=timeout)
+        [
+            *VAEDGE,
+            "train",
+            "--data",
+            str(fashion_mnist_dir),
+            "--epochs",
+            "1",
+            "--limit",
+            "256",
+            "--quiet",
+            "--strategy",
+            "multiworker",
+            "--peer-timeout",
+            peer_timeout,
+            "--out",
+            str(out),
+        ],
+        env=worker_env(tmp_path, config),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-2000:]
@@ -174,8 +217,10 @@ def _one_worker(tmp_path, fashion_mnist_dir, config: str | None, timeout: float 
     [
         (None, "needs TF_CONFIG"),
         ('{"cluster": {"worker": ["127.0.0.1:1"]', "TF_CONFIG is not valid JSON"),
-        ('{"cluster":{"worker":["127.0.0.1:1","127.0.0.1:2"]},"task":{"type":"worker","index":5}}',
-         'task index 5 is outside the cluster: "worker" has 2 task(s), indices 0..1'),
+        (
+            '{"cluster":{"worker":["127.0.0.1:1","127.0.0.1:2"]},"task":{"type":"worker","index":5}}',
+            'task index 5 is outside the cluster: "worker" has 2 task(s), indices 0..1',
+        ),
     ],
 )
 def test_bad_cluster_is_one_line(tmp_path, fashion_mnist_dir, config, expected):

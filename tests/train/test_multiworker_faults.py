@@ -56,9 +56,7 @@ def test_sigkill_one_worker_then_resume(tmp_path, fashion_mnist_dir, reliability
         for i, out in enumerate(outs)
     ]
     try:
-        assert wait_for(
-            lambda: (outs[0] / "checkpoints" / "epoch-0001").is_dir(), timeout=420
-        ), "no first epoch"
+        assert wait_for(lambda: (outs[0] / "checkpoints" / "epoch-0001").is_dir(), timeout=420), "no first epoch"
         time.sleep(1.0)  # into the second epoch
         procs[1].send_signal(signal.SIGKILL)
         procs[1].wait()
@@ -87,6 +85,4 @@ def test_sigkill_one_worker_then_resume(tmp_path, fashion_mnist_dir, reliability
     assert all(r.returncode == 0 for r in results), [r.stderr[-1500:] for r in results]
     assert all((outs[0] / name).is_file() for name in FINAL_FILES)
     assert waited < 300
-    reliability(
-        "distributed: --resume on both workers after the SIGKILL", "the run finishes"
-    )
+    reliability("distributed: --resume on both workers after the SIGKILL", "the run finishes")

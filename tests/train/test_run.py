@@ -60,8 +60,21 @@ def test_resume_refuses_config_options(tmp_path):
 @pytest.mark.reliability
 def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, fashion_mnist_dir, reliability):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "vaedge", "train", "--data", str(fashion_mnist_dir), "--epochs", "3",
-           "--limit", "1024", "--quiet", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vaedge",
+        "train",
+        "--data",
+        str(fashion_mnist_dir),
+        "--epochs",
+        "3",
+        "--limit",
+        "1024",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     while last_checkpoint(out) is None and proc.poll() is None and time.monotonic() < deadline:
@@ -70,14 +83,22 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, fashion_m
     proc.wait()
     killed_at = last_checkpoint(out)
     assert killed_at is not None and killed_at[0] < 3 and not (out / "metrics.json").exists()
-    resumed = subprocess.run([sys.executable, "-m", "vaedge", "train", "--resume", "--quiet", "--out", str(out)],
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "vaedge", "train", "--resume", "--quiet", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 3 and len(metrics["history"]["loss"]) == 3
     assert TrainConfig.load(out).epochs == 3 and last_checkpoint(out)[0] == 3
-    again = subprocess.run([sys.executable, "-m", "vaedge", "train", "--resume", "--out", str(out)],
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "vaedge", "train", "--resume", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 1 and "already finished all 3 epochs" in again.stderr
     reliability("train: SIGKILL right after the first checkpoint, then --resume", "finished all epochs")
 
@@ -106,8 +127,13 @@ print("replicas", made[0].num_replicas_in_sync)
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path, fashion_mnist_dir):
-    result = subprocess.run([sys.executable, "-c", MIRRORED, str(fashion_mnist_dir), str(tmp_path / "m")],
-                            capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(fashion_mnist_dir), str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2" in result.stdout
     assert math.isfinite(json.loads((tmp_path / "m" / "metrics.json").read_text())["test_neg_elbo"])
@@ -115,8 +141,10 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, fashion_mnist_dir):
 
 def test_help_lists_commands_and_missing_extra_names_the_fix(tmp_path):
     assert "train" in runner.invoke(app, ["--help"]).output
-    blocked = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
-               "sys.argv = ['vaedge', 'train', '--out', sys.argv[1]]; from vaedge.cli import main; main()")
+    blocked = (
+        "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+        "sys.argv = ['vaedge', 'train', '--out', sys.argv[1]]; from vaedge.cli import main; main()"
+    )
     result = subprocess.run([sys.executable, "-c", blocked, str(tmp_path / "r")], capture_output=True, text=True)
     assert result.returncode == 1 and "pip install -e '.[train]'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -29,8 +29,15 @@ def test_best_epoch_and_early_stop_read_only_the_history():
 
 def test_run_keeps_its_best_epoch_and_stops_early(tmp_path, fashion_mnist_dir):
     # A learning rate this high makes held-out loss climb after the first epochs: a real best < last.
-    config = TrainConfig(data=str(fashion_mnist_dir), epochs=6, limit=512, batch_size=64, learning_rate=0.01,
-                         lr_schedule="constant", early_stop=2)
+    config = TrainConfig(
+        data=str(fashion_mnist_dir),
+        epochs=6,
+        limit=512,
+        batch_size=64,
+        learning_rate=0.01,
+        lr_schedule="constant",
+        early_stop=2,
+    )
     run = train(config, tmp_path / "r", verbose=0)
     metrics = json.loads((run / "metrics.json").read_text())
     val = metrics["history"]["val_loss"]

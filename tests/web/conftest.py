@@ -29,8 +29,10 @@ def ort_web_dir() -> Path | None:
         return path
     if given and os.environ.get("CI") == "true":
         pytest.fail(f"VAEDGE_ORT_WEB_DIR={given} lacks {', '.join(ort.FILES)}")
-    pytest.skip(f"onnxruntime-web not installed at {path}: npm install onnxruntime-web@{ort.VERSION} "
-                "(see .ci/run) or set VAEDGE_ORT_WEB_DIR to its dist/ folder")
+    pytest.skip(
+        f"onnxruntime-web not installed at {path}: npm install onnxruntime-web@{ort.VERSION} "
+        "(see .ci/run) or set VAEDGE_ORT_WEB_DIR to its dist/ folder"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -51,17 +53,33 @@ def chromium() -> Path:
 def site(tmp_path_factory, bundle, ort_dist, fashion_mnist_dir) -> Path:
     """`vaedge web BUNDLE --out SITE --ort-web DIR --data FASHION-MNIST`, run as a real process."""
     out = tmp_path_factory.mktemp("web") / "site"
-    done = subprocess.run([*VAEDGE, "web", str(bundle), "--out", str(out), "--ort-web", str(ort_dist),
-                           "--data", str(fashion_mnist_dir), "--examples", str(HELD_OUT)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            *VAEDGE,
+            "web",
+            str(bundle),
+            "--out",
+            str(out),
+            "--ort-web",
+            str(ort_dist),
+            "--data",
+            str(fashion_mnist_dir),
+            "--examples",
+            str(HELD_OUT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return out
 
 
 def start_server(site: Path) -> tuple[subprocess.Popen, str]:
     """`vaedge web SITE --serve --port 0` as a real process, and the URL it printed."""
-    server = subprocess.Popen([*VAEDGE, "web", str(site), "--serve", "--port", "0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [*VAEDGE, "web", str(site), "--serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     line = server.stdout.readline()
     match = re.search(r"http://127\.0\.0\.1:\d+/", line)
     if not match:
@@ -107,8 +125,9 @@ def open_page(browser, url: str) -> Page:
     page.on("pageerror", lambda error: console.append(("pageerror", str(error))))
     page.on("request", lambda request: requests.append(request.url))
     page.goto(url)
-    page.wait_for_function("document.body.dataset.rendered === 'true' || !document.getElementById('error').hidden",
-                           timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_function(
+        "document.body.dataset.rendered === 'true' || !document.getElementById('error').hidden", timeout=LOAD_TIMEOUT_MS
+    )
     return Page(page, console, requests)
 
 

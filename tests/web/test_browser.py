@@ -12,14 +12,17 @@ import onnxruntime
 import pytest
 from PIL import Image
 
+from tests.web.conftest import open_page
 from vaedge.io.idx import read_idx_directory
 from vaedge.web import ort
 
-from tests.web.conftest import open_page
-
-DECODE_JS = "async (z) => { const r = await window.vaedge.decode(z); return {shape: r.shape, data: Array.from(r.data)}; }"
+DECODE_JS = (
+    "async (z) => { const r = await window.vaedge.decode(z); return {shape: r.shape, data: Array.from(r.data)}; }"
+)
 ENCODE_JS = "async ([shape, data]) => window.vaedge.encode({shape, data})"
-REJECTED_JS = "async ([call, arg]) => window.vaedge[call](arg).then(() => 'resolved', (error) => 'rejected: ' + error.message)"
+REJECTED_JS = (
+    "async ([call, arg]) => window.vaedge[call](arg).then(() => 'resolved', (error) => 'rejected: ' + error.message)"
+)
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +61,11 @@ def test_without_isolation_the_page_says_single_thread(browser, site):
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
     class Plain(SimpleHTTPRequestHandler):  # no COOP/COEP: no SharedArrayBuffer, so no threads
-        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
-                          ".wasm": "application/wasm"}
+        extensions_map = {
+            **SimpleHTTPRequestHandler.extensions_map,
+            ".mjs": "text/javascript",
+            ".wasm": "application/wasm",
+        }
 
         def log_message(self, *args):
             pass
@@ -94,15 +100,18 @@ def test_encode_matches_onnxruntime(loaded, site, held_out):
     assert np.abs(np.asarray(result["z_log_var"]) - z_log_var).max() <= 1e-4
 
 
-@pytest.mark.parametrize("call, arg, message", [
-    ("decode", [[0.5]], "z[0] has 1 numbers, expected 2"),
-    ("decode", [], "expected an array of 1.."),
-    ("decode", "z", "expected an array of 1.."),
-    ("decode", [[0, None], [1e9, 0]], "z[0][1] is null"),
-    ("encode", {"shape": [1, 28, 28], "data": [0] * 784}, "images.shape is [1,28,28]"),
-    ("encode", {"shape": [1, 28, 28, 1], "data": [0] * 10}, "images.data has 10 numbers, expected 784"),
-    ("encode", {"shape": [1, 28, 28, 1], "data": [2] * 784}, "expected a number in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "call, arg, message",
+    [
+        ("decode", [[0.5]], "z[0] has 1 numbers, expected 2"),
+        ("decode", [], "expected an array of 1.."),
+        ("decode", "z", "expected an array of 1.."),
+        ("decode", [[0, None], [1e9, 0]], "z[0][1] is null"),
+        ("encode", {"shape": [1, 28, 28], "data": [0] * 784}, "images.shape is [1,28,28]"),
+        ("encode", {"shape": [1, 28, 28, 1], "data": [0] * 10}, "images.data has 10 numbers, expected 784"),
+        ("encode", {"shape": [1, 28, 28, 1], "data": [2] * 784}, "expected a number in [0, 1]"),
+    ],
+)
 def test_bad_input_rejects_the_promise(loaded, call, arg, message):
     outcome = loaded.page.evaluate(REJECTED_JS, [call, arg])
     assert outcome.startswith("rejected: ") and message in outcome
@@ -113,7 +122,9 @@ def test_latent_map_and_sample_grid_render(loaded):
     for selector in ("#grid", "#map", "#lerp", "#preview"):
         pixels = np.asarray(Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("L"), np.float32)
         # decoded tiles (grey levels) between black padding, whatever the model learned
-        assert pixels.std() > 5 and (pixels > 20).mean() > 0.3 and len(np.unique(pixels)) >= 4, f"{selector} looks blank"
+        assert pixels.std() > 5 and (pixels > 20).mean() > 0.3 and len(np.unique(pixels)) >= 4, (
+            f"{selector} looks blank"
+        )
     before = page.locator("#preview").screenshot()
     page.locator("#map").scroll_into_view_if_needed()
     box = page.locator("#map").bounding_box()
@@ -152,8 +163,12 @@ def test_offline_site_fetches_and_names_nothing_outside(loaded, site):
 
 
 def test_serve_prints_url_and_sends_isolation_headers(served):
-    for name, kind in (("", "text/html"), ("ort/ort-wasm-simd-threaded.wasm", "application/wasm"),
-                       ("ort/ort-wasm-simd-threaded.mjs", "text/javascript"), ("app.js", "text/javascript")):
+    for name, kind in (
+        ("", "text/html"),
+        ("ort/ort-wasm-simd-threaded.wasm", "application/wasm"),
+        ("ort/ort-wasm-simd-threaded.mjs", "text/javascript"),
+        ("app.js", "text/javascript"),
+    ):
         with urllib.request.urlopen(served + name, timeout=10) as response:
             assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
             assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
@@ -163,8 +178,8 @@ def test_serve_prints_url_and_sends_isolation_headers(served):
 def test_cdn_site_checks_integrity(browser, bundle, ort_dist, tmp_path):
     """Without --ort-web the page takes onnxruntime-web from the CDN; here the CDN is answered from the
     npm files (this machine has no other network), and a changed byte must stop the page."""
-    from vaedge.web.site import build_site
     from tests.web.conftest import start_server
+    from vaedge.web.site import build_site
 
     site = build_site(bundle, tmp_path / "cdn-site")
     assert not (site / "ort").exists() and ort.SRI[ort.SCRIPT] in (site / "index.html").read_text()
@@ -191,5 +206,12 @@ def _from_npm(route, dist: Path, tamper: bool):
     if tamper and name == ort.MODULE:
         body = body.replace(b"function", b"function ", 1)
     kind = {".wasm": "application/wasm"}.get(Path(name).suffix, "text/javascript")
-    route.fulfill(status=200, body=body, headers={"Content-Type": kind, "Access-Control-Allow-Origin": "*",
-                                                  "Cross-Origin-Resource-Policy": "cross-origin"})
+    route.fulfill(
+        status=200,
+        body=body,
+        headers={
+            "Content-Type": kind,
+            "Access-Control-Allow-Origin": "*",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        },
+    )

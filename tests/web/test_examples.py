@@ -36,7 +36,12 @@ def test_default_examples_are_the_bundles_parity_images(bundle, tmp_path):
 def test_bad_data_fails_in_one_line(bundle, tmp_path):
     (tmp_path / "notes.npz").write_text("not an npz")
     for args in (["--data", str(tmp_path / "notes.npz")], ["--data", str(tmp_path / "nothing")], ["--examples", "0"]):
-        done = subprocess.run([*VAEDGE, "web", str(bundle), "--out", str(tmp_path / "site"), *args],
-                              check=False, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [*VAEDGE, "web", str(bundle), "--out", str(tmp_path / "site"), *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
         assert not (tmp_path / "site").exists()

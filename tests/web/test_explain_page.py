@@ -76,8 +76,25 @@ def test_sampled_dots_decode_like_python(page, generator):
 
 def test_seed_gives_the_same_eps_as_vaedge_generate(page, bundle, tmp_path):
     arrays = tmp_path / "g.npz"
-    done = subprocess.run([*VAEDGE, "generate", str(bundle), "--n", "16", "--seed", "5", "--out", str(tmp_path / "g.png"),
-                           "--npy", str(arrays)], check=False, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            *VAEDGE,
+            "generate",
+            str(bundle),
+            "--n",
+            "16",
+            "--seed",
+            "5",
+            "--out",
+            str(tmp_path / "g.png"),
+            "--npy",
+            str(arrays),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     generated = np.load(arrays)
     page.fill("#seed", "5")

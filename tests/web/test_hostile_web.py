@@ -47,9 +47,7 @@ def served(tmp_path):
     os.symlink("/etc/passwd", site / "passwd")
     os.symlink(outside, site / "linked")
     os.symlink(outside / "sub", site / "ort" / "deeper")
-    os.symlink(
-        "index.html", site / "alias.html"
-    )  # inside the site, still a link: not followed
+    os.symlink("index.html", site / "alias.html")  # inside the site, still a link: not followed
     os.mkfifo(site / "fifo.js")
     proc = subprocess.Popen(
         [*VAEDGE, "web", str(site), "--serve", "--port", "0"],
@@ -109,21 +107,14 @@ def test_server_never_follows_links_or_odd_urls_out_of_the_site(served, reliabil
     assert raw_get(port, b"/ort")[0] == 301
     for target in LINKS:
         status, body = raw_get(port, target)
-        assert (
-            status in (301, 404)
-            and SECRET not in body
-            and b"root:" not in body
-            and b"page" not in body
-        ), target
+        assert status in (301, 404) and SECRET not in body and b"root:" not in body and b"page" not in body, target
         reliability(
             "server: a symlink (to a file or a folder, in or out of the site), FIFO or folder",
             "404, nothing served",
         )
     for target in ODD:
         status, body = raw_get(port, target)
-        assert (
-            status in (400, 404, 414) and SECRET not in body and b"root:" not in body
-        ), (target, status)
+        assert status in (400, 404, 414) and SECRET not in body and b"root:" not in body, (target, status)
         reliability(
             "server: odd URL (NUL, lone surrogate, bad UTF-8, .. encodings, very long, escapes)",
             "400/404, no traceback",
@@ -146,14 +137,8 @@ def test_port_out_of_range_is_one_line(tmp_path, port, reliability):
         text=True,
         timeout=60,
     )
-    assert (
-        result.returncode != 0
-        and "Traceback" not in result.stderr
-        and "port" in result.stderr
-    ), result.stderr
-    reliability(
-        "bad input: web --serve --port outside 0..65535", "one line, nothing served"
-    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "port" in result.stderr, result.stderr
+    reliability("bad input: web --serve --port outside 0..65535", "one line, nothing served")
 
 
 def test_force_over_a_site_holding_the_bundle_is_refused(bundle, tmp_path, reliability):
@@ -177,14 +162,8 @@ def test_force_over_a_site_holding_the_bundle_is_refused(bundle, tmp_path, relia
             text=True,
             timeout=120,
         )
-        assert (
-            result.returncode == 1
-            and "overlaps" in result.stderr
-            and result.stderr.count("\n") == 1
-        ), result.stderr
-        assert sorted(p.name for p in inner.iterdir()) == sorted(
-            p.name for p in Path(bundle).iterdir()
-        )
+        assert result.returncode == 1 and "overlaps" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+        assert sorted(p.name for p in inner.iterdir()) == sorted(p.name for p in Path(bundle).iterdir())
     reliability(
         "data loss: web --force --out SITE where the bundle lives in SITE",
         "refused, the bundle intact",

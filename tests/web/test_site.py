@@ -8,11 +8,10 @@ import subprocess
 
 import pytest
 
+from tests.web.conftest import VAEDGE
 from vaedge.errors import BundleError, InputError, OutputError
 from vaedge.web import ort
 from vaedge.web.site import MARKER, build_site, is_site
-
-from tests.web.conftest import VAEDGE
 
 
 def test_embedded_integrity_hashes_match_the_npm_package(ort_dist):

@@ -12,12 +12,11 @@ import onnxruntime
 import pytest
 from PIL import Image
 
-from vaedge.errors import InputError
-from vaedge.web.site import MARKER, build_site
-
 from tests.web.conftest import VAEDGE, open_page, start_server
 from tests.web.test_browser import DECODE_JS, ENCODE_JS, REJECTED_JS
 from tests.web.wide_bundle import LATENT, ORDER, make_wide_bundle
+from vaedge.errors import InputError
+from vaedge.web.site import MARKER, build_site
 
 SET_SLIDER_JS = """([dim, value]) => {
   const input = document.querySelector(`#sliders input[data-dim="${dim}"]`);
@@ -26,7 +25,9 @@ SET_SLIDER_JS = """([dim, value]) => {
   input.dispatchEvent(new Event("change"));
 }"""
 DRAWS_JS = "(() => Number(document.getElementById('map').dataset.draws || 0))"
-SLIDERS_JS = "() => Array.from(document.querySelectorAll('#sliders input'), (i) => [Number(i.dataset.dim), Number(i.value)])"
+SLIDERS_JS = (
+    "() => Array.from(document.querySelectorAll('#sliders input'), (i) => [Number(i.dataset.dim), Number(i.value)])"
+)
 
 
 def session(path):
@@ -41,8 +42,12 @@ def wide_bundle(tmp_path_factory):
 @pytest.fixture(scope="module")
 def wide_site(wide_bundle, ort_dist, tmp_path_factory):
     out = tmp_path_factory.mktemp("wide-site") / "site"
-    done = subprocess.run([*VAEDGE, "web", str(wide_bundle), "--out", str(out), "--ort-web", str(ort_dist)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*VAEDGE, "web", str(wide_bundle), "--out", str(out), "--ort-web", str(ort_dist)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return out
 
@@ -76,8 +81,10 @@ def test_reference_with_wrong_z_mean_is_refused(wide_bundle, tmp_path):
     np.savez(buffer, z_mean=np.zeros((8, 3), np.float32))
     (copy / "parity.npz").write_bytes(buffer.getvalue())
     raw = json.loads((wide_bundle / MANIFEST).read_text())
-    files = [f if f["role"] != "parity" else file_entry(copy, "parity.npz", role="parity", format="npz", precision="fp32")
-             for f in raw["files"]]
+    files = [
+        f if f["role"] != "parity" else file_entry(copy, "parity.npz", role="parity", format="npz", precision="fp32")
+        for f in raw["files"]
+    ]
     (copy / MANIFEST).write_text(json.dumps(build_manifest(raw["image"]["shape"], LATENT, files)))
     with pytest.raises(InputError, match=r"parity\.npz: z_mean is shape \(8, 3\), expected finite \(N >= 2, 4\)"):
         build_site(copy, tmp_path / "site")

@@ -40,14 +40,29 @@ def make_wide_bundle(root: Path, seed: int = 0) -> Path:
     latent = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", LATENT]) for n in ("z_mean", "z_log_var")]
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", *SHAPE])
     encoder = helper.make_graph(
-        [helper.make_node("Reshape", ["image", "flat"], ["x"]), helper.make_node("MatMul", ["x", "w"], ["xw"]),
-         helper.make_node("Add", ["xw", "b"], ["z_mean"]), helper.make_node("MatMul", ["x", "v"], ["z_log_var"])],
-        "encoder", [image], latent, [i for i in init if i.name in ("w", "b", "v", "flat")])
+        [
+            helper.make_node("Reshape", ["image", "flat"], ["x"]),
+            helper.make_node("MatMul", ["x", "w"], ["xw"]),
+            helper.make_node("Add", ["xw", "b"], ["z_mean"]),
+            helper.make_node("MatMul", ["x", "v"], ["z_log_var"]),
+        ],
+        "encoder",
+        [image],
+        latent,
+        [i for i in init if i.name in ("w", "b", "v", "flat")],
+    )
     decoder = helper.make_graph(
-        [helper.make_node("MatMul", ["z", "u"], ["zu"]), helper.make_node("Add", ["zu", "c"], ["logits"]),
-         helper.make_node("Sigmoid", ["logits"], ["pixels"]), helper.make_node("Reshape", ["pixels", "img"], ["image"])],
-        "decoder", [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", LATENT])], [image],
-        [i for i in init if i.name in ("u", "c", "img")])
+        [
+            helper.make_node("MatMul", ["z", "u"], ["zu"]),
+            helper.make_node("Add", ["zu", "c"], ["logits"]),
+            helper.make_node("Sigmoid", ["logits"], ["pixels"]),
+            helper.make_node("Reshape", ["pixels", "img"], ["image"]),
+        ],
+        "decoder",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", LATENT])],
+        [image],
+        [i for i in init if i.name in ("u", "c", "img")],
+    )
     for name, graph in (("encoder.onnx", encoder), ("decoder.onnx", decoder)):
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         model.ir_version = 8
@@ -62,8 +77,9 @@ def make_wide_bundle(root: Path, seed: int = 0) -> Path:
     files = []
     for role in ("encoder", "decoder"):
         inputs, outputs = tensor_specs(role, SHAPE, LATENT)
-        files.append(file_entry(root, f"{role}.onnx", role=role, format="onnx", precision="fp32",
-                                inputs=inputs, outputs=outputs))
+        files.append(
+            file_entry(root, f"{role}.onnx", role=role, format="onnx", precision="fp32", inputs=inputs, outputs=outputs)
+        )
     files.append(file_entry(root, "parity.npz", role="parity", format="npz", precision="fp32"))
     (root / MANIFEST).write_text(json.dumps(build_manifest(SHAPE, LATENT, files)))
     return root

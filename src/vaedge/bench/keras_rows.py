@@ -56,7 +56,9 @@ def keras_decoders(run: Path, threads: int | None = None):
             model = open_model(dynamic.read_bytes(), "tflite", dynamic.name, threads=threads)
             return lambda z: model.run({"z": z})["image"]
 
-        yield [(Row("Keras", variant="predict"), predict, file),
-               (Row("Keras", variant="direct call"), direct_call, file),
-               (Row("onnxruntime", variant="plain tf2onnx"), plain_tf2onnx, raw),
-               (Row("LiteRT", variant="dynamic batch, TF default"), dynamic_tflite, dynamic)]
+        yield [
+            (Row("Keras", variant="predict"), predict, file),
+            (Row("Keras", variant="direct call"), direct_call, file),
+            (Row("onnxruntime", variant="plain tf2onnx"), plain_tf2onnx, raw),
+            (Row("LiteRT", variant="dynamic batch, TF default"), dynamic_tflite, dynamic),
+        ]

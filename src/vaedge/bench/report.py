@@ -14,10 +14,22 @@ def _fmt(x: float, digits: int = 0) -> str:
 
 
 def table(results: dict) -> Table:
-    t = Table(title=f"decoder, {results['decoder_flops_per_image'] / 1e6:.2f} MFLOP/image; sgemm "
-                    f"{results['sgemm_gflops']:.0f} GFLOP/s -> roofline {results['roofline_images_per_s']:,.0f} img/s")
-    columns = ["variant", "img/s b=1", "img/s b=64", "img/s b=256", "p50 ms", "p99 ms", "x roofline", "x Keras call",
-               "KiB", "RSS +MiB"]
+    t = Table(
+        title=f"decoder, {results['decoder_flops_per_image'] / 1e6:.2f} MFLOP/image; sgemm "
+        f"{results['sgemm_gflops']:.0f} GFLOP/s -> roofline {results['roofline_images_per_s']:,.0f} img/s"
+    )
+    columns = [
+        "variant",
+        "img/s b=1",
+        "img/s b=64",
+        "img/s b=256",
+        "p50 ms",
+        "p99 ms",
+        "x roofline",
+        "x Keras call",
+        "KiB",
+        "RSS +MiB",
+    ]
     keras = any(math.isfinite(r["vs_keras_call"]) for r in results["rows"])
     if not keras:  # without --keras there is nothing to compare with: no column of dashes
         columns.remove("x Keras call")
@@ -25,9 +37,18 @@ def table(results: dict) -> Table:
         t.add_column(column, justify="left" if column == "variant" else "right")
     for r in results["rows"]:
         ips = {int(k): v for k, v in r["images_per_s"].items()}
-        cells = [r["name"], _fmt(ips[1]), _fmt(ips[64]), _fmt(ips[256]), _fmt(r["latency_p50_ms"], 3),
-                 _fmt(r["latency_p99_ms"], 3), _fmt(r["vs_roofline"], 2), _fmt(r["vs_keras_call"], 1),
-                 _fmt(r["size_bytes"] / 1024) if r["size_bytes"] else "–", _fmt(r["rss_delta_mb"], 1)]
+        cells = [
+            r["name"],
+            _fmt(ips[1]),
+            _fmt(ips[64]),
+            _fmt(ips[256]),
+            _fmt(r["latency_p50_ms"], 3),
+            _fmt(r["latency_p99_ms"], 3),
+            _fmt(r["vs_roofline"], 2),
+            _fmt(r["vs_keras_call"], 1),
+            _fmt(r["size_bytes"] / 1024) if r["size_bytes"] else "–",
+            _fmt(r["rss_delta_mb"], 1),
+        ]
         if not keras:
             del cells[7]
         t.add_row(*cells)

@@ -33,7 +33,9 @@ def bundle_rows(manifest: Manifest, threads: int | None):
                 continue  # e.g. TFLM runs the batch-1 graphs a microcontroller runs
             variant = "optimised" if f.format == "onnx" and f.precision == "fp32" else ""
             if f.format == "tflite":
-                variant = ("int8 I/O, " if f.quantization else "") + (f"fixed b{f.batch}" if f.batch else "dynamic batch")
+                variant = ("int8 I/O, " if f.quantization else "") + (
+                    f"fixed b{f.batch}" if f.batch else "dynamic batch"
+                )
             row = Row(backend.display, f.precision, variant, batch=f.batch)
 
             def open_decoder(f=f, backend=backend, row=row):
@@ -108,8 +110,10 @@ def bench(bundle: Path, keras_run: Path | None = None, seconds: float = 0.5, thr
     progress.step("cold start to a PNG, fresh processes")
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "cold.png"
-        runtime_cold = cold_start([sys.executable, "-m", "vaedge", "generate", str(bundle), "--n", "64",
-                                   "--seed", "0", "--out", str(png)], png)
+        runtime_cold = cold_start(
+            [sys.executable, "-m", "vaedge", "generate", str(bundle), "--n", "64", "--seed", "0", "--out", str(png)],
+            png,
+        )
         keras_cold = float("nan")
         if keras_run is not None:
             from vaedge.bench.keras_rows import KERAS_COLD_START
@@ -124,8 +128,11 @@ def bench(bundle: Path, keras_run: Path | None = None, seconds: float = 0.5, thr
         "roofline_images_per_s": roofline,
         "rows": [{"name": r.name, **asdict(r)} for r in rows],
         "keras_predict_batch1_p50_ms": keras_predict.latency_p50_ms if keras_predict else float("nan"),
-        "cold_start_s": {"runtime_generate": runtime_cold, "keras_script": keras_cold,
-                         "speedup": keras_cold / runtime_cold},
+        "cold_start_s": {
+            "runtime_generate": runtime_cold,
+            "keras_script": keras_cold,
+            "speedup": keras_cold / runtime_cold,
+        },
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "settings": {"seconds_per_measurement": seconds, "threads": threads},
     }

@@ -83,8 +83,9 @@ def latency(decode, latent_dim: int, seconds: float) -> tuple[float, float]:
     return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
 
 
-def measure(row: Row, open_decoder, latents: np.ndarray, seconds: float, file: Path | None = None,
-            batches=BATCHES) -> Row:
+def measure(
+    row: Row, open_decoder, latents: np.ndarray, seconds: float, file: Path | None = None, batches=BATCHES
+) -> Row:
     """Open a decoder (`open_decoder() -> decode(z)`) and time it into `row`; RSS growth is what it holds."""
     gc.collect()
     before = rss_mb()

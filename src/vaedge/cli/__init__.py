@@ -10,8 +10,24 @@ import importlib
 
 import typer
 
-COMMANDS = ("train", "export", "validate", "generate", "reconstruct", "interpolate", "manifold", "encode", "info",
-            "bench", "evaluate", "sign", "web", "explain", "clusters", "micro")  # each is vaedge.cli.<name>.<name>
+COMMANDS = (
+    "train",
+    "export",
+    "validate",
+    "generate",
+    "reconstruct",
+    "interpolate",
+    "manifold",
+    "encode",
+    "info",
+    "bench",
+    "evaluate",
+    "sign",
+    "web",
+    "explain",
+    "clusters",
+    "micro",
+)  # each is vaedge.cli.<name>.<name>
 HELP = "Train a Keras VAE, export it to ONNX/TFLite, and generate images on device."
 
 
@@ -21,8 +37,9 @@ def root() -> None:
 
 def make_app(commands=COMMANDS) -> typer.Typer:
     """A typer app with `commands` (names from COMMANDS), each imported now."""
-    made = typer.Typer(name="vaedge", help=HELP, no_args_is_help=True, add_completion=False,
-                       pretty_exceptions_enable=False)
+    made = typer.Typer(
+        name="vaedge", help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+    )
     for name in commands:
         made.command(name)(getattr(importlib.import_module(f"vaedge.cli.{name}"), name))
     made.callback()(root)

@@ -18,7 +18,9 @@ MAX_SECONDS = 3600.0  # per measurement
 @with_options("threads")
 def bench(
     bundle: Path = BUNDLE,
-    keras: Optional[Path] = typer.Option(None, "--keras", help="Run directory: adds Keras predict/call and plain tf2onnx."),
+    keras: Optional[Path] = typer.Option(
+        None, "--keras", help="Run directory: adds Keras predict/call and plain tf2onnx."
+    ),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write every figure as JSON."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG bar chart."),
     seconds: float = typer.Option(0.5, help="Seconds per throughput/latency measurement."),

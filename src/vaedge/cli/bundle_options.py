@@ -18,14 +18,33 @@ import typer
 
 BUNDLE = typer.Argument(..., help="Bundle directory written by `vaedge export`.", metavar="BUNDLE")
 RUNTIME_OPTIONS = {
-    "backend": (str, typer.Option("auto", help="auto (per batch size, the installed engine measured fastest here; "
-                                  "`vaedge info` shows the pick), onnx (onnxruntime), tflite (LiteRT), openvino "
-                                  "(OpenVINO on the ONNX files) or tflm (TensorFlow Lite Micro on the batch-1 graphs).")),
-    "provider": (Optional[list[str]], typer.Option(None, help="onnxruntime execution provider; repeat for a fallback list (default: best available).")),
+    "backend": (
+        str,
+        typer.Option(
+            "auto",
+            help="auto (per batch size, the installed engine measured fastest here; "
+            "`vaedge info` shows the pick), onnx (onnxruntime), tflite (LiteRT), openvino "
+            "(OpenVINO on the ONNX files) or tflm (TensorFlow Lite Micro on the batch-1 graphs).",
+        ),
+    ),
+    "provider": (
+        Optional[list[str]],
+        typer.Option(
+            None, help="onnxruntime execution provider; repeat for a fallback list (default: best available)."
+        ),
+    ),
     "precision": (str, typer.Option("fp32", help="fp32, fp16 or int8 (as exported).")),
     "threads": (Optional[int], typer.Option(None, help="Intra-op threads (default: the engine decides).")),
-    "device": (Optional[str], typer.Option(None, help="OpenVINO device for --backend openvino: CPU, GPU, NPU or AUTO (default CPU).")),
-    "public_key": (Optional[Path], typer.Option(None, "--public-key", help="PEM public key: refuse the bundle unless its signature verifies with it.")),
+    "device": (
+        Optional[str],
+        typer.Option(None, help="OpenVINO device for --backend openvino: CPU, GPU, NPU or AUTO (default CPU)."),
+    ),
+    "public_key": (
+        Optional[Path],
+        typer.Option(
+            None, "--public-key", help="PEM public key: refuse the bundle unless its signature verifies with it."
+        ),
+    ),
 }
 
 
@@ -36,8 +55,15 @@ def with_options(*names: str, replace: str | None = None, make=None):
     def decorate(command):
         signature = inspect.signature(command, eval_str=True)
         kept = [p for p in signature.parameters.values() if p.name != replace and p.name not in names]
-        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=RUNTIME_OPTIONS[name][1],
-                                   annotation=RUNTIME_OPTIONS[name][0]) for name in names]
+        added = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=RUNTIME_OPTIONS[name][1],
+                annotation=RUNTIME_OPTIONS[name][0],
+            )
+            for name in names
+        ]
 
         @functools.wraps(command)
         def wrapper(**kwargs):
@@ -56,12 +82,26 @@ def with_options(*names: str, replace: str | None = None, make=None):
     return decorate
 
 
-def open_bundle(arguments: dict, backend: str, provider: Optional[list[str]], precision: str, threads: Optional[int],
-                device: Optional[str], public_key: Optional[Path]):
+def open_bundle(
+    arguments: dict,
+    backend: str,
+    provider: Optional[list[str]],
+    precision: str,
+    threads: Optional[int],
+    device: Optional[str],
+    public_key: Optional[Path],
+):
     from vaedge.runtime import load
 
-    return load(arguments["bundle"], backend=backend, providers=provider or None, precision=precision, threads=threads,
-                public_key=public_key, device=device)
+    return load(
+        arguments["bundle"],
+        backend=backend,
+        providers=provider or None,
+        precision=precision,
+        threads=threads,
+        public_key=public_key,
+        device=device,
+    )
 
 
 def with_generator(command):

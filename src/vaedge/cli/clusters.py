@@ -30,5 +30,7 @@ def clusters(
     check_target(out)
     held_out = read_held_out(data, generator.image_shape, limit)
     path = write_clusters(generator, held_out, out)
-    typer.echo(f"{describe(path)}: z_mean of {len(held_out.images)} held-out images"
-               + ("" if held_out.labels is not None else " (unlabelled)"))
+    typer.echo(
+        f"{describe(path)}: z_mean of {len(held_out.images)} held-out images"
+        + ("" if held_out.labels is not None else " (unlabelled)")
+    )

@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from vaedge.cli.bundle_options import BUNDLE, with_generator
-from vaedge.io.files import describe
 from vaedge.cli.errors import reported
+from vaedge.io.files import describe
 
 
 @reported
@@ -27,7 +27,10 @@ def encode(
 
     pixels, names = read_images(images, generator.image_shape, limit)
     z_mean, z_log_var = generator.encode(pixels)
-    rows = [{"image": describe(name), "z_mean": m.tolist(), "z_log_var": v.tolist()} for name, m, v in zip(names, z_mean, z_log_var)]
+    rows = [
+        {"image": describe(name), "z_mean": m.tolist(), "z_log_var": v.tolist()}
+        for name, m, v in zip(names, z_mean, z_log_var)
+    ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -36,5 +39,7 @@ def encode(
 
     table = Table("image", "z_mean", "z_log_var")
     for row in rows:
-        table.add_row(row["image"], " ".join(f"{x:+.3f}" for x in row["z_mean"]), " ".join(f"{x:+.3f}" for x in row["z_log_var"]))
+        table.add_row(
+            row["image"], " ".join(f"{x:+.3f}" for x in row["z_mean"]), " ".join(f"{x:+.3f}" for x in row["z_log_var"])
+        )
     Console(markup=False, highlight=False).print(table)

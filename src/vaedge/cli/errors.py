@@ -56,7 +56,9 @@ def reported(command):
         except ModuleNotFoundError as exc:
             root = (exc.name or "").split(".")[0]
             if root in EXTRAS:
-                raise fail(f"`vaedge {command.__name__}` needs {root}, which is not installed: {EXTRAS[root]}") from None
+                raise fail(
+                    f"`vaedge {command.__name__}` needs {root}, which is not installed: {EXTRAS[root]}"
+                ) from None
             raise
         except OSError as exc:  # disk full, permission denied, missing path
             where = f"{describe(exc.filename)}: " if exc.filename else ""

@@ -16,12 +16,21 @@ from vaedge.io.files import describe
 @with_options("backend", "threads", "public_key")
 def evaluate(
     bundle: Path = BUNDLE,
-    data: Optional[str] = typer.Option(None, help="Test images: fashion_mnist, mnist, an IDX folder/file (t10k-* alone is enough) or an .npz (x_test alone is enough). Default: the dataset the bundle's manifest names."),
+    data: Optional[str] = typer.Option(
+        None,
+        help="Test images: fashion_mnist, mnist, an IDX folder/file (t10k-* alone is enough) or an .npz (x_test alone is enough). Default: the dataset the bundle's manifest names.",
+    ),
     k: int = typer.Option(100, help="Importance samples per image (IWAE); K=1 is the ELBO."),
     limit: int = typer.Option(500, help="At most this many test images."),
-    seed: int = typer.Option(0, help="Seed for eps (and binarisation); training's held-out figure uses its run's --seed."),
-    binarize: bool = typer.Option(False, help="Score stochastically binarised test images (fixed by --seed), as published MNIST likelihoods are."),
-    precision: Optional[list[str]] = typer.Option(None, help="Variants to evaluate (default: every one the bundle has)."),
+    seed: int = typer.Option(
+        0, help="Seed for eps (and binarisation); training's held-out figure uses its run's --seed."
+    ),
+    binarize: bool = typer.Option(
+        False, help="Score stochastically binarised test images (fixed by --seed), as published MNIST likelihoods are."
+    ),
+    precision: Optional[list[str]] = typer.Option(
+        None, help="Variants to evaluate (default: every one the bundle has)."
+    ),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
     *,
@@ -41,20 +50,26 @@ def evaluate(
     from vaedge.io import atomic
     from vaedge.io.datasets import read_test_split
     from vaedge.runtime import load
-    from vaedge.runtime.backends import backend as backend_row, installed_backends
-    from vaedge.runtime.evaluate import BINARIZED, LIKELIHOOD, evaluate as estimate
+    from vaedge.runtime.backends import backend as backend_row
+    from vaedge.runtime.backends import installed_backends
+    from vaedge.runtime.evaluate import BINARIZED, LIKELIHOOD
+    from vaedge.runtime.evaluate import evaluate as estimate
     from vaedge.runtime.manifest import read_manifest
 
     formats = {row.format for row in (installed_backends() if backend == "auto" else [backend_row(backend)])}
     if json_path is not None:
         atomic.check_file_target(json_path)
     manifest = read_manifest(bundle)
-    available = sorted({f.precision for f in manifest.files if f.role == "decoder" and f.format in formats},
-                       key=["fp32", "fp16", "int8"].index)
+    available = sorted(
+        {f.precision for f in manifest.files if f.role == "decoder" and f.format in formats},
+        key=["fp32", "fp16", "int8"].index,
+    )
     wanted = list(dict.fromkeys(precision or available))
     missing = [p for p in wanted if p not in available]
     if missing:
-        raise fail(f"{describe(bundle)}: no {', '.join(missing)} {backend} variant (has: {', '.join(available) or 'none'})")
+        raise fail(
+            f"{describe(bundle)}: no {', '.join(missing)} {backend} variant (has: {', '.join(available) or 'none'})"
+        )
     if data is None:
         data = manifest_dataset(manifest.raw)
         if data is None:
@@ -70,8 +85,14 @@ def evaluate(
         for variant in wanted:
             generator = load(bundle, backend=backend, precision=variant, threads=threads, public_key=public_key)
             task = progress.add_task(f"{variant}: {len(images)} images x K={k}", total=len(images) * k)
-            quality = estimate(generator, images, k=k, seed=seed, binarize=binarize,
-                               progress=lambda done, total: progress.update(task, completed=done))
+            quality = estimate(
+                generator,
+                images,
+                k=k,
+                seed=seed,
+                binarize=binarize,
+                progress=lambda done, total: progress.update(task, completed=done),
+            )
             results.append(quality)
     fp32 = next((q for q in results if q.precision == "fp32"), None)
     rows = []
@@ -88,16 +109,30 @@ def evaluate(
         table.add_column(column, justify="left" if column == "variant" else "right")
     for r in results:
         delta = "" if r["iwae_vs_fp32"] is None else f"{r['iwae_vs_fp32']:+.3f} ± {r['iwae_vs_fp32_stderr']:.3f}"
-        table.add_row(f"{r['file']} ({r['backend']} {r['precision']})", f"{r['neg_elbo']:.2f}", f"{r['iwae_nll']:.2f}",
-                      f"{r['iwae_stderr']:.2f}", delta)
+        table.add_row(
+            f"{r['file']} ({r['backend']} {r['precision']})",
+            f"{r['neg_elbo']:.2f}",
+            f"{r['iwae_nll']:.2f}",
+            f"{r['iwae_stderr']:.2f}",
+            delta,
+        )
     out = Console(markup=False, highlight=False)
     if not out.is_terminal:
         out = Console(markup=False, highlight=False, width=120)  # logs and pipes: one row per variant
     out.print(table)
     out.print(f"likelihood: {likelihood}")
     if json_path is not None:
-        atomic.write_json(json_path, {"bundle": str(bundle), "data": data, "likelihood": likelihood, "seed": seed,
-                                      "binarize": binarize, "variants": results})
+        atomic.write_json(
+            json_path,
+            {
+                "bundle": str(bundle),
+                "data": data,
+                "likelihood": likelihood,
+                "seed": seed,
+                "binarize": binarize,
+                "variants": results,
+            },
+        )
 
 
 def manifest_dataset(raw: dict) -> str | None:
@@ -107,4 +142,3 @@ def manifest_dataset(raw: dict) -> str | None:
         if isinstance(value, str) and value.strip():
             return value
     return None
-

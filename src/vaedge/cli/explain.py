@@ -21,8 +21,11 @@ def explain(
     samples: int = typer.Option(8, help="How many z = z_mean + sigma * eps to draw and decode (1..64)."),
     seed: int = typer.Option(0, help="Seed of the eps stream (the page's seed gives the same eps)."),
     polarity: str = typer.Option("auto", help="auto (invert a light-background image), as-is or invert."),
-    data: Path | None = typer.Option(None, help="Held-out images choosing the map's two dims when latent dim > 2 "
-                                      "(default: the bundle's parity.npz, as the page)."),
+    data: Path | None = typer.Option(
+        None,
+        help="Held-out images choosing the map's two dims when latent dim > 2 "
+        "(default: the bundle's parity.npz, as the page).",
+    ),
     generator=None,
 ) -> None:
     """Input -> the encoder's two heads (z_mean, z_log_var, sigma) -> q(z|x) on the latent map with
@@ -36,7 +39,9 @@ def explain(
         held_out = read_held_out(data, generator.image_shape, 1000)
     path, post, inverted = write_explain(generator, image, out, index, samples, seed, polarity, held_out)
     values = ", ".join(f"{v:+.3f}" for v in post.z_mean[:4])
-    typer.echo(f"{describe(path)}: z_mean [{values}{', ...' if len(post.z_mean) > 4 else ''}]"
-               + (" (input inverted: light background)" if inverted else ""))
+    typer.echo(
+        f"{describe(path)}: z_mean [{values}{', ...' if len(post.z_mean) > 4 else ''}]"
+        + (" (input inverted: light background)" if inverted else "")
+    )
     if post.far_from_prior():
         typer.echo("warning: z_mean lies far outside the prior N(0, I); is the image like the training data?", err=True)

@@ -7,9 +7,9 @@ from typing import Optional
 
 import typer
 
-from vaedge.io.files import describe
 from vaedge.cli.errors import reported
 from vaedge.export.config import ExportConfig
+from vaedge.io.files import describe
 
 
 @reported
@@ -24,11 +24,16 @@ def export(
     tflite_batch: list[int] = typer.Option([1, 64], help="Fixed batch of the TFLite graphs; repeat for several."),
     data: Optional[str] = typer.Option(None, help="Images for calibration and validation (default: the run's data)."),
     unsafe: bool = typer.Option(False, help="Allow Keras files with Lambda layers (runs their code)."),
-    micro: bool = typer.Option(False, help="Microcontroller graphs: the int8 batch-1 decoder rebuilt for TensorFlow "
-                                           "Lite Micro's memory, both graphs measured under TFLM (arena, flash, "
-                                           "parity) for `vaedge micro`."),
+    micro: bool = typer.Option(
+        False,
+        help="Microcontroller graphs: the int8 batch-1 decoder rebuilt for TensorFlow "
+        "Lite Micro's memory, both graphs measured under TFLM (arena, flash, "
+        "parity) for `vaedge micro`.",
+    ),
     force: bool = typer.Option(False, help="Replace an existing bundle vaedge made, whole, once the new one passed."),
-    sign_key: Optional[Path] = typer.Option(None, help="EC private key (PEM): sign the bundle (vaedge.sig) before publishing it."),
+    sign_key: Optional[Path] = typer.Option(
+        None, help="EC private key (PEM): sign the bundle (vaedge.sig) before publishing it."
+    ),
     verbose: bool = typer.Option(False, "--verbose", help="Show the full parity table and the converters' own output."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
 ) -> None:
@@ -45,8 +50,14 @@ def export(
         import_tensorflow()
         from vaedge.export.run import export as run_export
 
-        config = ExportConfig(precisions=list(precision), tflite=tflite, tflite_batches=list(tflite_batch), data=data,
-                              unsafe=unsafe, micro=micro)
+        config = ExportConfig(
+            precisions=list(precision),
+            tflite=tflite,
+            tflite_batches=list(tflite_batch),
+            data=data,
+            unsafe=unsafe,
+            micro=micro,
+        )
         if opset is not None:
             config.opset = opset
         with native_stderr_silenced():  # tf2onnx, the TFLite converter and LiteRT talk on stderr

@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 
 from vaedge.cli.bundle_options import BUNDLE, with_generator
-from vaedge.io.files import describe
 from vaedge.cli.errors import fail, reported
+from vaedge.io.files import describe
 
 
 @reported

@@ -12,19 +12,38 @@ from vaedge.cli.errors import fail, reported
 
 
 @reported
-def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-         precision: str = typer.Option("fp32", help="Show what --backend auto runs at this precision.")) -> None:
+def info(
+    bundle: Path = BUNDLE,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    precision: str = typer.Option("fp32", help="Show what --backend auto runs at this precision."),
+) -> None:
     """Image shape, latent dim, files with role/format/precision/size and whether each hash verifies, and the
     engine `--backend auto` runs for each batch size, with the img/s it measured per engine."""
     from vaedge.io.files import describe
     from vaedge.runtime.manifest import read_manifest, unlisted_files, verify_files
 
     manifest = read_manifest(bundle)
-    files = [{"path": f.path, "role": f.role, "format": f.format, "precision": f.precision, "size": f.size,
-              "verified": not verify_files(manifest, [f])} for f in manifest.files]
-    summary = {"bundle": str(bundle), "image_shape": list(manifest.image_shape), "latent_dim": manifest.latent_dim,
-               "sampling": manifest.sampling_formula, "metrics": manifest.metrics,
-               "files": files, "unlisted_files": unlisted_files(manifest), "micro": micro_rows(manifest)}
+    files = [
+        {
+            "path": f.path,
+            "role": f.role,
+            "format": f.format,
+            "precision": f.precision,
+            "size": f.size,
+            "verified": not verify_files(manifest, [f]),
+        }
+        for f in manifest.files
+    ]
+    summary = {
+        "bundle": str(bundle),
+        "image_shape": list(manifest.image_shape),
+        "latent_dim": manifest.latent_dim,
+        "sampling": manifest.sampling_formula,
+        "metrics": manifest.metrics,
+        "files": files,
+        "unlisted_files": unlisted_files(manifest),
+        "micro": micro_rows(manifest),
+    }
     if all(f["verified"] for f in files) and not summary["unlisted_files"]:
         summary["engine"] = auto_choice(bundle, precision)
     if as_json:
@@ -35,23 +54,33 @@ def info(bundle: Path = BUNDLE, as_json: bool = typer.Option(False, "--json", he
         from rich.text import Text
 
         console = Console(highlight=False, markup=False)
-        console.print(f"{describe(bundle)}: images {tuple(manifest.image_shape)} NHWC in [0, 1], latent dim {manifest.latent_dim}")
+        console.print(
+            f"{describe(bundle)}: images {tuple(manifest.image_shape)} NHWC in [0, 1], latent dim {manifest.latent_dim}"
+        )
         console.print(f"sampling on the host: {describe(str(summary['sampling']))}")
         table = Table("file", "role", "format", "precision", "bytes", "sha256")
         for f in files:
-            table.add_row(*(Text(str(f[k])) for k in ("path", "role", "format", "precision", "size")),
-                          Text("ok") if f["verified"] else Text("MISMATCH", style="red"))
+            table.add_row(
+                *(Text(str(f[k])) for k in ("path", "role", "format", "precision", "size")),
+                Text("ok") if f["verified"] else Text("MISMATCH", style="red"),
+            )
         console.print(table)
         if summary["micro"]:
             from vaedge.runtime.boards import BOARDS
 
             micro = Table("micro graph (TFLM)", "arena bytes", "flash bytes", "fits (RAM and flash)")
             for row in summary["micro"]:
-                micro.add_row(*(Text(str(row[k])) for k in ("file", "arena_bytes", "flash_bytes")),
-                              Text(", ".join(row["fits"]) or "none of the listed boards"))
+                micro.add_row(
+                    *(Text(str(row[k])) for k in ("file", "arena_bytes", "flash_bytes")),
+                    Text(", ".join(row["fits"]) or "none of the listed boards"),
+                )
             console.print(micro)
-            console.print("boards: " + "; ".join(
-                f"{b.short}: {b.name}, {b.ram // 1024} KiB RAM, {b.flash // 1024} KiB flash" for b in BOARDS))
+            console.print(
+                "boards: "
+                + "; ".join(
+                    f"{b.short}: {b.name}, {b.ram // 1024} KiB RAM, {b.flash // 1024} KiB flash" for b in BOARDS
+                )
+            )
         if "engine" in summary:
             console.print(f"engine: {summary['engine']['text']}")
     bad = [f["path"] for f in files if not f["verified"]] + summary["unlisted_files"]
@@ -63,9 +92,16 @@ def micro_rows(manifest) -> list[dict]:
     """Per micro graph: file, measured arena and flash, and the common boards it fits (runtime/boards.py)."""
     from vaedge.runtime.boards import boards_that_fit
 
-    return [{"role": role, "file": g.file, "arena_bytes": g.arena_bytes, "flash_bytes": g.flash_bytes,
-             "fits": [b.short for b in boards_that_fit(g.arena_bytes, g.flash_bytes)]}
-            for role, g in manifest.micro.items()]
+    return [
+        {
+            "role": role,
+            "file": g.file,
+            "arena_bytes": g.arena_bytes,
+            "flash_bytes": g.flash_bytes,
+            "fits": [b.short for b in boards_that_fit(g.arena_bytes, g.flash_bytes)],
+        }
+        for role, g in manifest.micro.items()
+    ]
 
 
 def auto_choice(bundle: Path, precision: str) -> dict:

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from vaedge.cli.bundle_options import BUNDLE, with_generator
-from vaedge.io.files import describe
 from vaedge.cli.errors import reported
+from vaedge.io.files import describe
 
 
 @reported

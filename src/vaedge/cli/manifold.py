@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from vaedge.cli.bundle_options import BUNDLE, with_generator
-from vaedge.io.files import describe
 from vaedge.cli.errors import reported
+from vaedge.io.files import describe
 
 
 @reported
@@ -19,7 +19,9 @@ def manifold(
     bundle: Path = BUNDLE,
     out: Path = typer.Option(..., "--out", help="Image to write: .png or .jpg."),
     size: int = typer.Option(20, help="Grid is size x size tiles (2..100)."),
-    data: Optional[list[Path]] = typer.Option(None, help="Images (files, IDX or .npz) choosing the two dims for latent dim > 2."),
+    data: Optional[list[Path]] = typer.Option(
+        None, help="Images (files, IDX or .npz) choosing the two dims for latent dim > 2."
+    ),
     limit: int = typer.Option(1000, help="At most this many images from --data."),
     generator=None,
 ) -> None:

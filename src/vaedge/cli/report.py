@@ -23,8 +23,15 @@ def checks_table(checks, title: str) -> Table:
     for c in checks:
         if c.metric in ("names", "shape"):
             continue
-        table.add_row(c.file, c.probe, c.tensor, c.metric, f"{c.value:.3g}",
-                      f"{'<=' if c.metric == 'max_abs' else '>='} {c.gate:g}", Text("yes", style="green") if c.passed else Text("NO", style="red"))
+        table.add_row(
+            c.file,
+            c.probe,
+            c.tensor,
+            c.metric,
+            f"{c.value:.3g}",
+            f"{'<=' if c.metric == 'max_abs' else '>='} {c.gate:g}",
+            Text("yes", style="green") if c.passed else Text("NO", style="red"),
+        )
     return table
 
 
@@ -36,14 +43,15 @@ def print_checks(checks, title: str, json_path: Path | None = None, table: bool 
             console = Console(width=140, markup=False, highlight=False)  # logs and pipes: one row per check
         console.print(checks_table(checks, title))
     if json_path is not None:
-        atomic.write_json(json_path, {"checks": [c.as_dict() for c in checks],
-                                      "passed": all(c.passed for c in checks)})
+        atomic.write_json(json_path, {"checks": [c.as_dict() for c in checks], "passed": all(c.passed for c in checks)})
 
 
 def _worst(checks):
     """The check closest to (or furthest past) its gate: max |diff| relative to its gate, or the lowest PSNR."""
+
     def margin(c):
         return c.value / c.gate if c.metric == "max_abs" else c.gate - c.value + 1.0
+
     failed = [c for c in checks if not c.passed]
     return max(failed or checks, key=margin)
 

@@ -18,8 +18,9 @@ def sign(
     bundle: Path = BUNDLE,
     key: Path = typer.Option(..., "--key", help="EC private key, PEM (e.g. openssl ecparam -name prime256v1 -genkey)."),
     password_env: Optional[str] = typer.Option(None, help="Environment variable holding the key's password."),
-    password_file: Optional[Path] = typer.Option(None, help="File whose first line is the key's password "
-                                                 "(never give a password on the command line)."),
+    password_file: Optional[Path] = typer.Option(
+        None, help="File whose first line is the key's password (never give a password on the command line)."
+    ),
 ) -> None:
     """Check the bundle's hashes, then write vaedge.sig covering every file; verify with --public-key."""
     from vaedge.runtime.manifest import check_files, read_manifest

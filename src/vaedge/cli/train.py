@@ -18,19 +18,33 @@ DEFAULTS = TrainConfig()  # the help shows the dataclass's defaults; options lef
 @reported
 def train(
     out: Path = typer.Option(..., "--out", help="Run directory to create (or continue with --resume)."),
-    data: Optional[str] = typer.Option(None, help=f"mnist, fashion_mnist, an IDX folder, an .npz or an image folder (default {DEFAULTS.data})."),
+    data: Optional[str] = typer.Option(
+        None, help=f"mnist, fashion_mnist, an IDX folder, an .npz or an image folder (default {DEFAULTS.data})."
+    ),
     epochs: Optional[int] = typer.Option(None, help=f"Passes over the training data (default {DEFAULTS.epochs})."),
     latent_dim: Optional[int] = typer.Option(None, help=f"Size of z (default {DEFAULTS.latent_dim})."),
     batch_size: Optional[int] = typer.Option(None, help=f"Images per step (default {DEFAULTS.batch_size})."),
-    learning_rate: Optional[float] = typer.Option(None, help=f"Adam learning rate at the start of the schedule (default {DEFAULTS.learning_rate:g})."),
-    seed: Optional[int] = typer.Option(None, help=f"Seeds weights, shuffling, eps and samples (default {DEFAULTS.seed})."),
+    learning_rate: Optional[float] = typer.Option(
+        None, help=f"Adam learning rate at the start of the schedule (default {DEFAULTS.learning_rate:g})."
+    ),
+    seed: Optional[int] = typer.Option(
+        None, help=f"Seeds weights, shuffling, eps and samples (default {DEFAULTS.seed})."
+    ),
     limit: Optional[int] = typer.Option(None, help="Use only the first N training images."),
     image_size: Optional[tuple[int, int]] = typer.Option(None, help="Resize images to H W (multiples of 4)."),
     channels: Optional[int] = typer.Option(None, help="1 (grayscale) or 3 (RGB)."),
-    mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision", help="bfloat16 compute on CPUs, float16 on GPUs; loss in float32."),
-    strategy: Optional[str] = typer.Option(None, help=f"default, mirrored (local GPUs) or multiworker (TF_CONFIG) (default {DEFAULTS.strategy})."),
-    jit_compile: Optional[bool] = typer.Option(None, "--jit-compile/--no-jit-compile", help="XLA-compile the train step (default: Keras decides)."),
-    lr_schedule: Optional[str] = typer.Option(None, help=f"cosine (decay to 0 over the epochs) or constant (default {DEFAULTS.lr_schedule})."),
+    mixed_precision: Optional[bool] = typer.Option(
+        None, "--mixed-precision", help="bfloat16 compute on CPUs, float16 on GPUs; loss in float32."
+    ),
+    strategy: Optional[str] = typer.Option(
+        None, help=f"default, mirrored (local GPUs) or multiworker (TF_CONFIG) (default {DEFAULTS.strategy})."
+    ),
+    jit_compile: Optional[bool] = typer.Option(
+        None, "--jit-compile/--no-jit-compile", help="XLA-compile the train step (default: Keras decides)."
+    ),
+    lr_schedule: Optional[str] = typer.Option(
+        None, help=f"cosine (decay to 0 over the epochs) or constant (default {DEFAULTS.lr_schedule})."
+    ),
     early_stop: Optional[int] = typer.Option(None, help="Stop after N epochs without a better held-out loss."),
     force: bool = typer.Option(False, help="Replace an existing run directory."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint and saved config."),
@@ -39,11 +53,20 @@ def train(
 ) -> None:
     """Train the VAE; writes encoder.keras, decoder.keras, train_config.json, metrics.json, samples.png."""
     given = {
-        "data": data, "epochs": epochs, "latent_dim": latent_dim, "batch_size": batch_size,
-        "learning_rate": learning_rate, "seed": seed, "limit": limit,
-        "image_size": list(image_size) if image_size else None, "channels": channels,
-        "mixed_precision": mixed_precision, "strategy": strategy, "jit_compile": jit_compile,
-        "lr_schedule": lr_schedule, "early_stop": early_stop,
+        "data": data,
+        "epochs": epochs,
+        "latent_dim": latent_dim,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "limit": limit,
+        "image_size": list(image_size) if image_size else None,
+        "channels": channels,
+        "mixed_precision": mixed_precision,
+        "strategy": strategy,
+        "jit_compile": jit_compile,
+        "lr_schedule": lr_schedule,
+        "early_stop": early_stop,
     }
     given = {k: v for k, v in given.items() if v is not None}
     from vaedge.train.cluster import wanted
@@ -52,7 +75,9 @@ def train(
     if resume and multiworker:  # a worker without the run resumes with the chief's config
         given.pop("strategy", None)
     if resume and given:
-        raise fail(f"--resume continues with {out}/train_config.json; drop {', '.join('--' + k.replace('_', '-') for k in given)}")
+        raise fail(
+            f"--resume continues with {out}/train_config.json; drop {', '.join('--' + k.replace('_', '-') for k in given)}"
+        )
     if resume and force:
         raise fail("--resume and --force contradict each other")
 
@@ -61,7 +86,8 @@ def train(
 
     check_data_path(data)  # a wrong path is reported now, not after TensorFlow's import
     if multiworker:  # the strategy must exist before anything else initialises TensorFlow
-        from vaedge.train import cluster as cluster_, distributed
+        from vaedge.train import cluster as cluster_
+        from vaedge.train import distributed
 
         strategy_, cluster = cluster_.start(peer_timeout)
     import_tensorflow()
@@ -70,8 +96,9 @@ def train(
 
     config = TrainConfig(**given)
     if multiworker:
-        run_dir = distributed.train(None if resume else config, out, cluster, strategy_, force=force, resume=resume,
-                                    verbose=0 if quiet else 1)
+        run_dir = distributed.train(
+            None if resume else config, out, cluster, strategy_, force=force, resume=resume, verbose=0 if quiet else 1
+        )
         if run_dir is None:
             typer.echo(describe(f"{cluster.name}: done; {cluster.chief} wrote the run"))
             return
@@ -107,7 +134,9 @@ def _end_progress_line(quiet: bool) -> None:
 def finished_line(run_dir: Path, metrics: dict) -> str:
     """The line `vaedge train` ends with: epochs run (singular for one), held-out figures, the epoch kept."""
     epochs = metrics["epochs"]
-    return (f"{describe(run_dir)}: {epochs} epoch{'' if epochs == 1 else 's'}, test negative ELBO "
-            f"{metrics['test_neg_elbo']:.2f} nats (reconstruction {metrics['test_reconstruction']:.2f} + KL "
-            f"{metrics['test_kl']:.2f}), kept epoch {metrics['best_epoch']} (last epoch "
-            f"{metrics['last_epoch_test_neg_elbo']:.2f})")
+    return (
+        f"{describe(run_dir)}: {epochs} epoch{'' if epochs == 1 else 's'}, test negative ELBO "
+        f"{metrics['test_neg_elbo']:.2f} nats (reconstruction {metrics['test_reconstruction']:.2f} + KL "
+        f"{metrics['test_kl']:.2f}), kept epoch {metrics['best_epoch']} (last epoch "
+        f"{metrics['last_epoch_test_neg_elbo']:.2f})"
+    )

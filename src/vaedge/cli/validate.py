@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from vaedge.io.files import describe
 from vaedge.cli.errors import reported
+from vaedge.io.files import describe
 
 
 @reported
@@ -21,8 +21,11 @@ def validate(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write every check as JSON to this file."),
     unsafe: bool = typer.Option(False, help="Allow Keras files with Lambda layers."),
     backend: Optional[list[str]] = typer.Option(
-        None, "--backend", help="Run the graphs on this backend: onnx, tflite or openvino; repeat for several "
-                                "(default: each file on its own engine, tflite only if LiteRT is installed)."),
+        None,
+        "--backend",
+        help="Run the graphs on this backend: onnx, tflite or openvino; repeat for several "
+        "(default: each file on its own engine, tflite only if LiteRT is installed).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", help="Print every check, not one line per file."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
 ) -> None:

@@ -17,14 +17,22 @@ from vaedge.io.files import describe
 def web(
     source: Path = typer.Argument(..., help="A bundle, or (with --serve) a site `vaedge web` made."),
     out: Optional[Path] = typer.Option(None, "--out", help="Site directory to create."),
-    ort_web: Optional[Path] = typer.Option(None, "--ort-web", help="dist/ folder of an onnxruntime-web npm install: "
-                                           "copy it into the site so nothing is fetched from the network."),
+    ort_web: Optional[Path] = typer.Option(
+        None,
+        "--ort-web",
+        help="dist/ folder of an onnxruntime-web npm install: "
+        "copy it into the site so nothing is fetched from the network.",
+    ),
     precision: list[str] = typer.Option(["fp32"], help="ONNX variants to include (first is the default); repeatable."),
     force: bool = typer.Option(False, help="Replace an existing site vaedge made."),
     serve: bool = typer.Option(False, "--serve", help="Serve the site on 127.0.0.1 (COOP/COEP headers) until Ctrl-C."),
     port: int = typer.Option(8000, help="Port for --serve (0: any free port)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Held-out images for the page (a dataset name, IDX "
-                                        "folder or .npz): its test split, with labels (default: the bundle's parity.npz)."),
+    data: Optional[Path] = typer.Option(
+        None,
+        "--data",
+        help="Held-out images for the page (a dataset name, IDX "
+        "folder or .npz): its test split, with labels (default: the bundle's parity.npz).",
+    ),
     examples: int = typer.Option(64, help="How many held-out images the site keeps (1..1000)."),
 ) -> None:
     """Write a static site that samples, decodes and reconstructs with the bundle in the browser."""
@@ -47,8 +55,15 @@ def web(
 
         held_out = read_held_out(data, read_manifest(source).image_shape, examples)
     with tempfile.TemporaryDirectory(prefix="vaedge-site-") as scratch:
-        site = build_site(source, out or Path(scratch) / "site", ort_web=ort_web, precisions=precision, force=force,
-                          held_out=held_out, examples=examples)
+        site = build_site(
+            source,
+            out or Path(scratch) / "site",
+            ort_web=ort_web,
+            precisions=precision,
+            force=force,
+            held_out=held_out,
+            examples=examples,
+        )
         if out is not None:
             typer.echo(f"{describe(site)}: site written from {describe(source)}")
         if serve:

@@ -9,8 +9,7 @@ from vaedge.explain.posterior import SPAN, to_map
 from vaedge.io.images import grid
 
 # matplotlib's tab10, then a grey for unlabelled images
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf")
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 UNLABELLED_COLOUR = "#999999"
 MEAN_COLOUR, ONE_SIGMA, TWO_SIGMA, DOT = "#ff3b30", "#ffcc00", "#ff9500", "#30d158"
 AXIS_LEFT, AXIS_BOTTOM = 46, 40  # room for tick labels and the axis names
@@ -70,8 +69,15 @@ def points(draw, box, z: np.ndarray, dims, colours, radius: float = 4, labels=No
         colour = colours if isinstance(colours, str) else colours[i]
         draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline="#000000")
         if labels is not None:
-            draw.text((x + radius + 1, y - radius - 1), labels[i], fill="#ffffff", font=font(11), anchor="lb",
-                      stroke_width=2, stroke_fill="#000000")
+            draw.text(
+                (x + radius + 1, y - radius - 1),
+                labels[i],
+                fill="#ffffff",
+                font=font(11),
+                anchor="lb",
+                stroke_width=2,
+                stroke_fill="#000000",
+            )
 
 
 def legend(draw, origin: tuple[int, int], entries: list[tuple[str, str, int]]) -> int:

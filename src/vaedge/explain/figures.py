@@ -79,8 +79,12 @@ def clusters_figure(generator, held_out, z_mean: np.ndarray | None = None) -> Fi
     width = MARGIN * 3 + drawing.AXIS_LEFT + MAP_PX + legend_width
     canvas = Image.new("RGB", (width, TITLE + MAP_PX + drawing.AXIS_BOTTOM + MARGIN), "white")
     draw = ImageDraw.Draw(canvas)
-    draw.text((MARGIN, 12), f"z_mean of {len(z_mean)} held-out images ({held_out.source})", fill="#000000",
-              font=drawing.font(15))
+    draw.text(
+        (MARGIN, 12),
+        f"z_mean of {len(z_mean)} held-out images ({held_out.source})",
+        fill="#000000",
+        font=drawing.font(15),
+    )
     left = MARGIN + drawing.AXIS_LEFT
     box = (left, TITLE, left + MAP_PX, TITLE + MAP_PX)
     drawing.axes(canvas, box, dims, span)
@@ -89,8 +93,15 @@ def clusters_figure(generator, held_out, z_mean: np.ndarray | None = None) -> Fi
     return Figure(canvas, {"scatter": box, "legend": (box[2] + MARGIN, TITLE, width - MARGIN, TITLE + MAP_PX)})
 
 
-def explain_figure(generator, image: np.ndarray, samples: int = 8, seed: int = 0, cells: int = 15,
-                   z_mean_held_out: np.ndarray | None = None, name: str = "input image") -> tuple[Figure, object]:
+def explain_figure(
+    generator,
+    image: np.ndarray,
+    samples: int = 8,
+    seed: int = 0,
+    cells: int = 15,
+    z_mean_held_out: np.ndarray | None = None,
+    name: str = "input image",
+) -> tuple[Figure, object]:
     """One image (H, W, C) in [0, 1] -> (the Figure, its Posterior): the input, the encoder's two heads
     as numbers, q(z|x)'s 1- and 2-sigma ellipses with `samples` z on the latent map, their decodes,
     and the reconstruction from z_mean."""
@@ -121,8 +132,10 @@ def explain_figure(generator, image: np.ndarray, samples: int = 8, seed: int = 0
     height = map_box[3] + drawing.AXIS_BOTTOM + MARGIN
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
-    title = (f"z = z_mean + exp(0.5 * z_log_var) * eps, eps ~ N(0, I) drawn on the host (seed {seed}), "
-             "never inside the encoder or decoder graph")
+    title = (
+        f"z = z_mean + exp(0.5 * z_log_var) * eps, eps ~ N(0, I) drawn on the host (seed {seed}), "
+        "never inside the encoder or decoder graph"
+    )
     draw.text((MARGIN, 14), title, fill="#000000", font=drawing.font(16))
 
     canvas.paste(drawing.tile(image[None], 1, (side, side)), boxes["input"][:2])
@@ -134,8 +147,9 @@ def explain_figure(generator, image: np.ndarray, samples: int = 8, seed: int = 0
     drawing.points(draw, map_box, post.z, dims, drawing.DOT, radius=4, labels=[str(i + 1) for i in range(samples)])
     drawing.points(draw, map_box, post.z_mean[None], dims, drawing.MEAN_COLOUR, radius=6)
     _caption(draw, map_box, "q(z|x) on the latent map: z_mean (red), 1 sigma, 2 sigma, sampled z (numbered)")
-    canvas.paste(drawing.tile(decodes, columns, (columns * (thumb + 2), rows * (thumb + 2)), padding=1),
-                 boxes["decodes"][:2])
+    canvas.paste(
+        drawing.tile(decodes, columns, (columns * (thumb + 2), rows * (thumb + 2)), padding=1), boxes["decodes"][:2]
+    )
     _caption(draw, boxes["decodes"], f"decode(z), 1..{samples}")
     canvas.paste(drawing.tile(reconstruction, 1, (side, side)), boxes["reconstruction"][:2])
     _caption(draw, boxes["reconstruction"], "decode(z_mean)")
@@ -154,12 +168,17 @@ def _heads(draw, box, post, dims) -> None:
     def values(array):
         return "[" + ", ".join(f"{v:+.3f}" for v in array[:4]) + (", ..." if len(array) > 4 else "") + "]"
 
-    lines = [("the encoder's two heads", "#000000", 15),
-             (KERAS_LAYERS["z_mean"], "#333333", 12), (f"z_mean = {values(post.z_mean)}", drawing.MEAN_COLOUR, 14),
-             (KERAS_LAYERS["z_log_var"], "#333333", 12), (f"z_log_var = {values(post.z_log_var)}", "#000000", 14),
-             ("sigma = exp(0.5 * z_log_var)", "#333333", 12), (f"sigma = {values(post.sigma)}", "#b25d00", 14),
-             ("Two Dense layers learned in training,", "#555555", 12),
-             ("computed anew for every image.", "#555555", 12)]
+    lines = [
+        ("the encoder's two heads", "#000000", 15),
+        (KERAS_LAYERS["z_mean"], "#333333", 12),
+        (f"z_mean = {values(post.z_mean)}", drawing.MEAN_COLOUR, 14),
+        (KERAS_LAYERS["z_log_var"], "#333333", 12),
+        (f"z_log_var = {values(post.z_log_var)}", "#000000", 14),
+        ("sigma = exp(0.5 * z_log_var)", "#333333", 12),
+        (f"sigma = {values(post.sigma)}", "#b25d00", 14),
+        ("Two Dense layers learned in training,", "#555555", 12),
+        ("computed anew for every image.", "#555555", 12),
+    ]
     if len(post.z_mean) > 2:
         lines.append((f"map: z[{dims[0]}] across, z[{dims[1]}] up", "#555555", 12))
     if post.far_from_prior():

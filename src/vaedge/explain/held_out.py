@@ -17,8 +17,18 @@ from vaedge.errors import DataError, InputError
 from vaedge.io.datasets import KERAS_DATASETS, local_candidates, read_test_split
 from vaedge.io.files import describe
 
-FASHION_MNIST = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                 "Ankle boot")
+FASHION_MNIST = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 MNIST = tuple(str(d) for d in range(10))
 UNLABELLED = "unlabelled"
 

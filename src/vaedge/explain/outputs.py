@@ -67,18 +67,32 @@ def held_out_z_mean(generator, images=None) -> np.ndarray | None:
     file = next((f for f in manifest.files if f.role == "parity"), None)
     if file is None:
         return None
-    return npz_arrays(read_file(manifest, file), describe(manifest.path(file)), ["z_mean"],
-                      max_bytes=MAX_REFERENCE_BYTES, error=BundleError).get("z_mean")
+    return npz_arrays(
+        read_file(manifest, file),
+        describe(manifest.path(file)),
+        ["z_mean"],
+        max_bytes=MAX_REFERENCE_BYTES,
+        error=BundleError,
+    ).get("z_mean")
 
 
-def write_explain(generator, image_path: Path, out: Path, index: int = 0, samples: int = 8, seed: int = 0,
-                  polarity: str = "auto", held_out=None):
+def write_explain(
+    generator,
+    image_path: Path,
+    out: Path,
+    index: int = 0,
+    samples: int = 8,
+    seed: int = 0,
+    polarity: str = "auto",
+    held_out=None,
+):
     """`vaedge explain`: the Figure of one image written to `out`; returns (out, Posterior, inverted)."""
     check_target(out)
     image, name, inverted = read_one_image(image_path, generator.image_shape, index, polarity)
     z_mean = held_out_z_mean(generator, held_out.images if held_out is not None else None)
-    figure, post = explain_figure(generator, image, samples, seed, z_mean_held_out=z_mean,
-                                  name=name + (" (inverted)" if inverted else ""))
+    figure, post = explain_figure(
+        generator, image, samples, seed, z_mean_held_out=z_mean, name=name + (" (inverted)" if inverted else "")
+    )
     return save(figure, out), post, inverted
 
 

@@ -19,8 +19,10 @@ from vaedge.runtime.sampling import MAX_SEED, host_sample, prior_eps
 
 SPAN = 3.0
 FAR = 4.0  # |z_mean| beyond this in any dim is far outside the prior N(0, I)
-KERAS_LAYERS = {"z_mean": "Dense layer `z_mean` (the course's mu)",
-                "z_log_var": "Dense layer `z_log_var` (the course's sigma, a log-variance)"}
+KERAS_LAYERS = {
+    "z_mean": "Dense layer `z_mean` (the course's mu)",
+    "z_log_var": "Dense layer `z_log_var` (the course's sigma, a log-variance)",
+}
 
 
 @dataclass(frozen=True)

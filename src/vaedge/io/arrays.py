@@ -19,14 +19,25 @@ from vaedge.io.files import MiB, describe, read_regular
 MAX_NPZ_BYTES = 2048 * MiB  # the whole file, and all arrays read from it together
 
 
-def read_npz(path: Path, keys=None, limit: int | None = None, max_bytes: int = MAX_NPZ_BYTES,
-             error: type[VaedgeError] = DataError) -> dict[str, np.ndarray]:
+def read_npz(
+    path: Path,
+    keys=None,
+    limit: int | None = None,
+    max_bytes: int = MAX_NPZ_BYTES,
+    error: type[VaedgeError] = DataError,
+) -> dict[str, np.ndarray]:
     """{name: array} for `keys` (default all) of an .npz; with `limit`, only the first rows of each."""
     return npz_arrays(read_regular(path, max_bytes, error), describe(path), keys, limit, max_bytes, error)
 
 
-def npz_arrays(data: bytes, name: str, keys=None, limit: int | None = None, max_bytes: int = MAX_NPZ_BYTES,
-               error: type[VaedgeError] = DataError) -> dict[str, np.ndarray]:
+def npz_arrays(
+    data: bytes,
+    name: str,
+    keys=None,
+    limit: int | None = None,
+    max_bytes: int = MAX_NPZ_BYTES,
+    error: type[VaedgeError] = DataError,
+) -> dict[str, np.ndarray]:
     """`read_npz` on bytes already read (and hashed) by the caller."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -45,7 +56,10 @@ def _read_member(archive, member, limit, budget, where, error) -> np.ndarray:
     try:
         with archive.open(member) as stream:
             version = np.lib.format.read_magic(stream)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
             if read_header is None:
                 raise error(f"{where}: npy format version {version} is not read")
             shape, fortran, dtype = read_header(stream, max_header_size=10_000)

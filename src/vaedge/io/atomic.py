@@ -103,8 +103,9 @@ def temporary_sibling(path: Path, suffix: str = "") -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def check_directory_target(final: Path, replace: bool, owned: Callable[[Path], bool] | None, what: str,
-                           sources: tuple = ()) -> None:
+def check_directory_target(
+    final: Path, replace: bool, owned: Callable[[Path], bool] | None, what: str, sources: tuple = ()
+) -> None:
     """Raise OutputError unless `final` is absent, an empty directory, or (with `replace`) a directory
     `owned` recognises as vaedge's own `what`; and never when it holds, or sits inside, one of
     `sources` (what is being read to make it: replacing it would delete the input)."""
@@ -113,8 +114,10 @@ def check_directory_target(final: Path, replace: bool, owned: Callable[[Path], b
     for source in map(Path, sources):
         where = source.resolve()
         if where == target or target in where.parents or where in target.parents:
-            raise OutputError(f"{describe(final)}: overlaps {describe(source)}, which it is made from; "
-                              f"write the {what} somewhere else")
+            raise OutputError(
+                f"{describe(final)}: overlaps {describe(source)}, which it is made from; "
+                f"write the {what} somewhere else"
+            )
     if not final.exists() and not final.is_symlink():
         return
     name = describe(final)
@@ -129,8 +132,13 @@ def check_directory_target(final: Path, replace: bool, owned: Callable[[Path], b
 
 
 @contextlib.contextmanager
-def staged_directory(final: Path, replace: bool = False, owned: Callable[[Path], bool] | None = None,
-                     what: str = "directory", sources: tuple = ()) -> Iterator[Path]:
+def staged_directory(
+    final: Path,
+    replace: bool = False,
+    owned: Callable[[Path], bool] | None = None,
+    what: str = "directory",
+    sources: tuple = (),
+) -> Iterator[Path]:
     """Yield an empty temporary sibling of `final`; on success rename it to `final`.
 
     An existing `final` is swapped out whole (old moved aside, new renamed in, old deleted) only
@@ -161,8 +169,13 @@ def sibling_directory(final: Path) -> Path:
     return staging
 
 
-def publish_directory(staging: Path, final: Path, replace: bool = False, owned: Callable[[Path], bool] | None = None,
-                      what: str = "directory") -> None:
+def publish_directory(
+    staging: Path,
+    final: Path,
+    replace: bool = False,
+    owned: Callable[[Path], bool] | None = None,
+    what: str = "directory",
+) -> None:
     """Rename the complete `staging` directory to `final`, swapping out an existing `final` whole
     (only one `check_directory_target` allows)."""
     final = Path(final)

@@ -46,8 +46,10 @@ def read_test_split(data: str | Path, limit: int | None = None) -> tuple[str, np
         tried = local_candidates(name)
         path = next((p for p in tried if p.is_dir()), None)
         if path is None:
-            raise InputError(f"{data}: no local copy ({', '.join(map(str, tried))}); set VAEDGE_DATA_DIR "
-                             "or pass a folder with t10k-images-idx3-ubyte[.gz] or an .npz with x_test")
+            raise InputError(
+                f"{data}: no local copy ({', '.join(map(str, tried))}); set VAEDGE_DATA_DIR "
+                "or pass a folder with t10k-images-idx3-ubyte[.gz] or an .npz with x_test"
+            )
     where = describe(path)
     if not path.exists():
         raise InputError(f"{where}: no such file or directory")
@@ -59,11 +61,15 @@ def read_test_split(data: str | Path, limit: int | None = None) -> tuple[str, np
     else:
         idx = find_idx_file(path, "test", "images") if path.is_dir() else path
         if idx is None:
-            below = [c for c in sorted(path.iterdir()) if c.is_dir() and find_idx_file(c, "test", "images")] \
-                if path.is_dir() else []
+            below = (
+                [c for c in sorted(path.iterdir()) if c.is_dir() and find_idx_file(c, "test", "images")]
+                if path.is_dir()
+                else []
+            )
             hint = f"; {describe(below[0].name)}/ below has them: pass {describe(below[0])}" if below else ""
-            raise InputError(f"{where}: no t10k-images-idx3-ubyte[.gz] here (the held-out split is what is "
-                             f"evaluated){hint}")
+            raise InputError(
+                f"{where}: no t10k-images-idx3-ubyte[.gz] here (the held-out split is what is evaluated){hint}"
+            )
         try:
             images = read_idx(idx, IMAGES_MAGIC, limit=limit)
         except DataError as exc:
@@ -92,5 +98,7 @@ def check_data_path(data: str | None) -> None:
         return
     below = sorted(child for child in path.iterdir() if child.is_dir() and any(child.glob("*-idx3-ubyte*")))
     if below:
-        raise DataError(f"{describe(path)}: no IDX files or images here, but {describe(below[0].name)}/ below holds "
-                        f"IDX files: pass --data {describe(below[0])}")
+        raise DataError(
+            f"{describe(path)}: no IDX files or images here, but {describe(below[0].name)}/ below holds "
+            f"IDX files: pass --data {describe(below[0])}"
+        )

@@ -30,8 +30,9 @@ def read_head(path, n: int, error: type[VaedgeError] = DataError) -> bytes:
     return read_regular(path, n, error, head=True)
 
 
-def read_regular(path, max_bytes: int, error: type[VaedgeError] = DataError, follow_symlinks: bool = True,
-                 head: bool = False) -> bytes:
+def read_regular(
+    path, max_bytes: int, error: type[VaedgeError] = DataError, follow_symlinks: bool = True, head: bool = False
+) -> bytes:
     """All bytes of the regular file `path`, at most `max_bytes`; anything else raises `error`."""
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:
@@ -67,8 +68,13 @@ def read_regular(path, max_bytes: int, error: type[VaedgeError] = DataError, fol
 
 
 def _kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),
-                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+    for test, kind in (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
         if test(mode):
             return kind
     return "special file"
@@ -78,8 +84,9 @@ def read_marker(folder, name: str, max_bytes: int = MiB) -> dict | None:
     """The JSON object in `folder/name` (a regular file, not a symlink, within `max_bytes`), or None for
     anything else: how `--force` recognises a run, bundle or site that vaedge made."""
     try:
-        raw = parse_json(read_regular(Path(folder) / name, max_bytes, VaedgeError, follow_symlinks=False), name,
-                         VaedgeError)
+        raw = parse_json(
+            read_regular(Path(folder) / name, max_bytes, VaedgeError, follow_symlinks=False), name, VaedgeError
+        )
     except VaedgeError:
         return None
     return raw if isinstance(raw, dict) else None

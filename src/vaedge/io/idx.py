@@ -71,11 +71,15 @@ def read_idx(path: Path, expected_magic: int, limit: int | None = None, max_byte
     item = int(np.prod(shape[1:], dtype=object))
     need = wanted * item
     if shape[0] * item > max_bytes and (limit is None or need > max_bytes):
-        raise DataError(f"{name}: header declares {tuple(shape)} = {shape[0] * item:,} bytes, more than the "
-                        f"{max_bytes:,} allowed for an IDX file")
+        raise DataError(
+            f"{name}: header declares {tuple(shape)} = {shape[0] * item:,} bytes, more than the "
+            f"{max_bytes:,} allowed for an IDX file"
+        )
     data = stream.take(need)
     if len(data) != need:
-        raise DataError(f"{name}: header declares {tuple(shape)} = {shape[0] * item:,} bytes of data, file holds {len(data):,}")
+        raise DataError(
+            f"{name}: header declares {tuple(shape)} = {shape[0] * item:,} bytes of data, file holds {len(data):,}"
+        )
     if wanted == shape[0] and not stream.at_end():
         raise DataError(f"{name}: more data than its header {tuple(shape)} declares")
     shape[0] = wanted

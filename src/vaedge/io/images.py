@@ -45,7 +45,9 @@ def grid(images: np.ndarray, columns: int | None = None, padding: int = 1) -> np
     mosaic = np.zeros((rows * step_h - padding, columns * step_w - padding, channels), np.uint8)
     for i, image in enumerate(images):  # one image at a time: no float copies of the whole batch
         r, c = divmod(i, columns)
-        mosaic[r * step_h : r * step_h + height, c * step_w : c * step_w + width] = np.clip(np.rint(image * 255.0), 0, 255)
+        mosaic[r * step_h : r * step_h + height, c * step_w : c * step_w + width] = np.clip(
+            np.rint(image * 255.0), 0, 255
+        )
     return mosaic
 
 
@@ -53,8 +55,10 @@ def output_format(path: Path) -> str:
     """Pillow's format name for an image to write at `path`, from its suffix; InputError for any other."""
     suffix = Path(path).suffix.lower()
     if suffix not in OUTPUT_FORMATS:
-        raise InputError(f"{describe(path)}: cannot write {describe(suffix) or 'a file without a suffix'}; "
-                         f"name it {' or '.join(OUTPUT_FORMATS)}")
+        raise InputError(
+            f"{describe(path)}: cannot write {describe(suffix) or 'a file without a suffix'}; "
+            f"name it {' or '.join(OUTPUT_FORMATS)}"
+        )
     return OUTPUT_FORMATS[suffix]
 
 
@@ -77,8 +81,9 @@ def save_grid(path: Path, images: np.ndarray, columns: int | None = None, scale:
     return Path(path)
 
 
-def decode_image(path: Path, channels: int, size: tuple[int, int] | None = None,
-                 error: type[VaedgeError] = DataError) -> np.ndarray:
+def decode_image(
+    path: Path, channels: int, size: tuple[int, int] | None = None, error: type[VaedgeError] = DataError
+) -> np.ndarray:
     """One image file -> uint8 (H, W, channels), resized (bilinear) to `size` (H, W) if given."""
     from PIL import Image, UnidentifiedImageError
 
@@ -98,8 +103,16 @@ def decode_image(path: Path, channels: int, size: tuple[int, int] | None = None,
                 return np.asarray(img, np.uint8).reshape(img.height, img.width, channels)
     except VaedgeError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning, EOFError, MemoryError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        EOFError,
+        MemoryError,
+    ) as exc:
         raise error(f"{name}: cannot decode image ({type(exc).__name__}: {describe(str(exc))})") from None
 
 
@@ -188,8 +201,10 @@ def read_images(paths, image_shape: tuple[int, int, int], limit: int | None = No
                 raise InputError(f"{describe(path)}: {key} holds no images shaped (N, H, W[, C]); got {batch.shape}")
             batch = as_uint8(batch, f"{describe(path)}: {key}")
             if batch.shape[1:] != (height, width, channels):
-                raise InputError(f"{describe(path)}: {key} holds images shaped {batch.shape[1:]}, the bundle takes "
-                                 f"{(height, width, channels)}")
+                raise InputError(
+                    f"{describe(path)}: {key} holds images shaped {batch.shape[1:]}, the bundle takes "
+                    f"{(height, width, channels)}"
+                )
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             batch = decode_image(path, channels, (height, width), error=InputError)[None]
         else:

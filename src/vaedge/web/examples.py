@@ -28,14 +28,21 @@ def bundle_held_out(manifest, limit: int) -> HeldOut | None:
     if file is None:
         return None
     name = describe(manifest.path(file))
-    images = npz_arrays(read_file(manifest, file), name, ["images"], limit=limit, max_bytes=MAX_REFERENCE_BYTES,
-                        error=BundleError).get("images")
+    images = npz_arrays(
+        read_file(manifest, file), name, ["images"], limit=limit, max_bytes=MAX_REFERENCE_BYTES, error=BundleError
+    ).get("images")
     if images is None:
         return None
-    if images.shape[1:] != tuple(manifest.image_shape) or not np.isfinite(images).all() \
-            or images.min() < 0 or images.max() > 1:
-        raise BundleError(f"{name}: images are {images.dtype} {images.shape}, expected floats in [0, 1] "
-                          f"shaped (N, {', '.join(map(str, manifest.image_shape))})")
+    if (
+        images.shape[1:] != tuple(manifest.image_shape)
+        or not np.isfinite(images).all()
+        or images.min() < 0
+        or images.max() > 1
+    ):
+        raise BundleError(
+            f"{name}: images are {images.dtype} {images.shape}, expected floats in [0, 1] "
+            f"shaped (N, {', '.join(map(str, manifest.image_shape))})"
+        )
     return HeldOut(np.rint(images * 255).astype(np.uint8), None, (), "the bundle's parity.npz (unlabelled)")
 
 

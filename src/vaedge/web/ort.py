@@ -49,8 +49,10 @@ def read_dist(dist: Path) -> dict[str, bytes]:
     InputError names every one that is missing or unreadable."""
     dist = Path(dist)
     if not dist.is_dir():
-        raise InputError(f"{describe(dist)}: not a directory; --ort-web wants the dist/ folder of an "
-                         f"onnxruntime-web install (npm install onnxruntime-web@{VERSION})")
+        raise InputError(
+            f"{describe(dist)}: not a directory; --ort-web wants the dist/ folder of an "
+            f"onnxruntime-web install (npm install onnxruntime-web@{VERSION})"
+        )
     files, problems = {}, []
     for name in FILES:
         try:

@@ -40,8 +40,15 @@ def is_site(path: Path) -> bool:
     return raw is not None and raw.get("format") == FORMAT
 
 
-def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=("fp32",),
-               force: bool = False, held_out=None, examples: int = 64) -> Path:
+def build_site(
+    bundle: Path,
+    out: Path,
+    ort_web: Path | None = None,
+    precisions=("fp32",),
+    force: bool = False,
+    held_out=None,
+    examples: int = 64,
+) -> Path:
     """Verify `bundle` and write the site to `out` atomically; return `out`.
 
     precisions: the ONNX variants to copy (the first is the page's default); each needs an encoder
@@ -66,8 +73,11 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
             except BundleError as exc:  # no such variant in the bundle
                 problems.append(str(exc))
                 continue
-            odd = [f"{t['name']} is {t.get('dtype')}" for t in entry.inputs + entry.outputs
-                   if t.get("dtype", "float32") != "float32"]
+            odd = [
+                f"{t['name']} is {t.get('dtype')}"
+                for t in entry.inputs + entry.outputs
+                if t.get("dtype", "float32") != "float32"
+            ]
             if odd:
                 problems.append(f"{entry.path}: the page feeds and reads float32 tensors, but {', '.join(odd)}")
                 continue
@@ -91,8 +101,14 @@ def build_site(bundle: Path, out: Path, ort_web: Path | None = None, precisions=
         raise InputError(f"{describe(bundle)}: cannot make a site: " + "; ".join(problems))
     shown = site_examples(held_out) if held_out is not None else None
     runtime = _ort_files(ort_web)
-    marker = site_description(manifest, models, precisions[0], latents, local=ort_web is not None,
-                              version=ort.package_version(ort_web) if ort_web is not None else ort.VERSION)
+    marker = site_description(
+        manifest,
+        models,
+        precisions[0],
+        latents,
+        local=ort_web is not None,
+        version=ort.package_version(ort_web) if ort_web is not None else ort.VERSION,
+    )
     if shown is not None:
         marker["examples"] = shown[1]
     with atomic.staged_directory(out, replace=force, owned=is_site, what="site", sources=(bundle,)) as stage:
@@ -118,10 +134,16 @@ def latent_activity(manifest) -> dict:
     if file is None:
         return {"order": list(range(dims)), "z_mean_variance": None, "images": 0}
     name = describe(manifest.path(file))
-    z_mean = npz_arrays(read_file(manifest, file), name, ["z_mean"], max_bytes=MAX_REFERENCE_BYTES,
-                        error=BundleError).get("z_mean")
-    if z_mean is None or z_mean.ndim != 2 or z_mean.shape[1] != dims or len(z_mean) < 2 \
-            or not np.isfinite(z_mean).all():
+    z_mean = npz_arrays(
+        read_file(manifest, file), name, ["z_mean"], max_bytes=MAX_REFERENCE_BYTES, error=BundleError
+    ).get("z_mean")
+    if (
+        z_mean is None
+        or z_mean.ndim != 2
+        or z_mean.shape[1] != dims
+        or len(z_mean) < 2
+        or not np.isfinite(z_mean).all()
+    ):
         shape = "missing" if z_mean is None else f"shape {z_mean.shape}"
         raise BundleError(f"{name}: z_mean is {shape}, expected finite (N >= 2, {dims})")
     if np.abs(z_mean).max() > MAX_Z_MEAN:
@@ -143,16 +165,27 @@ def site_description(manifest, models: dict, default: str, latents: dict, local:
         "image": {"shape": list(manifest.image_shape), "layout": "NHWC", "range": [0.0, 1.0]},
         "latent_dim": manifest.latent_dim,
         "latents": latents,
-        "sampling": {"formula": manifest.sampling_formula, "prior": "N(0, I)",
-                     "page": "z = temperature * eps, eps from the portable stream (docs/eps-stream.md), as in vaedge generate"},
+        "sampling": {
+            "formula": manifest.sampling_formula,
+            "prior": "N(0, I)",
+            "page": "z = temperature * eps, eps from the portable stream (docs/eps-stream.md), as in vaedge generate",
+        },
         "models": models,
         "default_precision": default,
-        "tensors": {"encoder": {"inputs": ["image"], "outputs": ["z_mean", "z_log_var"]},
-                    "decoder": {"inputs": ["z"], "outputs": ["image"]}},
-        "onnxruntime_web": {"version": version, "source": "site" if local else "cdn",
-                            "base": f"{ORT_DIR}/" if local else ort.CDN,
-                            "integrity": {} if local else dict(ort.SRI)},
-        "bundle": {"manifest_sha256": manifest.raw.get("manifest_sha256"), "producer": manifest.raw.get("producer", {})},
+        "tensors": {
+            "encoder": {"inputs": ["image"], "outputs": ["z_mean", "z_log_var"]},
+            "decoder": {"inputs": ["z"], "outputs": ["image"]},
+        },
+        "onnxruntime_web": {
+            "version": version,
+            "source": "site" if local else "cdn",
+            "base": f"{ORT_DIR}/" if local else ort.CDN,
+            "integrity": {} if local else dict(ort.SRI),
+        },
+        "bundle": {
+            "manifest_sha256": manifest.raw.get("manifest_sha256"),
+            "producer": manifest.raw.get("producer", {}),
+        },
     }
 
 
@@ -163,6 +196,5 @@ def _page_file(name: str, local: bool) -> bytes:
     if local:
         tag = f'<script src="{ORT_DIR}/{ort.SCRIPT}"></script>'
     else:
-        tag = (f'<script src="{ort.CDN}{ort.SCRIPT}" integrity="{ort.SRI[ort.SCRIPT]}" '
-               'crossorigin="anonymous"></script>')
+        tag = f'<script src="{ort.CDN}{ort.SCRIPT}" integrity="{ort.SRI[ort.SCRIPT]}" crossorigin="anonymous"></script>'
     return data.replace(ORT_SLOT.encode(), tag.encode())
