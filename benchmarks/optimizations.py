@@ -102,12 +102,14 @@ def main() -> None:
         },
     }
     print(
-        f"roofline {roofline:,.0f} img/s (sgemm median {report['sgemm_gflops_median']:.0f} GFLOP/s), {args.rounds} rounds"
+        f"roofline {roofline:,.0f} img/s (sgemm median {report['sgemm_gflops_median']:.0f} GFLOP/s), "
+        f"{args.rounds} rounds"
     )
     for name, row in report["variants"].items():
         print(
             f"{name:40s} b=1 {row['images_per_s'][1]:7,.0f}/s ({row['vs_plain'][1]:.2f}x)   "
-            f"b=256 {row['images_per_s'][256]:7,.0f}/s ({row['vs_plain'][256]:.2f}x, {row['vs_roofline_256']:.2f} of roofline)"
+            f"b=256 {row['images_per_s'][256]:7,.0f}/s ({row['vs_plain'][256]:.2f}x, "
+            f"{row['vs_roofline_256']:.2f} of roofline)"
         )
     if args.json:
         with open(args.json, "w") as f:

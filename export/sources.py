@@ -161,7 +161,8 @@ def _load(path: Path, unsafe: bool) -> keras.Model:
         raise ExportError(f"{describe(path)}: cannot load as a Keras model ({str(exc).splitlines()[0]})") from None
     except Exception as exc:  # zip, h5 and deserialisation errors have no common base
         raise ExportError(
-            f"{describe(path)}: cannot load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            f"{describe(path)}: cannot load as a Keras model "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
         ) from None
 
 

@@ -143,7 +143,8 @@ def evaluate(
 
 
 def decoder_files(generator) -> str:
-    """The bundle files that decoded, e.g. 'decoder.int8.onnx' or 'decoder.int8io.b1.tflite, decoder.int8io.b64.tflite'."""
+    """The bundle files that decoded, e.g. 'decoder.int8.onnx' or
+    'decoder.int8io.b1.tflite, decoder.int8io.b64.tflite'."""
     names = getattr(generator.decoder, "name", "")  # paths, comma-joined for a set of fixed-batch graphs
     return ", ".join(PurePath(name).name for name in names.split(", ") if name)
 

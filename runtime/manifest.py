@@ -414,7 +414,8 @@ def _delegate_problems(where: str, entry: dict) -> list[str]:
         )
         if not ok:
             problems.append(
-                f"{where}.quantization.{name} must be {{scale: float > 0, zero_point: int in -128..127}}, got {_show(q)}"
+                f"{where}.quantization.{name} must be {{scale: float > 0, zero_point: int in -128..127}}, "
+                f"got {_show(q)}"
             )
     return problems
 
@@ -436,7 +437,8 @@ def _tensor_problems(where, tensors, names, role, image_shape, latent_dim) -> li
             and shape[1:] == expected
         ):
             problems.append(
-                f"{where} {tensor['name']}: shape {_show(shape)}, expected [N or a batch, {', '.join(map(str, expected))}]"
+                f"{where} {tensor['name']}: shape {_show(shape)}, "
+                f"expected [N or a batch, {', '.join(map(str, expected))}]"
             )
         if tensor.get("dtype", "float32") not in DTYPES:
             problems.append(

@@ -221,7 +221,8 @@ def raise_on_failure(checks: list[Check]) -> None:
     failed = [c for c in checks if not c.passed]
     if failed:
         lines = [
-            f"{c.file} {c.tensor} [{c.probe}]: {c.metric} {c.value:.3g} (gate {'<=' if c.metric == 'max_abs' else '>='} {c.gate:g})"
+            f"{c.file} {c.tensor} [{c.probe}]: {c.metric} {c.value:.3g} "
+            f"(gate {'<=' if c.metric == 'max_abs' else '>='} {c.gate:g})"
             + (f" {c.detail}" if c.detail and c.metric in ("names", "shape") else "")
             for c in failed
         ]

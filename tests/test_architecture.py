@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LOADED = """
 import sys, importlib
 importlib.import_module(sys.argv[1])
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "onnxruntime", "keras", "openvino", "ai_edge_litert"})
+engines = {"tensorflow", "onnxruntime", "keras", "openvino", "ai_edge_litert"}
+heavy = sorted({m.split(".")[0] for m in sys.modules} & engines)
 print("HEAVY", heavy)
 """
 

@@ -180,6 +180,7 @@ def _type_problems(cls, raw: dict) -> list[str]:
             ok = isinstance(value, type(default))
         if not ok:
             problems.append(
-                f"{f.name} is {json.dumps(value)[:40]}, expected a {type(default).__name__ if default is not None else 'value or null'}"
+                f"{f.name} is {json.dumps(value)[:40]}, "
+                f"expected a {type(default).__name__ if default is not None else 'value or null'}"
             )
     return problems

@@ -75,7 +75,8 @@ def _load_named(name: str, limit: int | None) -> tuple[str, dict[str, np.ndarray
     except Exception as exc:  # network, proxy, cache: any failure means "no data"
         raise DataError(
             f"{name}: no local copy ({', '.join(tried)}) and the Keras download failed "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); pass --data DIR with IDX files or an .npz, or set VAEDGE_DATA_DIR"
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            "pass --data DIR with IDX files or an .npz, or set VAEDGE_DATA_DIR"
         ) from None
     return f"keras.datasets.{name}", {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 

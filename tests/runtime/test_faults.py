@@ -111,5 +111,6 @@ def test_memory_stays_bounded_for_100k_images(tmp_path, reliability):
     reliability(
         "n = 100 000 at the default chunk (256)",
         f"peak RSS +{(rss['streamed_kb'] - rss['base_kb']) // 1024} MiB streamed, "
-        f"+{(rss['sample_kb'] - rss['base_kb']) // 1024} MiB for sample() holding {rss['output_kb'] // 1024} MiB of images",
+        f"+{(rss['sample_kb'] - rss['base_kb']) // 1024} MiB for sample() "
+        f"holding {rss['output_kb'] // 1024} MiB of images",
     )

@@ -31,7 +31,8 @@ def test_trained_run_has_every_file(trained_run):
     assert metrics["epochs"] == 2 and len(metrics["history"]["val_kl_loss"]) == 2
     assert math.isfinite(metrics["test_neg_elbo"])
     assert metrics["test_neg_elbo"] == pytest.approx(metrics["test_reconstruction"] + metrics["test_kl"], rel=1e-4)
-    # The loss goes down on real data, and stays below an untrained model's ~545 nats (BN moving averages lag on a run this short).
+    # The loss goes down on real data, and stays below an untrained model's ~545 nats
+    # (BN moving averages lag on a run this short).
     assert metrics["history"]["loss"][1] < metrics["history"]["loss"][0] and metrics["test_neg_elbo"] < 520
     with Image.open(trained_run / "samples.png") as png:  # 8x8 grid of 28px tiles, 1px gaps, scaled x2
         assert png.size == (2 * (8 * 29 - 1),) * 2

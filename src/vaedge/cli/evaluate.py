@@ -18,7 +18,8 @@ def evaluate(
     bundle: Path = BUNDLE,
     data: Optional[str] = typer.Option(
         None,
-        help="Test images: fashion_mnist, mnist, an IDX folder/file (t10k-* alone is enough) or an .npz (x_test alone is enough). Default: the dataset the bundle's manifest names.",
+        help="Test images: fashion_mnist, mnist, an IDX folder/file (t10k-* alone is enough) or an .npz "
+        "(x_test alone is enough). Default: the dataset the bundle's manifest names.",
     ),
     k: int = typer.Option(100, help="Importance samples per image (IWAE); K=1 is the ELBO."),
     limit: int = typer.Option(500, help="At most this many test images."),

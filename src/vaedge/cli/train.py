@@ -76,7 +76,8 @@ def train(
         given.pop("strategy", None)
     if resume and given:
         raise fail(
-            f"--resume continues with {out}/train_config.json; drop {', '.join('--' + k.replace('_', '-') for k in given)}"
+            f"--resume continues with {out}/train_config.json; "
+            f"drop {', '.join('--' + k.replace('_', '-') for k in given)}"
         )
     if resume and force:
         raise fail("--resume and --force contradict each other")
