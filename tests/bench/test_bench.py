@@ -36,7 +36,9 @@ def test_bench_reports_every_variant_against_the_roofline(bundle, tmp_path):
 
     assert set(auto["int8"]["settings"]["picks"].values()) <= {b.name for b in installed_backends()}
     for row in report["rows"]:
-        assert all(row["images_per_s"][str(b)] > 0 for b in (1, 64, 256))
+        measured = (1,) if row["engine"] == "TFLM" else (1, 64, 256)  # TFLM: a microcontroller's batch
+        assert sorted(row["images_per_s"]) == sorted(map(str, measured))
+        assert all(row["images_per_s"][str(b)] > 0 for b in measured)
         assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"]
         assert row["size_bytes"] > 0 or not row["file"]  # rows over several fixed-batch files name none
     assert report["cold_start_s"]["runtime_generate"] > 0

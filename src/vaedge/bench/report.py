@@ -39,9 +39,7 @@ def table(results: dict) -> Table:
         ips = {int(k): v for k, v in r["images_per_s"].items()}
         cells = [
             r["name"],
-            _fmt(ips[1]),
-            _fmt(ips[64]),
-            _fmt(ips[256]),
+            *(_fmt(ips[b]) if b in ips else "–" for b in (1, 64, 256)),
             _fmt(r["latency_p50_ms"], 3),
             _fmt(r["latency_p99_ms"], 3),
             _fmt(r["vs_roofline"], 2),

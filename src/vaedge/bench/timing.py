@@ -31,6 +31,7 @@ class Row:
     vs_roofline: float = float("nan")
     vs_keras_call: float = float("nan")
     settings: dict = field(default_factory=dict)  # what the engine was set to (OpenVINO: hints, threads)
+    batches: tuple = BATCHES  # the batch sizes measured (TFLM: 1, what a microcontroller runs)
 
     @property
     def name(self) -> str:
@@ -83,16 +84,14 @@ def latency(decode, latent_dim: int, seconds: float) -> tuple[float, float]:
     return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
 
 
-def measure(
-    row: Row, open_decoder, latents: np.ndarray, seconds: float, file: Path | None = None, batches=BATCHES
-) -> Row:
+def measure(row: Row, open_decoder, latents: np.ndarray, seconds: float, file: Path | None = None, batches=None) -> Row:
     """Open a decoder (`open_decoder() -> decode(z)`) and time it into `row`; RSS growth is what it holds."""
     gc.collect()
     before = rss_mb()
     decode = open_decoder()
     if file is not None:
         row.file, row.size_bytes = file.name, file.stat().st_size
-    for batch in batches:
+    for batch in batches or row.batches:
         row.images_per_s[batch] = throughput(decode, latents, batch, seconds)
     row.latency_p50_ms, row.latency_p99_ms = latency(decode, latents.shape[1], seconds)
     # what opening and running it added to the resident set; 0, not negative, when the allocator reused
