@@ -82,8 +82,10 @@ def micro_bundle(request, tmp_path_factory, fashion_mnist_dir) -> Path:
     """A bundle exported with --micro: int8-I/O batch-1 graphs measured under TFLM. VAEDGE_TEST_MICRO_BUNDLE
     names one made earlier (or VAEDGE_TEST_BUNDLE, when .ci/run exported it with --micro)."""
     for variable in ("VAEDGE_TEST_MICRO_BUNDLE", "VAEDGE_TEST_BUNDLE"):
-        if os.environ.get(variable) and '"micro"' in (Path(os.environ[variable]) / "vaedge.json").read_text():
-            return Path(os.environ[variable])
+        if os.environ.get(variable):
+            manifest = json.loads((Path(os.environ[variable]) / "vaedge.json").read_text())
+            if isinstance(manifest.get("micro"), dict):  # the section, not export_config's "micro": false
+                return Path(os.environ[variable])
     pytest.importorskip("tensorflow")
     pytest.importorskip("tflite_micro")
     from vaedge.export.config import ExportConfig

@@ -18,7 +18,7 @@ import numpy as np
 
 from vaedge import progress
 from vaedge.bench.timing import BATCHES, Row, cold_start, measure, sgemm_gflops
-from vaedge.runtime.backends import installed_backends, open_bundle_file, open_role
+from vaedge.runtime.backends import REGISTRY, installed_backends, open_bundle_file, open_role
 from vaedge.runtime.manifest import Manifest, read_manifest
 
 
@@ -65,6 +65,15 @@ def chunked_tflite_rows(manifest: Manifest, threads: int | None):
         yield Row("LiteRT", precision, "runtime: fixed batches by chunk", size_bytes=size), open_decoder, None
 
 
+def decoder_files(manifest: Manifest, precision: str, backends) -> list:
+    """The decoder files at `precision` that the named backends open (TFLite: the int8-I/O set if any)."""
+    files = []
+    for format in {REGISTRY[name].format for name in backends}:
+        graphs = manifest.find_all("decoder", format, precision)
+        files += [f for f in graphs if f.quantization] or graphs
+    return files
+
+
 def auto_rows(manifest: Manifest, threads: int | None):
     """(Row, open, None) per decoder precision as `runtime.load()` runs it by default (backend="auto"): per
     batch size, the engine measured fastest (the measurement cached per user, as the runtime keeps it)."""
@@ -76,6 +85,7 @@ def auto_rows(manifest: Manifest, threads: int | None):
         def open_decoder(precision=precision, row=row):
             _, decoder, choice = open_auto(manifest, {}, precision, threads=threads)
             row.settings = choice.as_dict()  # which engine each batch size ran on, and the img/s behind it
+            row.size_bytes = sum(f.size for f in decoder_files(manifest, precision, row.settings["picks"].values()))
             return lambda z: decoder.run({"z": z})["image"]
 
         yield row, open_decoder, None
