@@ -102,10 +102,10 @@ def test_validate_cli_stored_and_json(bundle, tmp_path):
 
 def test_validate_against_fresh_keras(bundle, trained_run, fashion_mnist_dir):
     result = runner.invoke(
-        app, ["validate", str(bundle), "--keras", str(trained_run), "--data", str(fashion_mnist_dir)]
+        app, ["validate", str(bundle), "--keras", str(trained_run), "--data", str(fashion_mnist_dir), "--verbose"]
     )
     assert result.exit_code == 0, result.output
-    assert "256 held-out images" in result.output
+    assert "256 held-out images" in result.output  # the full table, with each check's probe
 
 
 def test_tampered_file_fails_validation_naming_file_and_hash(bundle, tmp_path):
