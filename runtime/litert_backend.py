@@ -13,12 +13,18 @@ from vaedge.runtime.graph_ops import check_tflite_ops
 class TFLiteModel:
     """One LiteRT interpreter and its serving signature."""
 
-    def __init__(self, model: bytes, name: str = "model.tflite", threads: int | None = None):
-        from ai_edge_litert.interpreter import Interpreter  # installed: runtime.backends checks first
+    def __init__(self, model: bytes, name: str = "model.tflite", threads: int | None = None, xnnpack: bool = True):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType  # installed: runtime.backends checks first
 
         try:
             with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
-                self.interpreter = Interpreter(model_content=model, num_threads=threads)
+                # xnnpack=False: LiteRT's builtin kernels, the family TFLM's come from (parity to the LSB)
+                resolver = (
+                    {}
+                    if xnnpack
+                    else {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+                )
+                self.interpreter = Interpreter(model_content=model, num_threads=threads, **resolver)
                 ops = [op["op_name"] for op in self.interpreter._get_ops_details()]
                 check_tflite_ops(ops, name)
                 self.interpreter.allocate_tensors()  # applies the XNNPACK delegate, which announces itself
