@@ -205,6 +205,30 @@ def write_cache(path: Path, entries: list[dict]) -> None:
         _warn(f"vaedge: cannot write the engine cache {describe(path)} ({exc})")
 
 
+def _cached(entries: list[dict], key: dict, precision: str) -> Choice | None:
+    for entry in entries:
+        if entry["key"] == key and set(entry["img_per_s"]) == set(key["engines"]):
+            speeds = {name: {int(b): float(s) for b, s in v.items()} for name, v in entry["img_per_s"].items()}
+            return Choice(precision, speeds, cached=True)
+    return None
+
+
+def _cache_file() -> Path | None:
+    try:
+        return cache_path()
+    except RuntimeError:  # no home directory to be found: measure every time
+        return None
+
+
+def cached_choice(manifest: Manifest, precision: str, providers=None, threads=None, device=None) -> Choice | None:
+    """The cached Choice for this bundle and precision on this machine, or None: nothing is measured."""
+    rows = candidates(manifest, precision, providers, device)
+    path = _cache_file()
+    return _cached(
+        read_cache(path) if path else [], cache_key(manifest, rows, precision, providers, threads, device), precision
+    )
+
+
 def choose(
     manifest: Manifest, loaded: dict, precision: str, providers=None, threads=None, device=None
 ) -> tuple[Choice, dict]:
@@ -212,15 +236,11 @@ def choose(
     {backend name: {role: engine}} of the engines opened to measure (empty when cached)."""
     rows = candidates(manifest, precision, providers, device)
     key = cache_key(manifest, rows, precision, providers, threads, device)
-    try:
-        path = cache_path()
-    except RuntimeError:  # no home directory to be found: measure every time
-        path = None
+    path = _cache_file()
     entries = read_cache(path) if path else []
-    for entry in entries:
-        if entry["key"] == key and set(entry["img_per_s"]) == set(key["engines"]):
-            speeds = {name: {int(b): float(s) for b, s in v.items()} for name, v in entry["img_per_s"].items()}
-            return Choice(precision, speeds, cached=True), {}
+    cached = _cached(entries, key, precision)
+    if cached is not None:
+        return cached, {}
     opened, speeds = {}, {}
     for row in rows:  # both roles open: every engine checks every file once per manifest sha256
         opened[row.name] = {

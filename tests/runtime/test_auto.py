@@ -94,7 +94,10 @@ def test_backend_forces_one_engine(bundle, user_cache, tmp_path, backend, says):
 
 
 def test_info_says_what_auto_picks_and_why(bundle, user_cache):
-    result = runner.invoke(app, ["info", str(bundle), "--json", "--precision", "int8"])
+    first = runner.invoke(app, ["info", str(bundle), "--json", "--precision", "int8"])
+    assert first.exit_code == 0 and "not measured" in json.loads(first.output)["engine"]["text"], first.output
+    assert not user_cache.exists()  # info alone never times engines
+    result = runner.invoke(app, ["info", str(bundle), "--json", "--precision", "int8", "--engine"])
     assert result.exit_code == 0, result.output
     engine = json.loads(result.output)["engine"]
     assert engine["precision"] == "int8" and set(engine["picks"]) == {str(b) for b in BATCHES}

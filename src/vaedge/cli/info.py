@@ -16,6 +16,9 @@ def info(
     bundle: Path = BUNDLE,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     precision: str = typer.Option("fp32", help="Show what --backend auto runs at this precision."),
+    engine: bool = typer.Option(
+        False, "--engine", help="Measure what --backend auto picks here if no measurement is cached yet."
+    ),
 ) -> None:
     """Image shape, latent dim, files with role/format/precision/size and whether each hash verifies, and the
     engine `--backend auto` runs for each batch size, with the img/s it measured per engine."""
@@ -45,7 +48,7 @@ def info(
         "micro": micro_rows(manifest),
     }
     if all(f["verified"] for f in files) and not summary["unlisted_files"]:
-        summary["engine"] = auto_choice(bundle, precision)
+        summary["engine"] = auto_choice(bundle, manifest, precision, measure=engine)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -104,11 +107,24 @@ def micro_rows(manifest) -> list[dict]:
     ]
 
 
-def auto_choice(bundle: Path, precision: str) -> dict:
-    """{"text", and the measured img/s with the picks} of what `--backend auto` runs at `precision`."""
+def auto_choice(bundle: Path, manifest, precision: str, measure: bool) -> dict:
+    """{"text", and the measured img/s with the picks} of what `--backend auto` runs at `precision`: from the
+    per-user cache, or (with `measure`) measured now. `info` alone never times engines."""
     from vaedge.errors import VaedgeError
     from vaedge.runtime import load
+    from vaedge.runtime.auto import cached_choice
 
+    try:
+        cached = cached_choice(manifest, precision)
+    except VaedgeError as exc:
+        return {"text": f"none at {precision} ({exc})"}
+    if cached is not None:
+        return {"text": cached.describe(), **cached.as_dict()}
+    if not measure:
+        return {
+            "text": f"auto at {precision}: not measured on this machine yet (the first load measures it, "
+            "or `vaedge info --engine`)"
+        }
     try:
         generator = load(bundle, precision=precision)
     except VaedgeError as exc:
