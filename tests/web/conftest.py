@@ -97,13 +97,19 @@ def served(site):
 
 
 @pytest.fixture(scope="session")
-def browser(chromium):
+def playwright_session(chromium):
+    """One Playwright driver for the session: a second sync_playwright() in the same thread is refused."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = launch(playwright, chromium)
-        yield instance
-        instance.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(chromium, playwright_session):
+    instance = launch(playwright_session, chromium)
+    yield instance
+    instance.close()
 
 
 class Page:

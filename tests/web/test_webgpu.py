@@ -45,22 +45,19 @@ def webgpu_site(tmp_path_factory, bundle, ort_dist):
     server.shutdown()
 
 
-def test_webgpu_decoder_matches_wasm(chromium, webgpu_site, bundle):
-    from playwright.sync_api import sync_playwright
-
+def test_webgpu_decoder_matches_wasm(chromium, playwright_session, webgpu_site, bundle):
     args = [a for a in ARGS if a != "--disable-gpu"] + ["--enable-unsafe-webgpu"]
     z = np.random.default_rng(0).standard_normal((64, 2)).astype(np.float32)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=args, headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(webgpu_site)
-            if page.evaluate("window.adapter()") is None:
-                pytest.skip("this Chromium offers no WebGPU adapter (not even SwiftShader)")
-            for batch in (z[:1], z):
-                webgpu = np.asarray(page.evaluate("window.decode", ["webgpu", batch.tolist()]), np.float32)
-                wasm = np.asarray(page.evaluate("window.decode", ["wasm", batch.tolist()]), np.float32)
-                assert webgpu.shape == wasm.shape == (len(batch) * 28 * 28,)
-                assert np.abs(webgpu - wasm).max() <= 1e-4
-        finally:
-            browser.close()
+    browser = playwright_session.chromium.launch(executable_path=str(chromium), args=args, headless=True)
+    try:
+        page = browser.new_page()
+        page.goto(webgpu_site)
+        if page.evaluate("window.adapter()") is None:
+            pytest.skip("this Chromium offers no WebGPU adapter (not even SwiftShader)")
+        for batch in (z[:1], z):
+            webgpu = np.asarray(page.evaluate("window.decode", ["webgpu", batch.tolist()]), np.float32)
+            wasm = np.asarray(page.evaluate("window.decode", ["wasm", batch.tolist()]), np.float32)
+            assert webgpu.shape == wasm.shape == (len(batch) * 28 * 28,)
+            assert np.abs(webgpu - wasm).max() <= 1e-4
+    finally:
+        browser.close()
