@@ -81,7 +81,7 @@ class TrainConfig:
         if self.lr_schedule not in ("cosine", "constant"):
             problems.append(f"lr_schedule must be cosine or constant, got {self.lr_schedule!r}")
         if not 0 <= self.bn_stats_images <= 10**9:
-            problems.append(f"bn_stats_images must be in 0..{10**9:,}, got {_short(self.bn_stats_images)}")
+            problems.append(f"bn_stats_images must be >= 0 and at most {10**9:,}, got {_short(self.bn_stats_images)}")
         if self.channels not in (None, 1, 3):
             problems.append(f"channels must be 1 or 3, got {self.channels}")
         for key, size, high in (("image_size", 2, MAX_SIDE), ("image_shape", 3, MAX_SIDE)):
