@@ -106,7 +106,8 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, fashion_m
 
 @pytest.mark.reliability
 def test_nan_loss_stops_with_a_clear_message(tmp_path, fashion_mnist_dir, reliability):
-    config = TrainConfig(data=str(fashion_mnist_dir), epochs=2, limit=256, learning_rate=10.0)  # the largest rate the config allows diverges
+    # the largest learning rate the config allows diverges within the first epoch
+    config = TrainConfig(data=str(fashion_mnist_dir), epochs=2, limit=256, learning_rate=10.0)
     with pytest.raises(TrainingError, match="loss became nan in epoch 1"):
         train(config, tmp_path / "nan", verbose=0)
     assert last_checkpoint(tmp_path / "nan") is None
