@@ -10,7 +10,6 @@ from vaedge.export.bundle import ExportResult, export_bundle
 from vaedge.export.config import ExportConfig
 from vaedge.export.sources import KerasSource, from_files, from_run
 from vaedge.io import atomic
-from vaedge.io.files import describe
 from vaedge.runtime.manifest import is_bundle
 from vaedge.train.data import load_dataset
 
@@ -28,15 +27,7 @@ def load_source(run: Path | None, encoder: Path | None, decoder: Path | None, un
 def check_out(out: Path, force: bool, sources: list[Path]) -> None:
     """Before any work: `out` may be new, empty or (with --force) a bundle vaedge made, and must not
     hold, or sit inside, what is being exported."""
-    atomic.check_directory_target(out, force, is_bundle, "bundle")
-    target = out.resolve()
-    for source in map(Path, sources):
-        where = source.resolve()
-        if where == target or target in where.parents or where in target.parents:
-            raise ExportError(
-                f"{describe(out)}: overlaps {describe(source)}, which is being exported; "
-                "write the bundle somewhere else"
-            )
+    atomic.check_directory_target(out, force, is_bundle, "bundle", sources=tuple(sources))
 
 
 def images_for(source: KerasSource, data: str | None, train: int, held_out: int, seed: int):
