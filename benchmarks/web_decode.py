@@ -1,7 +1,8 @@
 """Browser decode throughput: `vaedge web --ort-web` in Debian's headless Chromium, at batch 1 and 64.
 
 Builds the offline site from BUNDLE, serves it on 127.0.0.1 with COOP/COEP, then times
-`window.vaedge.decode` inside the page (after two warm-up calls), best of --rounds. Optionally
+`window.vaedge.decode` inside the page (after two warm-up calls), best of --rounds: once as the page
+runs by default (threads on every core when isolated) and once with `?threads=1`. Optionally
 saves a screenshot of the page (the README's docs/web.png), after dropping --drop IMAGE on it.
 
     .venv/bin/python benchmarks/web_decode.py BUNDLE --ort-web build/ort-web/node_modules/onnxruntime-web/dist \
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import threading
 from pathlib import Path
@@ -43,31 +45,49 @@ def main() -> None:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         with sync_playwright() as playwright:
             browser = launch(playwright, chromium)
-            page = browser.new_page()
-            page.set_viewport_size({"width": 1100, "height": 900})
-            page.goto(url(server))
-            page.wait_for_function("document.body.dataset.rendered === 'true'", timeout=120_000)
-            status, version = page.text_content("#status"), browser.version
-            rates = {
-                batch: max(page.evaluate(DECODE_RATE_JS, [batch, repeats]) for _ in range(args.rounds))
-                for batch, repeats in REPEATS.items()
-            }
-            if args.screenshot and args.drop:
-                page.uncheck("#invert")  # Fashion-MNIST images are already light objects on black
-                page.set_input_files("#file", str(args.drop))
-                page.wait_for_function("document.getElementById('encoded').textContent.includes('z_mean = [')")
-            if args.screenshot:
-                page.locator("#map").scroll_into_view_if_needed()
-                box = page.locator("#map").bounding_box()
-                page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.7 * box["height"])
-                page.wait_for_function("!document.getElementById('point').textContent.includes('0.00, 0.00')")
-                page.screenshot(path=str(args.screenshot), full_page=True)
+            modes = {}
+            for mode, query in (("default", ""), ("single thread", "?threads=1")):  # same browser, same load
+                page = browser.new_page()
+                page.set_viewport_size({"width": 1100, "height": 900})
+                page.goto(url(server) + query)
+                page.wait_for_function("document.body.dataset.rendered === 'true'", timeout=120_000)
+                rates = {
+                    batch: max(page.evaluate(DECODE_RATE_JS, [batch, repeats]) for _ in range(args.rounds))
+                    for batch, repeats in REPEATS.items()
+                }
+                modes[mode] = {
+                    "page": page.text_content("#status"),
+                    "img_per_s": {str(b): round(r) for b, r in rates.items()},
+                }
+                if mode == "default":
+                    _screenshot(page, args)
+                page.close()
+            version = browser.version
             browser.close()
         server.shutdown()
-    result = {"chromium": version, "page": status, "img_per_s": {str(b): round(r) for b, r in rates.items()}}
+    single = modes["single thread"]["img_per_s"]
+    result = {
+        "chromium": version,
+        "modes": modes,
+        "default_vs_single": {b: round(r / single[b], 2) for b, r in modes["default"]["img_per_s"].items()},
+        "load_average": os.getloadavg(),
+    }
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _screenshot(page, args) -> None:
+    if args.screenshot and args.drop:
+        page.uncheck("#invert")  # Fashion-MNIST images are already light objects on black
+        page.set_input_files("#file", str(args.drop))
+        page.wait_for_function("document.getElementById('encoded').textContent.includes('z_mean = [')")
+    if args.screenshot:
+        page.locator("#map").scroll_into_view_if_needed()
+        box = page.locator("#map").bounding_box()
+        page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.7 * box["height"])
+        page.wait_for_function("!document.getElementById('point').textContent.includes('0.00, 0.00')")
+        page.screenshot(path=str(args.screenshot), full_page=True)
 
 
 if __name__ == "__main__":

@@ -34,4 +34,4 @@ if [ -z "${VAEDGE_DATA_DIR:-}" ] && [ -d ../shared/data/fashion-mnist ]; then
 fi
 export TF_CPP_MIN_LOG_LEVEL=3 VAEDGE_NO_SKIP=1
 step "pytest"
-exec .venv/bin/python -m pytest -q "$@"
+exec .venv/bin/python -m pytest -q --durations=30 "$@"

@@ -102,10 +102,11 @@ def train(
     if cluster.is_chief:
         if not resume:
             out = run_dir.claim_run_dir(out)
-        config.save(out)
     else:
         out = scratch = Path(tempfile.mkdtemp(prefix=f"vaedge-worker{rank(cluster)}-"))
     try:
+        if cluster.is_chief:
+            config.save(out)
         steps = schedule.steps_per_epoch(len(data.x_train) // workers, config.batch_size // workers)
         with strategy.scope():
             vae = VAE(tuple(config.image_shape), config.latent_dim, seed=config.seed, name="vae")
@@ -136,7 +137,8 @@ def train(
         epoch = len(history.get("loss", []))
         while epoch < config.epochs and not schedule.should_stop(history, config.early_stop):
             started = time.perf_counter()
-            logs = loop.epoch(data.x_train, epoch)
+            bar = epoch_bar(loop.steps(len(data.x_train))) if verbose == 1 and cluster.is_chief else None
+            logs = loop.epoch(data.x_train, epoch, bar)
             loop.recalibrate(data.x_train)
             logs.update({f"val_{k}": v for k, v in loop.evaluate(data.x_test).items()})
             epoch += 1
@@ -153,21 +155,26 @@ def train(
                     f"epoch {epoch}/{config.epochs}: loss {logs['loss']:.2f}, val_loss {logs['val_loss']:.2f} "
                     f"({time.perf_counter() - started:.1f} s)"
                 )
-    except tf.errors.OpError as exc:
-        raise ClusterError(lost_message(cluster, "in training", exc)) from None
+        if not cluster.is_chief:
+            return None
+        best = schedule.best_epoch(history)
+        kept = keras.saving.load_model(run_dir.checkpoint_model(out, best))
+        test = {k: history[f"val_{k}"][best - 1] for k in METRICS}
+        last = {k: history[f"val_{k}"][-1] for k in METRICS}
+        extra = run.heldout_record(config, len(data.x_test))
+        run_dir.write_final(out, kept, config, history, test, best, last, extra)
+        if out != final:  # --force over an existing run: the new one is complete, swap it in whole
+            atomic.publish_directory(out, final, replace=True, owned=is_run, what="run")
+        return final
+    except BaseException as exc:
+        if cluster.is_chief:
+            run_dir.discard_claim(out, final)
+        if isinstance(exc, tf.errors.OpError):
+            raise ClusterError(lost_message(cluster, "in training", exc)) from None
+        raise
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-    if not cluster.is_chief:
-        return None
-    best = schedule.best_epoch(history)
-    kept = keras.saving.load_model(run_dir.checkpoint_model(out, best))
-    test = {k: history[f"val_{k}"][best - 1] for k in METRICS}
-    last = {k: history[f"val_{k}"][-1] for k in METRICS}
-    run_dir.write_final(out, kept, config, history, test, best, last, run.heldout_record(config, len(data.x_test)))
-    if out != final:  # --force over an existing run: the new one is complete, swap it in whole
-        atomic.publish_directory(out, final, replace=True, owned=is_run, what="run")
-    return final
 
 
 class _Loop:
@@ -215,14 +222,19 @@ class _Loop:
         sums = self.strategy.run(lambda image, eps: tf.stack(self._sums(image, False, eps)), args=(image, eps))
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, sums, axis=None)
 
-    def epoch(self, images, epoch: int) -> dict[str, float]:
-        """One pass: the same seeded permutation on every worker, this worker's equal share of it."""
+    def steps(self, n_images: int) -> int:
+        """Train steps in one epoch of `n_images` (every worker runs the same number)."""
+        return math.ceil((n_images // len(self.cluster.tasks)) / self.local_batch)
+
+    def epoch(self, images, epoch: int, bar=None) -> dict[str, float]:
+        """One pass: the same seeded permutation on every worker, this worker's equal share of it.
+        `bar`: a keras.utils.Progbar advanced after each step, with the running loss."""
         import numpy as np
 
         workers = len(self.cluster.tasks)
         order = np.random.default_rng([self.config.seed, epoch]).permutation(len(images))
         share = order[rank(self.cluster) :: workers][: len(images) // workers]
-        return self._run(self.train_step, images, share, len(share))
+        return self._run(self.train_step, images, share, len(share), bar=bar)
 
     def evaluate(self, images) -> dict[str, float]:
         """Held-out figures with fixed eps (vaedge.eps): every test image once, over the workers."""
@@ -250,7 +262,7 @@ class _Loop:
                 all_reduce=lambda arrays: all_reduce_sum(self.strategy, arrays),
             )
 
-    def _run(self, step, images, share, longest: int, eps=None) -> dict[str, float]:
+    def _run(self, step, images, share, longest: int, eps=None, bar=None) -> dict[str, float]:
         """Sum `step` over `share` in local batches; every worker runs the same number of steps (each is
         collective), set by the `longest` share: a shorter share ends in an empty step."""
         import numpy as np
@@ -260,8 +272,19 @@ class _Loop:
             index = np.sort(share[start : start + self.local_batch])
             args = (images[index],) if eps is None else (images[index], eps[index])
             totals += np.asarray(step(*args), dtype=np.float64)
+            if bar is not None:
+                bar.update(start // self.local_batch + 1, [("loss", (totals[0] + totals[1]) / max(totals[2], 1))])
         reconstruction, kl = totals[0] / totals[2], totals[1] / totals[2]
         return {"loss": reconstruction + kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
+
+
+def epoch_bar(steps: int):
+    """Keras' own progress bar for the chief's epoch, on a terminal only (a log gets the epoch lines)."""
+    import sys
+
+    import keras
+
+    return keras.utils.Progbar(steps, stateful_metrics=["loss"]) if sys.stdout.isatty() else None
 
 
 def broadcast_arrays(strategy, cluster: Cluster, arrays: list) -> list:

@@ -29,6 +29,7 @@ from vaedge.train.run_dir import (  # noqa: F401 - CHECKPOINTS, FINAL_FILES, las
     FINAL_FILES,
     checkpoint_model,
     claim_run_dir,
+    discard_claim,
     last_checkpoint,
     publish_checkpoint,
     training_versions,
@@ -62,7 +63,6 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
         config.validate()
         atomic.check_directory_target(out, force, is_run, "run")  # before any work
         checkpoint = None
-    final = out
     keras.utils.set_random_seed(config.seed)
     policy = precision_policy(config.mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
@@ -73,8 +73,16 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
         raise TrainingError(f"{config.data}: images are {data.image_shape}, the run was made with {config.image_shape}")
     config.image_shape = list(data.image_shape)
     config.versions = config.versions or training_versions()
-    if not resume:  # only now that the data loaded: a run that fails on its data leaves nothing
-        out = claim_run_dir(out)
+    work = out if resume else claim_run_dir(out)  # only now that the data loaded: bad data leaves nothing
+    try:
+        return _fit(config, work, out, data, strategy, checkpoint, verbose)
+    except BaseException:  # failed or interrupted, from the CLI or from Python
+        discard_claim(work, out)
+        raise
+
+
+def _fit(config: TrainConfig, out: Path, final: Path, data, strategy, checkpoint, verbose: int) -> Path:
+    """Fit in `out` (the run, or the hidden sibling that replaces `final` once complete) and write it."""
     config.save(out)
     if verbose:
         device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
@@ -98,7 +106,7 @@ def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = Fa
             )
             history = {}
     config.used = {
-        "policy": policy,
+        "policy": keras.mixed_precision.global_policy().name,
         "jit_compile": bool(vae.jit_compile),
         "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
         "batchnorm": batchnorm_used(config, len(data.x_train)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,13 @@ def claim_run_dir(out: Path) -> Path:
         return atomic.sibling_directory(out)
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def discard_claim(work: Path, out: Path) -> None:
+    """After a failed or interrupted run: remove the hidden sibling `claim_run_dir` made for a forced
+    replacement of `out` (the old run stays as it was). A run in `out` itself stays, to resume."""
+    if Path(work) != Path(out):
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def training_versions() -> dict[str, str]:

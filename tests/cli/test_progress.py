@@ -74,6 +74,18 @@ def test_export_default_output_fits_80_columns_without_progress(trained_run, fas
         assert any("--precision fp16" in line for line in lines)
 
 
+def test_train_in_a_pipe_prints_a_line_per_epoch_not_a_redrawn_bar(fashion_mnist_dir, tmp_path):
+    """Keras redraws its bar even for a pipe (it counts any POSIX system as interactive): a log gets
+    Keras' one-line-per-epoch form instead."""
+    command = vaedge("train", "--out", "r", "--data", fashion_mnist_dir, "--epochs", "2", "--limit", "512")
+    result = in_pipes(command, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "\r" not in result.stdout and "\x1b[" not in result.stdout and "━" not in result.stdout, result.stdout
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.startswith("Epoch ")] == ["Epoch 1/2", "Epoch 2/2"]
+    assert sum("val_loss" in line for line in lines) == 2 and lines[-1].startswith("r: 2 epochs")
+
+
 def test_summary_names_the_gate_and_the_way_out_for_a_variant_not_written():
     from vaedge.cli.report import summary_lines
     from vaedge.runtime.parity import Check

@@ -78,3 +78,23 @@ def test_corrupt_run_files_are_one_line(trained_run, tmp_path, file, content, me
     assert result.exit_code == 1 and message in result.output and result.output.count("\n") == 1, result.output
     assert not (tmp_path / "b").exists()
     reliability(f"corrupt run file: {file}", "one line naming the file, nothing written")
+
+
+def test_forced_run_failing_in_python_leaves_no_hidden_folder(trained_run, tmp_path, fashion_mnist_dir, reliability):
+    """Called from Python, not the CLI: the failed replacement removes its own hidden sibling."""
+    from vaedge.errors import TrainingError
+    from vaedge.train.config import TrainConfig
+    from vaedge.train.run import train
+
+    old = tmp_path / "run"
+    shutil.copytree(trained_run, old)
+    before = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()}
+    # the largest learning rate the config allows diverges within the first epoch
+    config = TrainConfig(data=str(fashion_mnist_dir), epochs=1, limit=256, learning_rate=10.0)
+    with pytest.raises(TrainingError, match="loss became nan"):
+        train(config, old, force=True, verbose=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no .run.XXXX.partial
+    assert {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()} == before
+    reliability(
+        "data loss: vaedge.train.run.train(force=True) that fails, from Python", "old run intact, no hidden folder"
+    )

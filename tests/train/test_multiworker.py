@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -45,40 +47,56 @@ def worker_env(tmp: Path, config: str | None) -> dict:
     return env
 
 
-def run_cluster(tmp: Path, args_for: list[list[str]], timeout: float = 420) -> list[subprocess.CompletedProcess]:
-    """Start one `vaedge train --strategy multiworker` per argument list at once; wait for all."""
+def run_cluster(
+    tmp: Path, args_for: list[list[str]], timeout: float = 420, chief_in_terminal: bool = False
+) -> list[subprocess.CompletedProcess]:
+    """Start one `vaedge train --strategy multiworker` per argument list at once; wait for all. With
+    `chief_in_terminal`, nobody is --quiet and worker 0 runs in a pseudo-terminal, as a person starts it
+    (its CompletedProcess holds what the terminal showed); the others write to files, as a log."""
+    from tests.cli.terminal import Terminal
+
     ports = free_ports(len(args_for))
-    procs = [
-        subprocess.Popen(
-            [*VAEDGE, "train", *args, "--quiet", "--peer-timeout", "120"],
-            env=worker_env(tmp, tf_config(ports, i)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i, args in enumerate(args_for)
-    ]
+    quiet = [] if chief_in_terminal else ["--quiet"]
+    procs, logs = [], []
+    for i, args in enumerate(args_for):
+        command = [*VAEDGE, "train", *args, *quiet, "--peer-timeout", "120"]
+        env = worker_env(tmp, tf_config(ports, i))
+        if chief_in_terminal and i == 0:
+            procs.append(Terminal(command, TF_CONFIG=env["TF_CONFIG"], TF_CPP_MIN_LOG_LEVEL="3", TMPDIR=str(tmp)))
+            logs.append(None)
+            continue
+        out, err = (tempfile.TemporaryFile("w+") for _ in range(2))  # files: a chatty worker never blocks
+        procs.append(subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True))
+        logs.append((out, err))
     results = []
     try:
-        for proc in procs:
-            out, err = proc.communicate(timeout=timeout)
+        for proc, log in zip(procs, logs):
+            if log is None:
+                code, shown = proc.finish(timeout)
+                results.append(subprocess.CompletedProcess(proc.process.args, code, shown, ""))
+                continue
+            proc.wait(timeout=timeout)
+            out, err = (f.seek(0) or f.read() for f in log)
             results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     finally:
         for proc in procs:  # MultiWorkerMirroredStrategy ignores SIGTERM while it waits: kill
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            process = getattr(proc, "process", proc)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     return results
 
 
 @pytest.fixture(scope="module")
 def cluster_run(tmp_path_factory, fashion_mnist_dir):
-    """Two workers, 2 epochs on 2048 images: (root, [worker 0 result, worker 1 result])."""
+    """Two workers, 2 epochs on 2048 images, the chief in a terminal: (root, [worker 0, worker 1] results)."""
     root = tmp_path_factory.mktemp("multiworker")
     (root / "tmp").mkdir()
     common = ["--data", str(fashion_mnist_dir), "--epochs", "2", "--limit", "2048", "--strategy", "multiworker"]
     results = run_cluster(
-        root / "tmp", [[*common, "--out", str(root / "run0")], [*common, "--out", str(root / "run1")]]
+        root / "tmp",
+        [[*common, "--out", str(root / "run0")], [*common, "--out", str(root / "run1")]],
+        chief_in_terminal=True,
     )
     return root, results
 
@@ -111,6 +129,21 @@ def test_two_workers_train_one_run_that_exports(cluster_run, tmp_path):
     )
     assert exported.returncode == 0, exported.stderr[-2000:]
     assert (bundle / "vaedge.json").is_file()
+
+
+def test_chief_shows_keras_progress_within_each_epoch_on_a_terminal(cluster_run):
+    """2048 images over 2 workers at 64 per worker-step: 16 steps an epoch, drawn as Keras draws them;
+    each epoch then ends in its own line. Worker 1 writes to a file: no bar there."""
+    from tests.cli.terminal import ANSI, screen_lines
+
+    _, (chief, worker) = cluster_run
+    shown = ANSI.sub("", chief.stdout)
+    assert chief.returncode == 0, shown[-3000:]
+    assert re.search(r"\b1/16 ━+", shown) and re.search(r"16/16 ━{20} .*loss: \d", shown), shown[-3000:]
+    lines = screen_lines(chief.stdout)
+    for epoch in (1, 2):
+        assert any(line.startswith(f"epoch {epoch}/2: loss ") for line in lines), lines
+    assert "━" not in worker.stdout and "\r" not in worker.stdout and "worker 1: done" in worker.stdout
 
 
 def test_cluster_recalibration_matches_one_process_on_the_same_images(cluster_run):

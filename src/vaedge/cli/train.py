@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -96,21 +96,20 @@ def train(
     from vaedge.train.run import train as run_training
 
     config = TrainConfig(**given)
+    # Keras' bar on a terminal; a line per epoch in a log or pipe (Keras would redraw its bar there too)
+    verbose = 0 if quiet else 1 if sys.stdout.isatty() else 2
     if multiworker:
         run_dir = distributed.train(
-            None if resume else config, out, cluster, strategy_, force=force, resume=resume, verbose=0 if quiet else 1
+            None if resume else config, out, cluster, strategy_, force=force, resume=resume, verbose=verbose
         )
         if run_dir is None:
             typer.echo(describe(f"{cluster.name}: done; {cluster.chief} wrote the run"))
             return
     else:
-        staged_before = set(_staged_siblings(out))
-        try:
-            run_dir = run_training(config, out, force=force, resume=resume, verbose=0 if quiet else 1)
+        try:  # a failed or interrupted run removes its own hidden sibling (vaedge.train.run_dir.discard_claim)
+            run_dir = run_training(config, out, force=force, resume=resume, verbose=verbose)
         except BaseException:
             _end_progress_line(quiet)
-            for left in set(_staged_siblings(out)) - staged_before:  # the hidden sibling a forced run built in
-                shutil.rmtree(left, ignore_errors=True)
             raise
     import json
 
@@ -118,15 +117,8 @@ def train(
     typer.echo(finished_line(run_dir, metrics))
 
 
-def _staged_siblings(out: Path) -> list[Path]:
-    """Hidden `.NAME.XXXX.partial` folders beside `out` (vaedge.io.atomic.sibling_directory)."""
-    return [p for p in out.parent.glob(f".{out.name}.*.partial") if p.is_dir()] if out.parent.is_dir() else []
-
-
 def _end_progress_line(quiet: bool) -> None:
     """Keras' progress bar redraws one line without ending it: end it, so an error starts on a fresh line."""
-    import sys
-
     if not quiet and sys.stdout.isatty():
         sys.stdout.write("\n")
         sys.stdout.flush()
