@@ -38,7 +38,7 @@ did not make or at a folder holding the source.
 
 The default test run (`.venv/bin/python -m pytest`, what CI runs) includes the `reliability` tests
 with smaller counts: 5 random SIGKILLs during training, 40 bit flips, 200 + 150 fuzz examples. The
-full run adds `reliability_full`: 20 more SIGKILL trials, 1000 bit flips and 10 000 examples each
+full run adds `reliability_full`: 23 more SIGKILL trials, 1000 bit flips and 10 000 examples each
 for the runtime API and the CLI.
 
 How faults are injected: SIGKILL from a parent process at a random moment (seeded); a full disk is a
