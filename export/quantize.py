@@ -60,11 +60,14 @@ def to_int8(model: onnx.ModelProto, calibration: dict[str, np.ndarray]) -> onnx.
     root_logger.setLevel(logging.ERROR)  # quantize_static warns about optional pre-processing on root
     try:
         quantized = _quantize_static(model, calibration, sigmoid)
-        worst = worst_psnr(model, quantized, calibration)
-        if worst >= PSNR_GATE or not fully_connected_nodes(model):
+        feeds = {name: data[:256] for name, data in calibration.items()}
+        reference = _run(model, feeds)  # the fp32 outputs, computed once for both candidates
+        worst = _worst_psnr(reference, _run(quantized, feeds))
+        dense = fully_connected_nodes(model)
+        if worst >= PSNR_GATE or not dense:
             return quantized
-        fallback = _quantize_static(model, calibration, sigmoid + fully_connected_nodes(model))
-        return fallback if worst_psnr(model, fallback, calibration) > worst else quantized
+        fallback = _quantize_static(model, calibration, sigmoid + dense)
+        return fallback if _worst_psnr(reference, _run(fallback, feeds)) > worst else quantized
     finally:
         root_logger.setLevel(level)
 
@@ -92,11 +95,18 @@ def fully_connected_nodes(model: onnx.ModelProto) -> list[str]:
 def worst_psnr(model: onnx.ModelProto, quantized: onnx.ModelProto, calibration: dict[str, np.ndarray]) -> float:
     """The lowest PSNR (dB, the parity gate's measure) over the outputs of `quantized` against `model`
     on the calibration feed."""
+    feeds = {name: data[:256] for name, data in calibration.items()}
+    return _worst_psnr(_run(model, feeds), _run(quantized, feeds))
+
+
+def _run(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     import onnxruntime as ort
 
-    feeds = {name: data[:256] for name, data in calibration.items()}
-    outputs = [ort.InferenceSession(m.SerializeToString()).run(None, feeds) for m in (model, quantized)]
-    return min(psnr(actual, expected) for expected, actual in zip(*outputs))
+    return ort.InferenceSession(model.SerializeToString()).run(None, feeds)
+
+
+def _worst_psnr(expected: list[np.ndarray], actual: list[np.ndarray]) -> float:
+    return min(psnr(a, e) for e, a in zip(expected, actual))
 
 
 def _quantize_static(model: onnx.ModelProto, calibration, sigmoid: list[str]) -> onnx.ModelProto:
