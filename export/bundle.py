@@ -19,6 +19,7 @@ from vaedge.errors import ExportError
 from vaedge.export import convert, quantize
 from vaedge.export.config import ExportConfig
 from vaedge.export.flops import flops_per_image
+from vaedge.export.latent_range import latent_map_section
 from vaedge.export.optimize import optimize
 from vaedge.export.quality import quality_report
 from vaedge.export.sources import KerasSource
@@ -164,6 +165,7 @@ def export_bundle(
         validation["likelihood"], notes = quality_report(manifest, loaded, held_out, config.seed)
         validation["likelihood_notes"] = notes
         sections, micro_refused = {}, {}
+        sections["latent_map"] = latent_map_section(reference["z_mean"])  # the range every map draws
         if config.micro:
             from vaedge.export.micro import micro_graphs
 

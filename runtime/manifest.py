@@ -37,6 +37,8 @@ BATCH = "N"
 CHUNK = 256  # images per engine call in the runtime: bounded memory whatever n is
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 TFLITE_FIELDS = ("ops", "xnnpack", "gpu_compatible", "gpu_warnings", "quantization")  # delegate readiness, int8 I/O
+PRIOR_SPAN = 3.0  # the latent map's half-side for a bundle that records none: the prior's [-3, 3]
+MAX_SPAN = 1000.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,12 @@ class Manifest:
         """{role: MicroGraph} of the graphs TFLM ran at export (`vaedge export --micro`); {} without."""
         graphs = (self.raw.get("micro") or {}).get("graphs", {})
         return {role: MicroGraph(role=role, **fields) for role, fields in graphs.items()}
+
+    @property
+    def map_span(self) -> float:
+        """Half the side of the latent map in z units: [-span, span] on both axes, chosen at export from the
+        held-out images' z_mean (`latent_map`); PRIOR_SPAN for a bundle exported before that was recorded."""
+        return float((self.raw.get("latent_map") or {}).get("span", PRIOR_SPAN))
 
     def flops_per_image(self, role: str) -> int:
         """FLOPs of one image through the role's graph, as counted at export (0 if not recorded)."""
@@ -271,7 +279,7 @@ def schema_problems(raw) -> list[str]:
     latent = raw.get("latent_dim")
     if not _int(latent, 1, MAX_LATENT):
         problems.append(f"latent_dim must be an int in 1..{MAX_LATENT}, got {_show(latent)}")
-    for key in ("metrics", "validation", "sampling", "flops_per_image", "producer"):
+    for key in ("metrics", "validation", "sampling", "flops_per_image", "producer", "latent_map"):
         if key in raw and not isinstance(raw[key], dict):
             problems.append(f"{key} must be an object")
     sampling = raw.get("sampling")
@@ -283,6 +291,9 @@ def schema_problems(raw) -> list[str]:
         _int(v, 0, 1 << 50) for v in raw["flops_per_image"].values()
     ):
         problems.append("flops_per_image values must be non-negative ints")
+    span = raw["latent_map"].get("span") if isinstance(raw.get("latent_map"), dict) else PRIOR_SPAN
+    if not (isinstance(span, (int, float)) and not isinstance(span, bool) and 0 < span <= MAX_SPAN):
+        problems.append(f"latent_map.span must be a number in (0, {MAX_SPAN:g}], got {_show(span)}")
     problems += _micro_problems(raw.get("micro"), raw.get("files"))
     files = raw.get("files")
     if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
