@@ -41,8 +41,11 @@ def test_map_latents_run_like_the_axes():
 
 
 def test_explain_figure_layout_and_panels(generator, fashion_mnist_dir):
-    image = read_held_out(fashion_mnist_dir, generator.image_shape, 1).images[0] / 255.0
-    figure, post = explain_figure(generator, image.astype(np.float32), samples=6, seed=3)
+    image = (read_held_out(fashion_mnist_dir, generator.image_shape, 1).images[0] / 255.0).astype(np.float32)
+    z_mean, z_log_var = generator.encode(image[None])
+    span = float(np.ceil(np.abs(z_mean[0]).max())) + 1  # z_mean inside the map wherever the model puts it
+    figure, post = explain_figure(generator, image, samples=6, seed=3, span=span)
+    assert figure.span == span
     panels = figure.panels
     assert list(panels) == ["input", "heads", "map", "decodes", "reconstruction"]
     lefts = [box[0] for box in panels.values()]
@@ -52,9 +55,8 @@ def test_explain_figure_layout_and_panels(generator, fashion_mnist_dir):
     shown = np.asarray(figure.picture.crop(panels["input"]).convert("L"), np.float32)
     expected = np.kron(image[..., 0] * 255, np.ones((4, 4)))
     assert np.abs(shown - expected).max() <= 1
-    mean_xy = to_map(post.z_mean[None], (0, 1), MAP_PX)[0] + [left, top]
+    mean_xy = to_map(post.z_mean[None], (0, 1), MAP_PX, span)[0] + [left, top]
     assert figure.picture.getpixel(tuple(int(v) for v in mean_xy)) == (255, 59, 48)  # z_mean's red dot
-    z_mean, z_log_var = generator.encode(image[None])
     np.testing.assert_allclose(post.z_mean, z_mean[0], atol=1e-6)
     np.testing.assert_allclose(post.sigma, np.exp(0.5 * z_log_var[0]), rtol=1e-6)
 
@@ -108,6 +110,8 @@ def test_cli_clusters_and_manifold(bundle, fashion_mnist_dir, tmp_path):
         (["clusters", "{bundle}", "--data", "{tmp}/notes.txt", "--out", "{tmp}/c.png"], "notes.txt"),
         (["clusters", "{bundle}", "--data", "{data}", "--out", "{tmp}/d.png", "--limit", "0"], "--limit must be"),
         (["manifold", "{bundle}", "--size", "1", "--out", "{tmp}/m.png"], "cells must be"),
+        (["explain", "{bundle}", "{data}", "--range", "-1", "--out", "{tmp}/e.png"], "--range must be"),
+        (["clusters", "{bundle}", "--data", "{data}", "--range", "nan", "--out", "{tmp}/c.png"], "--range must be"),
     ],
 )
 def test_bad_input_is_one_line(bundle, fashion_mnist_dir, tmp_path, args, message):

@@ -18,9 +18,15 @@ def clusters(
     data: Path = typer.Option(..., "--data", help="A dataset name, IDX folder/file or .npz: its test split."),
     out: Path = typer.Option(..., "--out", help="Figure to write: .png, .jpg or .webp."),
     limit: int = typer.Option(1000, help="At most this many held-out images (1..10000)."),
+    span: float | None = typer.Option(
+        None,
+        "--range",
+        help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
+    ),
     generator=None,
 ) -> None:
-    """Scatter the held-out images' z_mean over the latent map's two dims, coloured by class, with a legend."""
+    """Scatter the held-out images' z_mean over the latent map's two dims and range, coloured by class, with a
+    legend and the prior's 1- and 2-sigma circles."""
     from vaedge.errors import InputError
     from vaedge.explain.held_out import read_held_out
     from vaedge.explain.outputs import check_target, write_clusters
@@ -29,8 +35,10 @@ def clusters(
         raise InputError(f"--limit must be in 1..10000, got {limit}")
     check_target(out)
     held_out = read_held_out(data, generator.image_shape, limit)
-    path = write_clusters(generator, held_out, out)
+    path, notes = write_clusters(generator, held_out, out, span)
     typer.echo(
         f"{describe(path)}: z_mean of {len(held_out.images)} held-out images"
         + ("" if held_out.labels is not None else " (unlabelled)")
     )
+    for note in notes:
+        typer.echo(f"note: {note}")

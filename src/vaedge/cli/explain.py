@@ -26,6 +26,11 @@ def explain(
         help="Held-out images choosing the map's two dims when latent dim > 2 "
         "(default: the bundle's parity.npz, as the page).",
     ),
+    span: float | None = typer.Option(
+        None,
+        "--range",
+        help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
+    ),
     generator=None,
 ) -> None:
     """Input -> the encoder's two heads (z_mean, z_log_var, sigma) -> q(z|x) on the latent map with
@@ -37,11 +42,13 @@ def explain(
         from vaedge.explain.held_out import read_held_out
 
         held_out = read_held_out(data, generator.image_shape, 1000)
-    path, post, inverted = write_explain(generator, image, out, index, samples, seed, polarity, held_out)
+    path, post, inverted, notes = write_explain(generator, image, out, index, samples, seed, polarity, held_out, span)
     values = ", ".join(f"{v:+.3f}" for v in post.z_mean[:4])
     typer.echo(
         f"{describe(path)}: z_mean [{values}{', ...' if len(post.z_mean) > 4 else ''}]"
         + (" (input inverted: light background)" if inverted else "")
     )
+    for note in notes:
+        typer.echo(f"note: {note}")
     if post.far_from_prior():
         typer.echo("warning: z_mean lies far outside the prior N(0, I); is the image like the training data?", err=True)

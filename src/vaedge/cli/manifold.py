@@ -1,5 +1,6 @@
 """`vaedge manifold`: the decoded latent map (the course's 2-D manifold plot), with labelled axes: z[a] across,
-z[b] up, each over [-3, 3], the same map as the page's."""
+z[b] up, each over the bundle's range (chosen at export to cover the held-out images, at least [-3, 3]),
+the same map as the page's, with the prior's 1- and 2-sigma circles."""
 
 from __future__ import annotations
 
@@ -23,13 +24,21 @@ def manifold(
         None, help="Images (files, IDX or .npz) choosing the two dims for latent dim > 2."
     ),
     limit: int = typer.Option(1000, help="At most this many images from --data."),
+    span: float | None = typer.Option(
+        None,
+        "--range",
+        help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
+    ),
     generator=None,
 ) -> None:
-    """Decode a grid over [-3, 3]^2 of two latent dims (those with most variance on --data when D > 2)."""
+    """Decode a grid over the bundle's [-range, range]^2 of two latent dims (those with most variance on --data
+    when D > 2)."""
     from vaedge.explain.outputs import check_target, write_map
+    from vaedge.explain.posterior import map_span
     from vaedge.io.images import read_images
 
     check_target(out)
     images = read_images(data, generator.image_shape, limit)[0] if data else None
-    write_map(generator, out, size, images)
-    typer.echo(f"{describe(out)}: {size}x{size} latent map")
+    write_map(generator, out, size, images, span)
+    reach = map_span(generator, span)
+    typer.echo(f"{describe(out)}: {size}x{size} latent map over [-{reach:g}, {reach:g}]^2")

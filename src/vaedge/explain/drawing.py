@@ -1,7 +1,12 @@
 """Pillow drawing shared by the figures: images as tiles, the latent map with labelled axes,
-q(z|x)'s ellipses and samples, and the class scatter with its legend."""
+q(z|x)'s ellipses and samples, the prior's circles, and the class scatter with its legend.
+
+Whatever is drawn on the map goes through `clipped`, so nothing leaves its panel: a point beyond the
+map is drawn at its edge as a triangle pointing the way it lies (`points` says which)."""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -12,6 +17,7 @@ from vaedge.io.images import grid
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 UNLABELLED_COLOUR = "#999999"
 MEAN_COLOUR, ONE_SIGMA, TWO_SIGMA, DOT = "#ff3b30", "#ffcc00", "#ff9500", "#30d158"
+PRIOR_COLOUR, PRIOR_ON_WHITE = "#5ac8fa", "#555555"  # over decoded tiles, over a white scatter
 AXIS_LEFT, AXIS_BOTTOM = 46, 40  # room for tick labels and the axis names
 
 
@@ -31,13 +37,15 @@ def tile(images: np.ndarray, columns: int, size: tuple[int, int] | None = None, 
 
 
 def axes(canvas, box: tuple[int, int, int, int], dims: tuple[int, int], span: float = SPAN) -> None:
-    """Ticks at the integers of [-span, span] and the names z[a] (across), z[b] (up) around the map `box`."""
+    """Ticks at the integers of [-span, span] (every ceil(span / 6)) and the names z[a] (across), z[b] (up)
+    around the map `box`."""
     from PIL import Image, ImageDraw
 
     draw, small = ImageDraw.Draw(canvas), font(12)
     left, top, right, bottom = box
     draw.rectangle(box, outline="#333333")
-    for value in range(-int(span), int(span) + 1):
+    step = max(1, int(np.ceil(span / 6)))
+    for value in range(-int(span // step) * step, int(span) + 1, step):
         x = left + (value + span) / (2 * span) * (right - left)
         y = top + (span - value) / (2 * span) * (bottom - top)
         draw.line([(x, bottom), (x, bottom + 5)], fill="#333333")
@@ -51,23 +59,77 @@ def axes(canvas, box: tuple[int, int, int, int], dims: tuple[int, int], span: fl
     canvas.paste(label, (left - AXIS_LEFT, int((top + bottom) / 2 - label.height / 2)), label)
 
 
-def ellipse(draw, box, centre: np.ndarray, radii: np.ndarray, colour: str, span: float = SPAN) -> None:
-    """An axis-aligned ellipse with `centre` and `radii` in z units on the map `box`."""
+@contextmanager
+def clipped(canvas, box: tuple[int, int, int, int]):
+    """An ImageDraw in `canvas`'s coordinates on a transparent layer; only the part inside `box` is kept."""
+    from PIL import Image, ImageDraw
+
+    layer = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
+    yield ImageDraw.Draw(layer)
+    inside = layer.crop((box[0], box[1], box[2] + 1, box[3] + 1))
+    canvas.paste(inside, box[:2], inside)
+
+
+def prior_circles(draw, box, span: float = SPAN, colour: str = PRIOR_COLOUR) -> None:
+    """The prior N(0, I)'s 1- and 2-sigma circles (radius 1 and 2 in z) around the map's origin, dashed
+    and labelled."""
     left, top, right, bottom = box
-    scale = (right - left) / (2 * span)
-    x = left + (centre[0] + span) * scale
-    y = top + (span - centre[1]) * (bottom - top) / (2 * span)
-    rx, ry = radii[0] * scale, radii[1] * (bottom - top) / (2 * span)
-    draw.ellipse([x - rx, y - ry, x + rx, y + ry], outline=colour, width=2)
+    centre = (left + (right - left) / 2, top + (bottom - top) / 2)
+    for k in (1, 2):
+        rx, ry = k * (right - left) / (2 * span), k * (bottom - top) / (2 * span)
+        ring = [centre[0] - rx, centre[1] - ry, centre[0] + rx, centre[1] + ry]
+        for start in range(0, 360, 10):
+            draw.arc(ring, start, start + 6, fill=colour, width=2)
+        label = "prior 2 sd" if k == 2 else "1 sd"
+        draw.text(
+            (centre[0], centre[1] - ry - 3),
+            label,
+            fill=colour,
+            font=font(11),
+            anchor="mb",
+            stroke_width=2,
+            stroke_fill="#000000" if colour == PRIOR_COLOUR else "#ffffff",
+        )
 
 
-def points(draw, box, z: np.ndarray, dims, colours, radius: float = 4, labels=None, span: float = SPAN) -> None:
-    """Dots at z (N, D) on the map `box`, one colour each (or one for all), optionally numbered."""
-    left, top, right, _ = box
+def ellipse(draw, box, centre, radii, colour: str, span: float = SPAN, width: int = 2) -> None:
+    """An axis-aligned ellipse with `centre` and `radii` in z units on the map `box`: only its arcs near
+    the box are drawn, as polylines fine enough to pass for the curve, so a huge sigma costs no more
+    than a small one (Pillow's own ellipse takes time in proportion to the radius)."""
+    left, top, right, bottom = box
+    sx, sy = (right - left) / (2 * span), (bottom - top) / (2 * span)
+    x0, y0 = left + (centre[0] + span) * sx, top + (span - centre[1]) * sy
+    rx, ry = radii[0] * sx, radii[1] * sy
+    if not np.isfinite([x0, y0, rx, ry]).all():
+        return
+    count = int(np.clip(np.pi * (rx + ry), 64, 100_000))
+    theta = np.linspace(0, 2 * np.pi, count + 1)
+    x, y = x0 + rx * np.cos(theta), y0 + ry * np.sin(theta)
+    reach = width + 2
+    near = (x > left - reach) & (x < right + reach) & (y > top - reach) & (y < bottom + reach)
+    # runs of consecutive points near the box, each drawn as one polyline
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], near.astype(np.int8), [0]])))
+    for start, stop in zip(edges[::2], edges[1::2]):
+        run = list(zip(x[max(start - 1, 0) : stop + 1].tolist(), y[max(start - 1, 0) : stop + 1].tolist()))
+        if len(run) >= 2:
+            draw.line(run, fill=colour, width=width, joint="curve")
+
+
+def points(draw, box, z: np.ndarray, dims, colours, radius: float = 4, labels=None, span: float = SPAN) -> np.ndarray:
+    """Dots at z (N, D) on the map `box`, one colour each (or one for all), optionally numbered; a z beyond
+    the map becomes a triangle at its edge pointing the way it lies. Returns (N,) True for those."""
+    left, top, right, bottom = box
     xy = to_map(z, dims, right - left, span) + [left, top]
-    for i, (x, y) in enumerate(xy):
+    outside = (xy != np.clip(xy, [left, top], [right, bottom])).any(axis=1)
+    margin = radius * 1.6 + 1  # the triangle's reach: the whole marker stays inside
+    edge = np.clip(xy, [left + margin, top + margin], [right - margin, bottom - margin])
+    for i, (x, y) in enumerate(np.where(outside[:, None], edge, xy)):
+        out = outside[i]
         colour = colours if isinstance(colours, str) else colours[i]
-        draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline="#000000")
+        if out:
+            triangle(draw, (x, y), xy[i] - (x, y), radius * 1.6, colour)
+        else:
+            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline="#000000")
         if labels is not None:
             draw.text(
                 (x + radius + 1, y - radius - 1),
@@ -78,6 +140,17 @@ def points(draw, box, z: np.ndarray, dims, colours, radius: float = 4, labels=No
                 stroke_width=2,
                 stroke_fill="#000000",
             )
+    return outside
+
+
+def triangle(draw, centre, towards, size: float, colour: str) -> None:
+    """A triangle around `centre` whose tip points along the vector `towards` (pixels)."""
+    direction = np.asarray(towards, np.float64) / max(float(np.hypot(*towards)), 1e-9)
+    across = np.array([-direction[1], direction[0]])
+    tip = np.asarray(centre) + direction * size
+    back = np.asarray(centre) - direction * size * 0.6
+    corners = [tuple(tip), tuple(back + across * size * 0.8), tuple(back - across * size * 0.8)]
+    draw.polygon(corners, fill=colour, outline="#000000")
 
 
 def legend(draw, origin: tuple[int, int], entries: list[tuple[str, str, int]]) -> int:

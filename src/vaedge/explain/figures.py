@@ -1,16 +1,17 @@
 """The learner's figures, drawn with Pillow from a loaded bundle (a vaedge.runtime Generator):
 
-- `map_figure`: the decoded latent map with labelled axes (`vaedge manifold`);
+- `map_figure`: the decoded latent map with labelled axes and the prior's circles (`vaedge manifold`);
 - `clusters_figure`: held-out images' z_mean coloured by class, with a legend (`vaedge clusters`);
 - `explain_figure`: one image -> the encoder's two heads -> q(z|x) on the map with K sampled z ->
   their decodes -> the reconstruction from z_mean (`vaedge explain`).
 
-Each returns a Figure: the picture and the pixel box of every panel, by name.
+Each returns a Figure: the picture, the pixel box of every panel by name, the map's span and the notes
+it printed (points beyond the map, drawn at its edge). All three use the bundle's span (map_span).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,20 +22,25 @@ from vaedge.explain.posterior import (
     SPAN,
     map_dims,
     map_latents,
+    map_span,
     posterior,
 )
 
 MAP_PX = 420  # the latent map's side in pixels (15 tiles of 28)
 MARGIN, TITLE = 16, 44
 ARROW = 36
+NOTE_COLOUR = "#b00020"
 
 
 @dataclass
 class Figure:
-    """picture: an RGB PIL.Image; panels: {name: (left, top, right, bottom)} in its pixels."""
+    """picture: an RGB PIL.Image; panels: {name: (left, top, right, bottom)} in its pixels; span: the map's
+    half-side in z; notes: what lies beyond the map (also written on the picture)."""
 
     picture: object
     panels: dict
+    span: float = SPAN
+    notes: list = field(default_factory=list)
 
 
 def map_side(cells: int, width: int) -> int:
@@ -43,37 +49,42 @@ def map_side(cells: int, width: int) -> int:
 
 
 def _map_panel(canvas, generator, dims, origin, cells: int, side: int = MAP_PX, span: float = SPAN):
-    """Decode the map's tiles and paste them, `side` pixels a side, with axes at `origin`; returns the tiles' box."""
+    """Decode the map's tiles and paste them, `side` pixels a side, with axes and the prior's circles at
+    `origin`; returns the tiles' box."""
     tiles = generator.decode(map_latents(generator.latent_dim, cells, dims, span))
     left, top = origin[0] + drawing.AXIS_LEFT, origin[1]
     canvas.paste(drawing.tile(tiles, cells, (side, side)), (left, top))
     box = (left, top, left + side, top + side)
     drawing.axes(canvas, box, dims, span)
+    with drawing.clipped(canvas, box) as draw:
+        drawing.prior_circles(draw, box, span)
     return box
 
 
-def map_figure(generator, cells: int = 20, z_mean: np.ndarray | None = None) -> Figure:
-    """The latent map of `cells` x `cells` decoded tiles over [-SPAN, SPAN]^2 with labelled axes;
-    z_mean (N, D) of held-out images chooses the two dims when D > 2."""
+def map_figure(generator, cells: int = 20, z_mean: np.ndarray | None = None, span: float | None = None) -> Figure:
+    """The latent map of `cells` x `cells` decoded tiles over [-span, span]^2 (the bundle's span unless
+    given) with labelled axes; z_mean (N, D) of held-out images chooses the two dims when D > 2."""
     from PIL import Image
 
+    span = map_span(generator, span)
     dims = map_dims(generator.latent_dim, z_mean)
     map_latents(generator.latent_dim, cells, dims)  # checks cells before any drawing
     side = map_side(cells, generator.image_shape[1])
     width = MARGIN * 2 + drawing.AXIS_LEFT + side
     canvas = Image.new("RGB", (width, MARGIN * 2 + side + drawing.AXIS_BOTTOM), "white")
-    box = _map_panel(canvas, generator, dims, (MARGIN, MARGIN), cells, side)
-    return Figure(canvas, {"map": box})
+    box = _map_panel(canvas, generator, dims, (MARGIN, MARGIN), cells, side, span)
+    return Figure(canvas, {"map": box}, span)
 
 
-def clusters_figure(generator, held_out, z_mean: np.ndarray | None = None) -> Figure:
-    """Held-out images' z_mean (N, D) as dots coloured by class over the map's dims and range, with a legend."""
+def clusters_figure(generator, held_out, z_mean: np.ndarray | None = None, span: float | None = None) -> Figure:
+    """Held-out images' z_mean (N, D) as dots coloured by class over the map's dims and span, with the
+    prior's circles and a legend; an image beyond the map is a triangle at its edge."""
     from PIL import Image, ImageDraw
 
+    span = map_span(generator, span)
     if z_mean is None:
         z_mean, _ = generator.encode(held_out.images)
     dims = map_dims(generator.latent_dim, z_mean)
-    span = max(SPAN, float(np.ceil(np.abs(z_mean[:, list(dims)]).max())))
     colours, entries = drawing.class_colours(held_out.labels, held_out.class_names, len(z_mean))
     legend_width = 190
     width = MARGIN * 3 + drawing.AXIS_LEFT + MAP_PX + legend_width
@@ -88,9 +99,18 @@ def clusters_figure(generator, held_out, z_mean: np.ndarray | None = None) -> Fi
     left = MARGIN + drawing.AXIS_LEFT
     box = (left, TITLE, left + MAP_PX, TITLE + MAP_PX)
     drawing.axes(canvas, box, dims, span)
-    drawing.points(draw, box, z_mean, dims, colours, radius=3, span=span)
-    drawing.legend(draw, (box[2] + MARGIN, TITLE), entries)
-    return Figure(canvas, {"scatter": box, "legend": (box[2] + MARGIN, TITLE, width - MARGIN, TITLE + MAP_PX)})
+    with drawing.clipped(canvas, box) as layer:
+        drawing.prior_circles(layer, box, span, drawing.PRIOR_ON_WHITE)
+        outside = drawing.points(layer, box, z_mean, dims, colours, radius=3, span=span)
+    bottom = drawing.legend(draw, (box[2] + MARGIN, TITLE), entries)
+    notes = []
+    if outside.any():
+        notes.append(
+            f"{int(outside.sum())} of {len(z_mean)} lie beyond the map (|z| > {span:g}): triangles at its edge"
+        )
+        _note(draw, (box[2] + MARGIN, bottom + 10), f"{int(outside.sum())} beyond the map:\ntriangles at its edge")
+    legend_box = (box[2] + MARGIN, TITLE, width - MARGIN, TITLE + MAP_PX)
+    return Figure(canvas, {"scatter": box, "legend": legend_box}, span, notes)
 
 
 def explain_figure(
@@ -101,12 +121,14 @@ def explain_figure(
     cells: int = 15,
     z_mean_held_out: np.ndarray | None = None,
     name: str = "input image",
+    span: float | None = None,
 ) -> tuple[Figure, object]:
     """One image (H, W, C) in [0, 1] -> (the Figure, its Posterior): the input, the encoder's two heads
-    as numbers, q(z|x)'s 1- and 2-sigma ellipses with `samples` z on the latent map, their decodes,
-    and the reconstruction from z_mean."""
+    as numbers, q(z|x)'s 1- and 2-sigma ellipses with `samples` z and the prior's circles on the latent
+    map, their decodes, and the reconstruction from z_mean."""
     from PIL import Image, ImageDraw
 
+    span = map_span(generator, span)
     z_mean, z_log_var = generator.encode(image[None])
     post = posterior(z_mean[0], z_log_var[0], samples, seed)
     dims = map_dims(generator.latent_dim, z_mean_held_out)
@@ -120,7 +142,7 @@ def explain_figure(
     x = MARGIN
     boxes = {"input": (x, TITLE + 20, x + side, TITLE + 20 + side)}
     x += side + ARROW
-    boxes["heads"] = (x, TITLE + 20, x + text_width, TITLE + 20 + 240)
+    boxes["heads"] = (x, TITLE + 20, x + text_width, TITLE + 20 + MAP_PX)
     x += text_width + ARROW
     map_box = (x + drawing.AXIS_LEFT, TITLE + 20, x + drawing.AXIS_LEFT + MAP_PX, TITLE + 20 + MAP_PX)
     boxes["map"] = map_box
@@ -140,13 +162,22 @@ def explain_figure(
 
     canvas.paste(drawing.tile(image[None], 1, (side, side)), boxes["input"][:2])
     _caption(draw, boxes["input"], name)
-    _heads(draw, boxes["heads"], post, dims)
-    _map_panel(canvas, generator, dims, (map_box[0] - drawing.AXIS_LEFT, map_box[1]), cells)
-    for k, colour in ((2, drawing.TWO_SIGMA), (1, drawing.ONE_SIGMA)):
-        drawing.ellipse(draw, map_box, *post.ellipse(dims, k), colour)
-    drawing.points(draw, map_box, post.z, dims, drawing.DOT, radius=4, labels=[str(i + 1) for i in range(samples)])
-    drawing.points(draw, map_box, post.z_mean[None], dims, drawing.MEAN_COLOUR, radius=6)
-    _caption(draw, map_box, "q(z|x) on the latent map: z_mean (red), 1 sigma, 2 sigma, sampled z (numbered)")
+    _map_panel(canvas, generator, dims, (map_box[0] - drawing.AXIS_LEFT, map_box[1]), cells, span=span)
+    with drawing.clipped(canvas, map_box) as layer:
+        for k, colour in ((2, drawing.TWO_SIGMA), (1, drawing.ONE_SIGMA)):
+            drawing.ellipse(layer, map_box, *post.ellipse(dims, k), colour, span)
+        numbers = [str(i + 1) for i in range(samples)]
+        samples_out = drawing.points(layer, map_box, post.z, dims, drawing.DOT, 4, numbers, span)
+        mean_out = drawing.points(layer, map_box, post.z_mean[None], dims, drawing.MEAN_COLOUR, 6, span=span)[0]
+    notes = []
+    if mean_out:
+        notes.append(f"z_mean lies beyond the map (|z| > {span:g}): drawn as the red triangle at its edge")
+    if samples_out.any():
+        notes.append(
+            f"{int(samples_out.sum())} of {samples} sampled z lie beyond the map: drawn as triangles at its edge"
+        )
+    _heads(draw, boxes["heads"], post, dims, notes)
+    _caption(draw, map_box, "q(z|x): z_mean (red), 1 and 2 sigma, sampled z; dashed: the prior")
     canvas.paste(
         drawing.tile(decodes, columns, (columns * (thumb + 2), rows * (thumb + 2)), padding=1), boxes["decodes"][:2]
     )
@@ -157,14 +188,18 @@ def explain_figure(
         x0, x1 = boxes[left][2] + 6, boxes[right][0] - (drawing.AXIS_LEFT if right == "map" else 0) - 6
         draw.line([(x0, TITLE + 76), (x1, TITLE + 76)], fill="#333333", width=2)
         draw.polygon([(x1, TITLE + 76), (x1 - 8, TITLE + 71), (x1 - 8, TITLE + 81)], fill="#333333")
-    return Figure(canvas, boxes), post
+    return Figure(canvas, boxes, span, notes), post
 
 
 def _caption(draw, box, text: str) -> None:
     draw.text((box[0], box[1] - 4), text, fill="#333333", font=drawing.font(12), anchor="lb")
 
 
-def _heads(draw, box, post, dims) -> None:
+def _note(draw, origin, text: str) -> None:
+    draw.multiline_text(origin, text, fill=NOTE_COLOUR, font=drawing.font(13), spacing=4)
+
+
+def _heads(draw, box, post, dims, notes: list[str]) -> None:
     def values(array):
         return "[" + ", ".join(f"{v:+.3f}" for v in array[:4]) + (", ..." if len(array) > 4 else "") + "]"
 
@@ -182,7 +217,10 @@ def _heads(draw, box, post, dims) -> None:
     if len(post.z_mean) > 2:
         lines.append((f"map: z[{dims[0]}] across, z[{dims[1]}] up", "#555555", 12))
     if post.far_from_prior():
-        lines.append((f"warning: |z_mean| > {FAR:g}: far outside the prior", "#b00020", 13))
+        lines.append((f"warning: |z_mean| > {FAR:g}: far outside the prior", NOTE_COLOUR, 13))
+    for note in notes:  # wrapped to the panel: "... beyond the map (...):" then where it is drawn
+        head, _, tail = note.partition(": ")
+        lines += [(head + ":", NOTE_COLOUR, 13), (tail, NOTE_COLOUR, 13)]
     y = box[1]
     for text, colour, size in lines:
         draw.text((box[0], y), text, fill=colour, font=drawing.font(size))

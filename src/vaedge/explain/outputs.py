@@ -85,24 +85,32 @@ def write_explain(
     seed: int = 0,
     polarity: str = "auto",
     held_out=None,
+    span: float | None = None,
 ):
-    """`vaedge explain`: the Figure of one image written to `out`; returns (out, Posterior, inverted)."""
+    """`vaedge explain`: the Figure of one image written to `out`; returns (out, Posterior, inverted, notes)."""
     check_target(out)
     image, name, inverted = read_one_image(image_path, generator.image_shape, index, polarity)
     z_mean = held_out_z_mean(generator, held_out.images if held_out is not None else None)
     figure, post = explain_figure(
-        generator, image, samples, seed, z_mean_held_out=z_mean, name=name + (" (inverted)" if inverted else "")
+        generator,
+        image,
+        samples,
+        seed,
+        z_mean_held_out=z_mean,
+        name=name + (" (inverted)" if inverted else ""),
+        span=span,
     )
-    return save(figure, out), post, inverted
+    return save(figure, out), post, inverted, figure.notes
 
 
-def write_clusters(generator, held_out, out: Path) -> Path:
-    """`vaedge clusters`: held-out images' z_mean coloured by class, written to `out`."""
+def write_clusters(generator, held_out, out: Path, span: float | None = None) -> tuple[Path, list[str]]:
+    """`vaedge clusters`: held-out images' z_mean coloured by class, written to `out`; returns (out, notes)."""
     check_target(out)
-    return save(clusters_figure(generator, held_out), out)
+    figure = clusters_figure(generator, held_out, span=span)
+    return save(figure, out), figure.notes
 
 
-def write_map(generator, out: Path, cells: int, held_out_images=None) -> Path:
+def write_map(generator, out: Path, cells: int, held_out_images=None, span: float | None = None) -> Path:
     """`vaedge manifold`: the latent map with labelled axes, written to `out`."""
     check_target(out)
-    return save(map_figure(generator, cells, held_out_z_mean(generator, held_out_images)), out)
+    return save(map_figure(generator, cells, held_out_z_mean(generator, held_out_images), span), out)

@@ -2,9 +2,11 @@
 sigma = exp(0.5 * z_log_var), K samples z = z_mean + sigma * eps drawn on the host, and the latent
 map those numbers are drawn on (the same map as the page's and `vaedge manifold`'s).
 
-The map spans z[a] across (left to right) and z[b] up, each from -SPAN to SPAN, `cells` tiles a side,
+The map spans z[a] across (left to right) and z[b] up, each from -span to span, `cells` tiles a side,
 each tile the decode of its centre; a = 0, b = 1 for latent dim 2, else the two dims whose z_mean
-varies most over held-out images (other dims at 0, the prior's mean).
+varies most over held-out images (other dims at 0, the prior's mean). The span is the bundle's
+(`latent_map` in its manifest, chosen at export to cover where the encoder puts held-out images;
+SPAN, the prior's [-3, 3], for older bundles) unless `--range` overrides it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import numpy as np
 
 from vaedge.errors import InputError
 from vaedge.runtime.inputs import seed_value
+from vaedge.runtime.manifest import MAX_SPAN, PRIOR_SPAN
 from vaedge.runtime.sampling import MAX_SEED, host_sample, prior_eps
 
-SPAN = 3.0
+SPAN = PRIOR_SPAN
 FAR = 4.0  # |z_mean| beyond this in any dim is far outside the prior N(0, I)
 KERAS_LAYERS = {
     "z_mean": "Dense layer `z_mean` (the course's mu)",
@@ -71,6 +74,21 @@ def map_dims(latent_dim: int, z_mean: np.ndarray | None = None) -> tuple[int, in
     variance = np.asarray(z_mean, np.float64).var(axis=0)
     order = sorted(range(latent_dim), key=lambda j: (-variance[j], j))
     return order[0], order[1]
+
+
+def map_span(generator, override: float | None = None) -> float:
+    """The map's half-side in z units: `override` (`--range`) when given, else the bundle's."""
+    if override is None:
+        return generator.manifest.map_span
+    if isinstance(override, bool) or not isinstance(override, (int, float)) or not 0 < override <= MAX_SPAN:
+        raise InputError(f"--range must be a number in (0, {MAX_SPAN:g}], got {override!r}")
+    return float(override)
+
+
+def beyond(z: np.ndarray, dims: tuple[int, int], span: float) -> np.ndarray:
+    """(N,) True where z (N, D) lies outside the map [-span, span]^2 over `dims`."""
+    z = np.atleast_2d(np.asarray(z, np.float64))
+    return np.abs(z[:, list(dims)]).max(axis=1) > span
 
 
 def map_latents(latent_dim: int, cells: int, dims: tuple[int, int], span: float = SPAN) -> np.ndarray:
