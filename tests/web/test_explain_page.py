@@ -18,8 +18,8 @@ from vaedge.explain.posterior import posterior
 from vaedge.io.idx import read_idx_directory
 
 EXPLAIN_JS = "async ([input, options]) => window.vaedge.explain(input, options)"
-SCREENSHOTS = os.environ.get("VAEDGE_SCREENSHOTS")  # set once to write docs/explain-page.png and docs/web.png
-SPAN, MAP = 3, 420
+SCREENSHOTS = os.environ.get("VAEDGE_SCREENSHOTS")  # docs/make_figures.sh sets it: docs/explain-page.png, docs/web.png
+MAP, LEFT, PAD = 420, 46, 10  # explain.js: the map's side and where it starts on its canvas
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_heads_equal_python_encode_and_ellipses_are_sigma(page, generator, test_
     for ellipse, k in ((one, 1), (two, 2)):  # read back from the drawn ellipse, in map units (z)
         np.testing.assert_allclose(ellipse["radii"], k * sigma, rtol=1e-5)
         np.testing.assert_allclose(ellipse["centre"], z_mean[0], atol=1e-5)
-        np.testing.assert_allclose(ellipse["pixels"]["radii"], k * sigma * MAP / (2 * SPAN), rtol=1e-5)
+        np.testing.assert_allclose(ellipse["pixels"]["radii"], k * sigma * MAP / (2 * result["span"]), rtol=1e-5)
     assert page.text_content("#heads").count("Dense layer") == 2 and "mu" in page.text_content("#heads")
     assert result["name"].startswith(f"held-out image {example} (") and page.is_hidden("#far")
 
@@ -108,6 +108,36 @@ def test_seed_gives_the_same_eps_as_vaedge_generate(page, bundle, tmp_path):
     assert np.abs(np.asarray(images, np.float32).reshape(16, 28, 28, 1) - generated["images"]).max() <= 1e-5
 
 
+def test_the_page_maps_the_range_the_cli_figures_use(page, generator, test_split):
+    """One span for the page's latent map, its explain map and clusters, and vaedge manifold, clusters and
+    explain: the bundle's. Every marker, for each held-out image the page keeps, is drawn inside the map."""
+    from vaedge.explain.figures import clusters_figure, explain_figure, map_figure
+    from vaedge.explain.held_out import FASHION_MNIST, HeldOut
+
+    span = generator.manifest.map_span
+    images, labels = test_split
+    z_mean, _ = generator.encode(images)
+    figures = (
+        map_figure(generator, cells=4),
+        clusters_figure(generator, HeldOut(images, labels, FASHION_MNIST, "test"), z_mean),
+        explain_figure(generator, images[0] / np.float32(255))[0],
+    )
+    clusters = page.evaluate("window.vaedge.clusters()")
+    page_map = float(page.evaluate("document.getElementById('map').dataset.span"))
+    assert [f.span for f in figures] == [span] * 3 and clusters["span"] == page_map == span
+    for example in range(HELD_OUT):
+        result = page.evaluate(EXPLAIN_JS, [{"example": example}, {"samples": 2, "seed": 0}])
+        assert result["span"] == span
+        for drawn in (result["markers"]["mean"], *result["markers"]["samples"]):
+            x, y = drawn["at"]
+            assert LEFT <= x <= LEFT + MAP and PAD <= y <= PAD + MAP, (example, drawn)
+        assert bool(result["notes"]) == any(
+            m["beyond"] for m in (result["markers"]["mean"], *result["markers"]["samples"])
+        )
+    inside = [LEFT <= p["at"][0] <= LEFT + MAP and PAD <= p["at"][1] <= PAD + MAP for p in clusters["points"]]
+    assert all(inside)
+
+
 def test_cluster_scatter_has_one_point_per_held_out_image(page, generator, test_split):
     clusters = page.evaluate("window.vaedge.clusters()")
     points = clusters["points"]
@@ -134,19 +164,25 @@ def test_dropped_dark_and_light_images_reconstruct_without_the_checkbox(page, ge
         assert np.abs(np.asarray(result["z_mean"]) - z_mean[0]).max() <= 1e-5, name
         reconstruction = np.asarray(result["reconstruction"], np.float32).reshape(expected.shape)
         assert np.abs(reconstruction - expected).max() <= 1e-5, name
-    if SCREENSHOTS:  # the README's screenshot, from this very page
-        page.set_viewport_size({"width": 1400, "height": 900})
-        page.fill("#eps-seed", "0")  # as docs/explain.png: vaedge explain --seed 0 --samples 8
-        page.fill("#eps-count", "8")
-        page.click("#thumbs canvas[data-example='0']")
-        page.wait_for_function("window.vaedge.lastExplained.name.startsWith('held-out image 0')")
-        assert not page.is_checked("#invert")
-        page.locator("#explain").screenshot(path=str(REPO / "docs" / "explain-page.png"))
-        page.fill("#seed", "0")  # the page as it first loads, for the README's "In the browser"
-        page.fill("#count", "64")
-        page.click("#sample-form button[type=submit]")
-        page.wait_for_function("window.vaedge.lastSample.eps.length === 64")
-        page.evaluate("document.getElementById('speed').hidden = true")  # no speed figure from a loaded machine
-        page.screenshot(path=str(REPO / "docs" / "web.png"), full_page=True)
-        page.evaluate("document.getElementById('speed').hidden = false")
-        page.set_viewport_size({"width": 1100, "height": 900})
+
+
+@pytest.mark.skipif(
+    not SCREENSHOTS, reason="docs/make_figures.sh sets VAEDGE_SCREENSHOTS to take the README's screenshots"
+)
+def test_screenshots_for_the_readme(page):
+    """The README's screenshots, from this very page on the bundle VAEDGE_TEST_BUNDLE names (the Quick start's)."""
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.fill("#eps-seed", "0")  # as docs/explain.png: vaedge explain --seed 0 --samples 8
+    page.fill("#eps-count", "8")
+    page.click("#thumbs canvas[data-example='0']")
+    page.wait_for_function("window.vaedge.lastExplained.name.startsWith('held-out image 0')")
+    assert not page.is_checked("#invert")
+    page.locator("#explain").screenshot(path=str(REPO / "docs" / "explain-page.png"))
+    page.fill("#seed", "0")  # the page as it first loads, for the README's "In the browser"
+    page.fill("#count", "64")
+    page.click("#sample-form button[type=submit]")
+    page.wait_for_function("window.vaedge.lastSample.eps.length === 64")
+    page.evaluate("document.getElementById('speed').hidden = true")  # no speed figure from a loaded machine
+    page.screenshot(path=str(REPO / "docs" / "web.png"), full_page=True)
+    page.evaluate("document.getElementById('speed').hidden = false")
+    page.set_viewport_size({"width": 1100, "height": 900})

@@ -165,6 +165,7 @@ def site_description(manifest, models: dict, default: str, latents: dict, local:
         "image": {"shape": list(manifest.image_shape), "layout": "NHWC", "range": [0.0, 1.0]},
         "latent_dim": manifest.latent_dim,
         "latents": latents,
+        "latent_map": {"span": manifest.map_span},  # the same range as vaedge explain, manifold and clusters
         "sampling": {
             "formula": manifest.sampling_formula,
             "prior": "N(0, I)",

@@ -34,8 +34,10 @@
 
   // ------------------------------------------------------------------ latent map and sliders
   // The map spans z[0] and z[1] when D = 2; for larger D, the two dims whose z_mean varies most over
-  // the bundle's held-out images (site.latents.order), the other dims held at their sliders' values.
-  const SPAN = 3, CELLS = 15, MAX_SLIDERS = 32;
+  // the bundle's held-out images (site.latents.order), the other dims held at their sliders' values. Its range,
+  // [-SPAN, SPAN], is the bundle's (site.latent_map.span): the same as vaedge manifold, explain and clusters.
+  const CELLS = 15, MAX_SLIDERS = 32;
+  let SPAN = 3;
   let point = null, across = null, mapTiles = null, pending = false, busy = false;
   const sliderOf = {};
   async function showPoint() {
@@ -80,6 +82,7 @@
     mapTiles = await createImageBitmap(canvas);
     markMap(point);
     canvas.dataset.draws = Number(canvas.dataset.draws || 0) + 1;
+    canvas.dataset.span = SPAN;
   }
   function addSliders(dims, variance) {
     for (const j of dims) {
@@ -93,10 +96,25 @@
       sliderOf[j] = input;
     }
   }
+  function ticks() {  // integer ticks (every `step`) placed where their value lies on the map
+    const step = Math.max(1, Math.ceil(SPAN / 6)), values = [];
+    for (let v = -Math.floor(SPAN / step) * step; v <= SPAN; v += step) values.push(v);
+    for (const [id, side] of [["map-x-ticks", "left"], ["map-y-ticks", "top"]]) {
+      $(id).innerHTML = "";
+      for (const v of values) {
+        const span = document.createElement("span"), at = (v + SPAN) / (2 * SPAN) * 100;
+        span.textContent = String(v);
+        span.style[side] = `${side === "left" ? at : 100 - at}%`;
+        $(id).append(span);
+      }
+    }
+  }
   async function latentSpace() {
     const latents = site.latents || {}, order = latents.order || [...Array(D).keys()], variance = latents.z_mean_variance;
     point = new Array(D).fill(0);
     across = D === 2 ? [0, 1] : D > 2 ? order.slice(0, 2) : null;
+    SPAN = (site.latent_map && site.latent_map.span) || SPAN;
+    ticks();
     if (across) [$("map-x").textContent, $("map-y").textContent] = [`z[${across[0]}]`, `z[${across[1]}]`];
     const help = [];
     if (across) {

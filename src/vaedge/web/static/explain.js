@@ -3,24 +3,28 @@
 // samples K z = z_mean + sigma * eps here, on the host, decodes them and draws everything; it resolves
 // to the numbers drawn, with the ellipses' radii read back from the drawing in map units (z).
 // window.vaedge.clusters() resolves to the scatter's points. The map: z[a] across, z[b] up, each over
-// [-SPAN, SPAN], CELLS tiles a side: the same map as `vaedge manifold` and `vaedge explain`.
+// [-span, span] (the bundle's, site.latent_map.span), CELLS tiles a side: the same map as `vaedge manifold`,
+// `vaedge explain` and `vaedge clusters`, with the prior's 1- and 2-sigma circles dashed. Nothing is drawn
+// outside the map: a point beyond it is a triangle at its edge, pointing the way it lies, and a note says so.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   const api = window.vaedge, { ready, decode, encode, eps, showError, drawImages } = api;
-  const SPAN = 3, CELLS = 15, MAP = 420, LEFT = 46, BOTTOM = 40, PAD = 10, FAR = 4, THUMBS = 24;
+  const PRIOR_SPAN = 3, CELLS = 15, MAP = 420, LEFT = 46, BOTTOM = 40, PAD = 10, FAR = 4, THUMBS = 24;
   const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                    "#bcbd22", "#17becf"], UNLABELLED = "#999999";
-  let site = null, H = 0, W = 0, C = 0, D = 0, dims = [0, 1], tiles = null, current = null;
+  let site = null, H = 0, W = 0, C = 0, D = 0, dims = [0, 1], tiles = null, current = null, SPAN = PRIOR_SPAN;
 
   // ------------------------------------------------------------------ the map and its axes
+  const tickStep = (span) => Math.max(1, Math.ceil(span / 6));
   const px = (z, span) => [LEFT + (z[dims[0]] + span) / (2 * span) * MAP, PAD + (span - z[dims[1]]) / (2 * span) * MAP];
   function axes(ctx, span) {
     ctx.strokeStyle = ctx.fillStyle = "#333";
     ctx.lineWidth = 1;
     ctx.strokeRect(LEFT, PAD, MAP, MAP);
     ctx.font = "12px sans-serif";
-    for (let v = -Math.floor(span); v <= span; v++) {
+    const step = tickStep(span);
+    for (let v = -Math.floor(span / step) * step; v <= span; v += step) {
       const x = LEFT + (v + span) / (2 * span) * MAP, y = PAD + (span - v) / (2 * span) * MAP;
       ctx.fillRect(x, PAD + MAP, 1, 5);
       ctx.fillRect(LEFT - 5, y, 5, 1);
@@ -54,14 +58,61 @@
     drawImages(canvas, await decode(z), CELLS, 1, 0);
     return createImageBitmap(canvas);
   }
-  function dot(ctx, [x, y], radius, fill, label) {
+  function inMap(ctx, draw) {  // everything drawn on the map is clipped to it
+    ctx.save();
     ctx.beginPath();
-    ctx.arc(x, y, radius, 0, 2 * Math.PI);
+    ctx.rect(LEFT, PAD, MAP, MAP);
+    ctx.clip();
+    try { return draw(); } finally { ctx.restore(); }
+  }
+  function priorCircles(ctx, span, colour) {  // N(0, I)'s 1 and 2 sigma: radius 1 and 2 in z
+    const [cx, cy] = [LEFT + MAP / 2, PAD + MAP / 2];
+    ctx.setLineDash([5, 4]);
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = 1.5;
+    for (const k of [1, 2]) {
+      const r = k * MAP / (2 * span);
+      ctx.beginPath();
+      ctx.arc(cx, cy, r, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    ctx.font = "11px sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+    for (const k of [1, 2]) {
+      const r = k * MAP / (2 * span), text = k === 2 ? "prior 2 sd" : "1 sd";
+      ctx.lineWidth = 3; ctx.strokeStyle = colour === "#555" ? "#fff" : "#000"; ctx.strokeText(text, cx, cy - r - 2);
+      ctx.fillStyle = colour; ctx.fillText(text, cx, cy - r - 2);
+    }
+  }
+  function marker(ctx, p, radius, fill, label) {  // a dot, or a triangle at the edge for a point beyond the map
+    const margin = 1.6 * radius + 1;
+    const edge = [Math.min(Math.max(p[0], LEFT + margin), LEFT + MAP - margin),
+                  Math.min(Math.max(p[1], PAD + margin), PAD + MAP - margin)];
+    const beyond = p[0] < LEFT || p[0] > LEFT + MAP || p[1] < PAD || p[1] > PAD + MAP;
+    if (!beyond) { dot(ctx, p, radius, fill, label); return { beyond, at: p }; }
+    const dx = p[0] - edge[0], dy = p[1] - edge[1], n = Math.hypot(dx, dy) || 1, [ux, uy] = [dx / n, dy / n];
+    const size = 1.6 * radius, back = [edge[0] - ux * size * 0.6, edge[1] - uy * size * 0.6];
+    ctx.beginPath();
+    ctx.moveTo(edge[0] + ux * size, edge[1] + uy * size);
+    ctx.lineTo(back[0] - uy * size * 0.8, back[1] + ux * size * 0.8);
+    ctx.lineTo(back[0] + uy * size * 0.8, back[1] - ux * size * 0.8);
+    ctx.closePath();
     ctx.fillStyle = fill;
     ctx.fill();
     ctx.strokeStyle = "#000";
     ctx.lineWidth = 1;
     ctx.stroke();
+    if (label) dot(ctx, edge, 0, fill, label);
+    return { beyond, at: edge };
+  }
+  function dot(ctx, [x, y], radius, fill, label) {
+    ctx.beginPath();
+    ctx.arc(x, y, radius, 0, 2 * Math.PI);
+    ctx.fillStyle = fill;
+    if (radius > 0) ctx.fill();
+    ctx.strokeStyle = "#000";
+    ctx.lineWidth = 1;
+    if (radius > 0) ctx.stroke();
     if (label) {
       ctx.font = "bold 11px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "bottom";
       ctx.lineWidth = 3; ctx.strokeText(label, x + radius, y - radius);
@@ -103,24 +154,27 @@
     ctx.drawImage(tiles, LEFT, PAD, MAP, MAP);
     axes(ctx, SPAN);
     const scale = MAP / (2 * SPAN), [cx, cy] = px(mean, SPAN), ellipses = [];
+    inMap(ctx, () => priorCircles(ctx, SPAN, "#5ac8fa"));
     for (const [k, colour] of [[2, "#ff9500"], [1, "#ffcc00"]]) {
       const rx = k * sigma[dims[0]] * scale, ry = k * sigma[dims[1]] * scale;
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(LEFT, PAD, MAP, MAP);
-      ctx.clip();
-      ctx.beginPath();
-      ctx.ellipse(cx, cy, rx, ry, 0, 0, 2 * Math.PI);
-      ctx.strokeStyle = colour;
-      ctx.lineWidth = 2;
-      ctx.stroke();
-      ctx.restore();
+      inMap(ctx, () => {
+        ctx.beginPath();
+        ctx.ellipse(cx, cy, rx, ry, 0, 0, 2 * Math.PI);
+        ctx.strokeStyle = colour;
+        ctx.lineWidth = 2;
+        ctx.stroke();
+      });
       ellipses.unshift({ k, centre: [(cx - LEFT) / scale - SPAN, SPAN - (cy - PAD) / scale], radii: [rx / scale, ry / scale],
                          pixels: { centre: [cx, cy], radii: [rx, ry] } });
     }
     const points = z.map((row) => px(row, SPAN));
-    points.forEach((p, i) => dot(ctx, p, 4, "#30d158", String(i + 1)));
-    dot(ctx, [cx, cy], 6, "#ff3b30");
+    const [samplesDrawn, meanDrawn] = inMap(ctx, () => [points.map((p, i) => marker(ctx, p, 4, "#30d158", String(i + 1))),
+                                                        marker(ctx, [cx, cy], 6, "#ff3b30")]);
+    const samplesBeyond = samplesDrawn.filter((m) => m.beyond).length, notes = [];
+    if (meanDrawn.beyond) notes.push(`z_mean lies beyond the map (|z| > ${SPAN}): drawn as the red triangle at its edge.`);
+    if (samplesBeyond) notes.push(`${samplesBeyond} of ${samples} sampled z lie beyond the map: drawn as triangles at its edge.`);
+    $("beyond").hidden = !notes.length;
+    $("beyond").textContent = notes.join(" ");
 
     const [a, b] = dims;
     $("heads").innerHTML = "";
@@ -137,6 +191,7 @@
       "this image is unlike the training data; is its polarity right?" : "";
     current = { image, seed, samples };
     const result = { name: image.name || "your image", z_mean: mean, z_log_var: logVar, sigma, seed, eps: noise, z, dims,
+                     span: SPAN, notes, markers: { mean: meanDrawn, samples: samplesDrawn },
                      ellipses, points: points.map(([x, y]) => [(x - LEFT) / scale - SPAN, SPAN - (y - PAD) / scale]),
                      decoded: Array.from(decoded.data), reconstruction: Array.from(reconstruction.data), far,
                      inverted: $("invert").checked };
@@ -214,15 +269,18 @@
   let clusterPoints = null;
   async function drawClusters() {
     const ex = api.examples, { z_mean } = await encode(ex.images);
-    const span = Math.max(SPAN, Math.ceil(Math.max(...z_mean.flatMap((row) => [Math.abs(row[dims[0]]), Math.abs(row[dims[1]])]))));
-    const ctx = sized($("clusters"));
+    const span = SPAN, ctx = sized($("clusters"));
     axes(ctx, span);
     const colourOf = (i) => (ex.labels ? COLOURS[ex.labels[i] % COLOURS.length] : UNLABELLED);
-    clusterPoints = z_mean.map((row, i) => {
-      const p = px(row, span);
-      dot(ctx, p, 3, colourOf(i));
-      return { z: [row[dims[0]], row[dims[1]]], pixel: p, label: ex.labels ? ex.labels[i] : null, name: ex.names[i] };
+    clusterPoints = inMap(ctx, () => {
+      priorCircles(ctx, span, "#555");
+      return z_mean.map((row, i) => {
+        const p = px(row, span), drawn = marker(ctx, p, 3, colourOf(i));
+        return { z: [row[dims[0]], row[dims[1]]], pixel: p, at: drawn.at, beyond: drawn.beyond,
+                 label: ex.labels ? ex.labels[i] : null, name: ex.names[i] };
+      });
     });
+    const beyond = clusterPoints.filter((p) => p.beyond).length;
     const counts = new Map();
     z_mean.forEach((_, i) => counts.set(ex.names[i], [colourOf(i), (counts.get(ex.names[i]) || [0, 0])[1] + 1]));
     const order = ex.labels ? [...new Set(ex.labels)].sort((x, y) => x - y).map((k) => ex.names[ex.labels.indexOf(k)]) : [...counts.keys()];
@@ -235,7 +293,8 @@
       $("legend").append(li);
     }
     $("clusters-help").textContent = `z_mean of the ${z_mean.length} held-out images this site keeps (${ex.source}), ` +
-      `over z[${dims[0]}] and z[${dims[1]}] from -${span} to ${span}.`;
+      `over z[${dims[0]}] and z[${dims[1]}] from -${span} to ${span}; dashed: the prior's 1 and 2 sd circles.` +
+      (beyond ? ` ${beyond} lie beyond the map: triangles at its edge.` : "");
     return { span, dims, points: clusterPoints };
   }
   api.explain = explain;
@@ -246,6 +305,7 @@
     site = loaded;
     [H, W, C] = site.image.shape;
     D = site.latent_dim;
+    SPAN = (site.latent_map && site.latent_map.span) || PRIOR_SPAN;
     const order = (site.latents && site.latents.order) || [...Array(D).keys()];
     dims = D === 2 ? [0, 1] : order.slice(0, 2);
     if (D < 2) { $("explain").hidden = true; return; }
