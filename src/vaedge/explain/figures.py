@@ -12,6 +12,7 @@ it printed (points beyond the map, drawn at its edge). All three use the bundle'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -92,7 +93,7 @@ def clusters_figure(generator, held_out, z_mean: np.ndarray | None = None, span:
     draw = ImageDraw.Draw(canvas)
     draw.text(
         (MARGIN, 12),
-        f"z_mean of {len(z_mean)} held-out images ({held_out.source})",
+        f"z_mean of {len(z_mean)} held-out images ({Path(held_out.source).name})",
         fill="#000000",
         font=drawing.font(15),
     )
@@ -100,8 +101,8 @@ def clusters_figure(generator, held_out, z_mean: np.ndarray | None = None, span:
     box = (left, TITLE, left + MAP_PX, TITLE + MAP_PX)
     drawing.axes(canvas, box, dims, span)
     with drawing.clipped(canvas, box) as layer:
-        drawing.prior_circles(layer, box, span, drawing.PRIOR_ON_WHITE)
         outside = drawing.points(layer, box, z_mean, dims, colours, radius=3, span=span)
+        drawing.prior_circles(layer, box, span, drawing.PRIOR_ON_WHITE)  # over the dots: its labels stay legible
     bottom = drawing.legend(draw, (box[2] + MARGIN, TITLE), entries)
     notes = []
     if outside.any():

@@ -63,6 +63,15 @@
   function markMap(z) {
     const canvas = $("map"), ctx = canvas.getContext("2d");
     ctx.drawImage(mapTiles, 0, 0);
+    ctx.setLineDash([5, 4]);  // the prior N(0, I)'s 1 and 2 sigma circles, as vaedge manifold draws them
+    ctx.strokeStyle = "#5ac8fa";
+    ctx.lineWidth = 1.5;
+    for (const k of [1, 2]) {
+      ctx.beginPath();
+      ctx.ellipse(canvas.width / 2, canvas.height / 2, k * canvas.width / (2 * SPAN), k * canvas.height / (2 * SPAN), 0, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
     const x = (z[across[0]] + SPAN) / (2 * SPAN) * canvas.width, y = (SPAN - z[across[1]]) / (2 * SPAN) * canvas.height;
     ctx.strokeStyle = "#ff3b30";
     ctx.lineWidth = 2;
@@ -130,7 +139,7 @@
         : `The map's tiles decode z[${across[0]}] (across) and z[${across[1]}] (up) from -${SPAN} to ${SPAN}: the two ` +
           `dims whose z_mean varies most over the bundle's held-out images; the other dims stay at their sliders' ` +
           `values (release a slider to redraw the map).`,
-        "Move the pointer over the map to decode live.");
+        "Dashed: the prior N(0, I)'s 1 and 2 sd circles. Move the pointer over the map to decode live.");
       await drawMap();
     } else {
       $("map").hidden = true;

@@ -273,12 +273,13 @@
     axes(ctx, span);
     const colourOf = (i) => (ex.labels ? COLOURS[ex.labels[i] % COLOURS.length] : UNLABELLED);
     clusterPoints = inMap(ctx, () => {
-      priorCircles(ctx, span, "#555");
-      return z_mean.map((row, i) => {
-        const p = px(row, span), drawn = marker(ctx, p, 3, colourOf(i));
-        return { z: [row[dims[0]], row[dims[1]]], pixel: p, at: drawn.at, beyond: drawn.beyond,
+      const drawn = z_mean.map((row, i) => {
+        const p = px(row, span), shown = marker(ctx, p, 3, colourOf(i));
+        return { z: [row[dims[0]], row[dims[1]]], pixel: p, at: shown.at, beyond: shown.beyond,
                  label: ex.labels ? ex.labels[i] : null, name: ex.names[i] };
       });
+      priorCircles(ctx, span, "#555");  // over the dots: its labels stay legible
+      return drawn;
     });
     const beyond = clusterPoints.filter((p) => p.beyond).length;
     const counts = new Map();
