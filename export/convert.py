@@ -81,6 +81,7 @@ def to_tflite(
     calibration: Callable[[], Iterable[np.ndarray]] | None = None,
     int8_io: bool = False,
     per_channel_dense: bool = True,
+    int16_activations: bool = False,
 ) -> bytes:
     """Convert with TF's converter; with `calibration`, full-integer int8 weights and activations.
 
@@ -89,6 +90,7 @@ def to_tflite(
     dequantize at the edges), so the variant has the same signature, unless `int8_io`: then they are
     int8 too (microcontrollers, Edge TPU), with the scale and zero point in the graph's tensors.
     `per_channel_dense=False` quantizes Dense weights per tensor (export/micro_decoder.py says why).
+    `int16_activations` keeps int8 weights with int16 activations (TFLite's 16x8 mode; float I/O only).
     """
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -108,7 +110,11 @@ def to_tflite(
         if calibration is not None:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = lambda: ([batch] for batch in calibration())
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+                if int16_activations
+                else tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+            ]
             converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
             if int8_io:
                 converter.inference_input_type = converter.inference_output_type = tf.int8
