@@ -153,7 +153,7 @@ def _from(detail: dict, values: np.ndarray) -> np.ndarray:
 
 def score(model: bytes, groups: dict[str, np.ndarray], expected: dict[str, np.ndarray], batch: int) -> dict:
     """{group: PSNR dB of the graph's images against Keras'}."""
-    return {g: round(psnr(_decode(model, rows, batch)[0], expected[g]), 3) for g, rows in groups.items()}
+    return {g: round(float(psnr(_decode(model, rows, batch)[0], expected[g])), 3) for g, rows in groups.items()}
 
 
 def choose(source, latents: np.ndarray, calibration_rows: int, calibration_batches) -> tuple[IntegerForm, bytes]:
