@@ -25,6 +25,7 @@ from vaedge.runtime.manifest import (
     ModelFile,
     micro_section,
 )
+from vaedge.runtime.options import EngineOptions
 from vaedge.runtime.parity import LATENT_GROUPS, PSNR_GATE, psnr
 from vaedge.versions import versions
 
@@ -66,10 +67,10 @@ def measure(
     ops = check_micro_ops(data, file.path)
     try:
         arena = smallest_arena(data)
-        tflm = open_bundle_file(manifest, file, data=data, backend="tflm")
+        tflm = open_bundle_file(manifest, file, loaded, EngineOptions("tflm"))
     except BundleError as exc:
         raise ExportError(f"{file.path}: TFLM refuses it: {exc}") from None
-    litert = open_bundle_file(manifest, file, data=data)
+    litert = open_bundle_file(manifest, file, loaded)
     subset = stored_subset(reference)
     feeds = {"image": subset["images"]} if file.role == "encoder" else {"z": subset["latents"]}
     int8_feeds = {k: quantize(v, **file.quantization[k]) for k, v in feeds.items()}
@@ -79,20 +80,18 @@ def measure(
     from vaedge.runtime.litert_backend import TFLiteModel
 
     raw = {
-        "tflm": FixedBatchGraphs({file.batch: open_model(data, "tflite", file.path, backend_name="tflm")}),
+        "tflm": FixedBatchGraphs({file.batch: open_model(data, "tflite", file.path, EngineOptions("tflm"))}),
         "tflite": FixedBatchGraphs({file.batch: TFLiteModel(data, file.path, xnnpack=False)}),
     }
     on_tflm, on_litert = raw["tflm"].run(int8_feeds), raw["tflite"].run(int8_feeds)
     lsb = max(int(np.abs(on_tflm[k].astype(np.int32) - on_litert[k].astype(np.int32)).max()) for k in on_tflm)
     worst_psnr = _psnr(manifest, file.role, tflm.run(feeds), subset)
     fp32 = {
-        role: open_bundle_file(manifest, f, data=loaded[f.path])
-        for role in ROLES
-        for f in [manifest.find(role, "onnx", "fp32")]
+        role: open_bundle_file(manifest, f, loaded) for role in ROLES for f in [manifest.find(role, "onnx", "fp32")]
     }
     pair = {**fp32, file.role: litert}
     quality = evaluate(
-        Generator(manifest, pair["encoder"], pair["decoder"], backend="tflite", precision="int8"),
+        Generator(manifest, (pair["encoder"], pair["decoder"]), EngineOptions("tflite", "int8")),
         held_out,
         k=K,
         seed=seed,

@@ -5,6 +5,13 @@
 >>> images = generator.sample(64, seed=0)          # (64, 28, 28, 1) float32 in [0, 1]
 """
 
-from vaedge.runtime.generator import Generator, load
-
 __all__ = ["Generator", "load"]
+
+
+def __getattr__(name: str):
+    # numpy and the engines load on first use: `vaedge.runtime.options` alone stays light for the CLI
+    if name in __all__:
+        from vaedge.runtime import generator
+
+        return getattr(generator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

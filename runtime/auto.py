@@ -24,8 +24,8 @@ from vaedge.errors import BundleError, VaedgeError
 from vaedge.io.files import describe, read_regular
 from vaedge.runtime.backends import REGISTRY, Backend, check_options, open_role
 from vaedge.runtime.manifest import Manifest
+from vaedge.runtime.options import AUTO, EngineOptions
 
-AUTO = "auto"
 BATCHES = (1, 64, 256)  # the batch sizes measured; calls in between are interpolated
 BUDGET_S = 0.1  # timed calls per engine and batch size stop after this long (plus one warm-up call)
 MAX_CACHE_BYTES = 1 << 20
@@ -63,16 +63,16 @@ def engine_version(row: Backend) -> str:
         return "unknown"
 
 
-def candidates(manifest: Manifest, precision: str, providers=None, device=None) -> list[Backend]:
-    """Installed engines that have both roles' files of their format at `precision` and take the options."""
-    rows = []
+def candidates(manifest: Manifest, options: EngineOptions) -> list[Backend]:
+    """Installed engines that have both roles' files of their format at `options.precision` and take the options."""
+    precision, rows = options.precision, []
     for row in REGISTRY.values():
         if row.batches is not None:  # TFLM: a microcontroller's kernels on the host, chosen by name only
             continue
         if not row.installed() or not all(manifest.find_all(r, row.format, precision) for r in ("encoder", "decoder")):
             continue
         try:
-            check_options(row, providers, device)
+            check_options(row, options.providers, options.device)
         except VaedgeError:
             continue
         rows.append(row)
@@ -147,16 +147,16 @@ class Choice:
         }
 
 
-def cache_key(manifest: Manifest, rows: list[Backend], precision: str, providers, threads, device) -> dict:
+def cache_key(manifest: Manifest, rows: list[Backend], options: EngineOptions) -> dict:
     return {
         "cpu": cpu_model(),
         "vaedge": __version__,
         "engines": {r.name: engine_version(r) for r in rows},
         "manifest_sha256": manifest.raw.get("manifest_sha256"),
-        "precision": precision,
-        "providers": list(providers or []),
-        "threads": threads,
-        "device": device,
+        "precision": options.precision,
+        "providers": list(options.providers or []),
+        "threads": options.threads,
+        "device": options.device,
     }
 
 
@@ -220,32 +220,29 @@ def _cache_file() -> Path | None:
         return None
 
 
-def cached_choice(manifest: Manifest, precision: str, providers=None, threads=None, device=None) -> Choice | None:
-    """The cached Choice for this bundle and precision on this machine, or None: nothing is measured."""
-    rows = candidates(manifest, precision, providers, device)
+def cached_choice(manifest: Manifest, options: EngineOptions) -> Choice | None:
+    """The cached Choice for this bundle and `options.precision` on this machine, or None: nothing is measured."""
+    rows = candidates(manifest, options)
     path = _cache_file()
-    return _cached(
-        read_cache(path) if path else [], cache_key(manifest, rows, precision, providers, threads, device), precision
-    )
+    return _cached(read_cache(path) if path else [], cache_key(manifest, rows, options), options.precision)
 
 
-def choose(
-    manifest: Manifest, loaded: dict, precision: str, providers=None, threads=None, device=None
-) -> tuple[Choice, dict]:
-    """The Choice for this bundle and precision, from the cache or measured now (then cached), and
-    {backend name: {role: engine}} of the engines opened to measure (empty when cached)."""
-    rows = candidates(manifest, precision, providers, device)
-    key = cache_key(manifest, rows, precision, providers, threads, device)
+def choose(manifest: Manifest, loaded: dict, options: EngineOptions) -> tuple[Choice, dict]:
+    """The Choice for this bundle and `options.precision`, from the cache or measured now (then cached),
+    and {backend name: {role: engine}} of the engines opened to measure (empty when cached).
+    `loaded`: {path: hash-checked bytes}."""
+    rows = candidates(manifest, options)
+    key = cache_key(manifest, rows, options)
     path = _cache_file()
     entries = read_cache(path) if path else []
+    precision = options.precision
     cached = _cached(entries, key, precision)
     if cached is not None:
         return cached, {}
     opened, speeds = {}, {}
     for row in rows:  # both roles open: every engine checks every file once per manifest sha256
         opened[row.name] = {
-            role: _open(manifest, row, role, precision, providers, threads, loaded, device)
-            for role in ("encoder", "decoder")
+            role: open_role(manifest, role, options.for_backend(row), loaded) for role in ("encoder", "decoder")
         }
         speeds[row.name] = measure(opened[row.name]["decoder"], manifest.latent_dim)
     entries = [e for e in entries if e["key"] != key]
@@ -253,19 +250,6 @@ def choose(
     if path:
         write_cache(path, [*entries, {"key": key, "img_per_s": measured}])
     return Choice(precision, speeds, cached=False), opened
-
-
-def _open(manifest, row: Backend, role: str, precision, providers, threads, loaded, device):
-    return open_role(
-        manifest,
-        role,
-        row.name,
-        precision,
-        providers if row.takes_providers else None,
-        threads,
-        loaded,
-        device if row.takes_device else None,
-    )
 
 
 class AutoEngine:
@@ -326,15 +310,15 @@ class AutoEngine:
         return engine.run(feeds)
 
 
-def open_auto(manifest: Manifest, loaded: dict, precision: str, providers=None, threads=None, device=None):
+def open_auto(manifest: Manifest, loaded: dict, options: EngineOptions):
     """(encoder, decoder, choice): both roles as AutoEngines that open the engine a call needs on first use
-    (the decoders measured in this process are reused)."""
-    choice, measured = choose(manifest, loaded, precision, providers, threads, device)
-    roles = {}
+    (the decoders measured in this process are reused). `loaded`: {path: hash-checked bytes}."""
+    choice, measured = choose(manifest, loaded, options)
+    precision, roles = options.precision, {}
     for role in ("encoder", "decoder"):
 
         def open_engine(name, role=role):
-            return _open(manifest, REGISTRY[name], role, precision, providers, threads, loaded, device)
+            return open_role(manifest, role, options.for_backend(REGISTRY[name]), loaded)
 
         first = REGISTRY[choice.winners[0]]
         reuse = {name: e[role] for name, e in measured.items() if name in choice.winners}

@@ -1,17 +1,17 @@
 """The engines that run a bundle's graphs: one interface (`Engine`), one registry (`REGISTRY`).
 
 `load`, `validate`, `bench`, `evaluate` and the CLI read the registry; adding an engine means one
-`Backend` row here and one module with `open_engine(model, name, providers, threads, device,
-precision)`. Engines are built from bytes already read and hash-checked (`read_all`/`read_file`),
-never from a path that could be swapped between the check and the load; their real tensor names,
-shapes and dtypes are checked against the manifest before any work.
+`Backend` row here and one module with `open_engine(model, name, options)` (options: an EngineOptions).
+Engines are built from bytes already read and hash-checked (`loaded`, {path: bytes}, from `read_all`;
+else `read_file`), never from a path that could be swapped between the check and the load; their
+real tensor names, shapes and dtypes are checked against the manifest before any work.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -20,6 +20,9 @@ from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
 from vaedge.runtime.fixed_batch import FixedBatchGraphs, HostQuantized
 from vaedge.runtime.manifest import Manifest, ModelFile, read_file
+from vaedge.runtime.options import AUTO, EngineOptions
+
+FORMAT_ENGINE = EngineOptions()  # each file on its format's own engine, with the engine's defaults
 
 
 class Engine(Protocol):
@@ -60,10 +63,10 @@ class Backend:
     def installed(self) -> bool:
         return importlib.util.find_spec(self.requires) is not None
 
-    def open(self, model: bytes, name: str, providers=None, threads=None, device=None, precision="fp32") -> Engine:
+    def open(self, model: bytes, name: str, options: EngineOptions) -> Engine:
         if not self.installed():
             raise InputError(f"the {self.name} backend needs {self.display}: pip install 'vaedge[{self.extra}]'")
-        return importlib.import_module(self.module).open_engine(model, name, providers, threads, device, precision)
+        return importlib.import_module(self.module).open_engine(model, name, options)
 
 
 REGISTRY: dict[str, Backend] = {
@@ -106,39 +109,24 @@ def check_options(row: Backend, providers=None, device=None) -> None:
         raise InputError(f"device applies to the openvino backend, not {row.name}")
 
 
-def open_model(
-    model: bytes,
-    format: str,
-    name: str,
-    providers=None,
-    threads=None,
-    backend_name: str | None = None,
-    device: str | None = None,
-    precision: str = "fp32",
-) -> Engine:
-    """An engine for graph bytes of `format`: `backend_name`, by default the format's own engine."""
+def open_model(model: bytes, format: str, name: str, options: EngineOptions = FORMAT_ENGINE) -> Engine:
+    """An engine for graph bytes of `format`: `options.backend`, or with "auto" the format's own engine."""
     if format not in FORMATS:
         raise InputError(f"unknown model format {format!r}")
-    row = backend(backend_name or format)
+    row = backend(format if options.backend == AUTO else options.backend)
     if row.format != format:
         raise InputError(f"the {row.name!r} backend does not run {format!r} files")
-    check_options(row, providers, device)
-    return row.open(model, name, providers, threads, device, precision)
+    check_options(row, options.providers, options.device)
+    return row.open(model, name, options)
 
 
-def _open_checked(manifest: Manifest, file: ModelFile, providers, threads, data, backend_name, device) -> Engine:
+def _open_checked(manifest: Manifest, file: ModelFile, options: EngineOptions, loaded: dict | None) -> Engine:
     """One graph of the bundle, its signature and int8 I/O checked against the manifest."""
     name = describe(manifest.path(file))
-    model = open_model(
-        read_file(manifest, file) if data is None else data,
-        file.format,
-        name,
-        providers,
-        threads,
-        backend_name,
-        device,
-        file.precision,
-    )
+    graph = (loaded or {}).get(file.path)
+    if graph is None:  # not read yet: read and hash-check it now
+        graph = read_file(manifest, file)
+    model = open_model(graph, file.format, name, replace(options, precision=file.precision))
     check_signature(model.signature(), file, name)
     if file.quantization or model.quantization():  # int8 I/O: quantized on the host with what both say
         if model.quantization() != file.quantization:
@@ -151,34 +139,21 @@ def _open_checked(manifest: Manifest, file: ModelFile, providers, threads, data,
 
 
 def open_bundle_file(
-    manifest: Manifest,
-    file: ModelFile,
-    providers=None,
-    threads=None,
-    data: bytes | None = None,
-    backend: str | None = None,
-    device: str | None = None,
+    manifest: Manifest, file: ModelFile, loaded: dict | None = None, options: EngineOptions = FORMAT_ENGINE
 ) -> Engine:
-    """Load one graph of a bundle from `data` (bytes already read and hash-checked) or read and check it
-    now, on `backend` (default: the file format's own engine). A fixed-batch graph is wrapped to take any n."""
-    model = _open_checked(manifest, file, providers, threads, data, backend, device)
+    """Load one graph of a bundle from `loaded` ({path: hash-checked bytes}) or, where it lacks the file,
+    read and check it now, on `options.backend` ("auto": the file format's own engine). A fixed-batch
+    graph is wrapped to take any n."""
+    model = _open_checked(manifest, file, options, loaded)
     return FixedBatchGraphs({model.batch: model}) if model.batch else model
 
 
-def open_role(
-    manifest: Manifest,
-    role: str,
-    backend_name: str,
-    precision: str,
-    providers=None,
-    threads=None,
-    loaded: dict | None = None,
-    device=None,
-) -> Engine:
-    """The engine that runs `role` at `precision` on `backend_name`: the one file for ONNX; for TFLite,
-    every fixed-batch graph of the set with int8 inputs/outputs if the bundle has one at this precision
-    (else the float32-I/O set), as one FixedBatchGraphs. `loaded`: {path: hash-checked bytes}."""
-    row = backend(backend_name)
+def open_role(manifest: Manifest, role: str, options: EngineOptions, loaded: dict | None = None) -> Engine:
+    """The engine that runs `role` at `options.precision` on `options.backend` (a registry name): the one
+    file for ONNX; for TFLite, every fixed-batch graph of the set with int8 inputs/outputs if the bundle
+    has one at this precision (else the float32-I/O set), as one FixedBatchGraphs. `loaded`: {path:
+    hash-checked bytes}."""
+    row, precision = backend(options.backend), options.precision
     files = manifest.find_all(role, row.format, precision) or [manifest.find(role, row.format, precision)]
     if row.batches is not None:
         files = [f for f in files if f.batch in row.batches]
@@ -187,19 +162,15 @@ def open_role(
                 f"{describe(manifest.root)}: no {role} {precision} graph of batch "
                 f"{' or '.join(map(str, row.batches))} for the {row.name} backend"
             )
-
-    def open_file(f):
-        return _open_checked(manifest, f, providers, threads, (loaded or {}).get(f.path), backend_name, device)
-
     int8_io = [f for f in files if f.quantization]
     chosen = int8_io or [f for f in files if not f.quantization]
     dynamic = [f for f in chosen if f.batch is None]
     if dynamic:  # ONNX, or a bundle from before fixed batches: one graph takes any n
-        return open_file(dynamic[0])
+        return _open_checked(manifest, dynamic[0], options, loaded)
     by_batch = {}
     for f in chosen:
         by_batch.setdefault(f.batch, f)
-    return FixedBatchGraphs({batch: open_file(f) for batch, f in by_batch.items()})
+    return FixedBatchGraphs({batch: _open_checked(manifest, f, options, loaded) for batch, f in by_batch.items()})
 
 
 def check_signature(actual: dict[str, tuple[list, str]], file: ModelFile, name: str) -> None:

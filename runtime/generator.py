@@ -13,28 +13,27 @@ import numpy as np
 
 from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
-from vaedge.runtime.auto import AUTO, open_auto
-from vaedge.runtime.backends import backend as backend_row
-from vaedge.runtime.backends import check_options, open_role
+from vaedge.runtime.auto import open_auto
+from vaedge.runtime.backends import open_role
 from vaedge.runtime.inputs import (
     as_images,
     as_latents,
     as_numeric,
-    bounded_int,
     check_memory,
     non_negative_float,
     positive_int,
     seed_value,
 )
-from vaedge.runtime.manifest import CHUNK, PRECISIONS, Manifest, read_all, read_manifest, unlisted_files
+from vaedge.runtime.manifest import CHUNK, Manifest, read_all, read_manifest, unlisted_files
+from vaedge.runtime.options import AUTO, MAX_THREADS, EngineOptions, checked
 from vaedge.runtime.sampling import fresh_seed, host_sample, latent_grid, prior_eps
 
-MAX_THREADS = 256
+__all__ = ["MAX_THREADS", "Generator", "load", "load_bundle", "open_generator"]
 
 
 def load(
     bundle,
-    backend: str = "auto",
+    backend: str = AUTO,
     providers: list[str] | None = None,
     precision: str = "fp32",
     threads: int | None = None,
@@ -49,19 +48,13 @@ def load(
     `backend="openvino"` runs the ONNX files on OpenVINO's `device` (CPU, GPU, NPU or AUTO; default CPU).
 
     With `public_key` (a PEM file), the bundle's signature must verify with it (SignatureError)."""
-    row = None if backend == AUTO else backend_row(backend)
-    if not isinstance(precision, str) or precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if threads is not None:
-        threads = bounded_int(threads, "threads", MAX_THREADS)
-    if providers is not None and (isinstance(providers, str) or not all(isinstance(p, str) for p in providers)):
-        raise InputError(f"providers must be a list of provider names, got {providers!r}")
-    if row is not None:
-        check_options(row, providers, device)
-    if row.takes_device if row is not None else device is not None:
-        from vaedge.runtime.openvino_backend import check_device
+    options = EngineOptions(backend, precision, providers, threads, device)
+    return load_bundle(bundle, options, chunk, public_key)
 
-        device = check_device("CPU" if device is None else device)  # before any file is read
+
+def load_bundle(bundle, options: EngineOptions = EngineOptions(), chunk: int = CHUNK, public_key=None) -> Generator:
+    """`load` with the engine options as one EngineOptions (checked here, before any file is read)."""
+    options = checked(options)
     chunk = positive_int(chunk, "chunk")
     manifest = read_manifest(bundle_path(bundle))
     extra = unlisted_files(manifest)
@@ -72,33 +65,19 @@ def load(
         from vaedge.runtime.signature import verify_bundle
 
         verify_bundle(manifest, loaded, bundle_path(public_key))
-    return open_generator(manifest, loaded, backend, precision, providers, threads, chunk, device)
+    return open_generator(manifest, loaded, options, chunk)
 
 
-def open_generator(
-    manifest: Manifest,
-    loaded: dict[str, bytes],
-    backend: str = AUTO,
-    precision: str = "fp32",
-    providers=None,
-    threads=None,
-    chunk: int = CHUNK,
-    device=None,
-) -> Generator:
+def open_generator(manifest: Manifest, loaded: dict, options: EngineOptions, chunk: int = CHUNK) -> Generator:
     """A Generator for a manifest whose files' bytes are `loaded` ({path: hash-checked bytes}); the
     options are taken as checked (`load` checks them)."""
     # Both sessions open now, so a file an engine rejects is refused at load, not mid-job. TFLite
     # graphs have fixed batches: each role is the set of them, picked per chunk (fixed_batch.plan).
-    if backend == AUTO:
-        encoder, decoder, choice = open_auto(manifest, loaded, precision, providers, threads, device)
-        return Generator(
-            manifest, encoder, decoder, chunk, backend=backend, precision=precision, engine=choice.describe()
-        )
-    opened = [
-        open_role(manifest, role, backend, precision, providers, threads, loaded, device)
-        for role in ("encoder", "decoder")
-    ]
-    return Generator(manifest, *opened, chunk, backend=backend, precision=precision, engine=f"{backend} (forced)")
+    if options.backend == AUTO:
+        encoder, decoder, choice = open_auto(manifest, loaded, options)
+        return Generator(manifest, (encoder, decoder), options, chunk)
+    opened = [open_role(manifest, role, options, loaded) for role in ("encoder", "decoder")]
+    return Generator(manifest, tuple(opened), options, chunk)
 
 
 def bundle_path(bundle) -> Path:
@@ -111,23 +90,27 @@ def bundle_path(bundle) -> Path:
 class Generator:
     """Images (N, H, W, C) float32 in [0, 1] from latents (N, D) and back, for one loaded bundle."""
 
-    def __init__(
-        self,
-        manifest,
-        encoder,
-        decoder,
-        chunk: int = CHUNK,
-        backend: str = "onnx",
-        precision: str = "fp32",
-        engine: str | None = None,
-    ):
-        self.manifest = manifest
-        self.backend, self.precision = backend, precision
-        self.engine = engine or backend  # what runs and why, e.g. "auto (fp32, cached): batch 1 onnx, 64 openvino, ..."
-        self.encoder, self.decoder = encoder, decoder
+    def __init__(self, manifest, engines: tuple, options: EngineOptions = EngineOptions(), chunk: int = CHUNK):
+        """`engines`: (encoder, decoder), opened with `options` (backend and precision as the caller names them)."""
+        self.manifest, self.options = manifest, options
+        self.encoder, self.decoder = engines
         self.image_shape = manifest.image_shape
         self.latent_dim = manifest.latent_dim
         self.chunk = chunk
+
+    @property
+    def backend(self) -> str:
+        return self.options.backend
+
+    @property
+    def precision(self) -> str:
+        return self.options.precision
+
+    @property
+    def engine(self) -> str:
+        """What runs and why, e.g. "auto (fp32, cached): batch 1 onnx, 64 openvino, ..." or "onnx (forced)"."""
+        choice = getattr(self.decoder, "choice", None)
+        return choice.describe() if choice is not None else f"{self.backend} (forced)"
 
     @property
     def providers(self) -> list[str]:

@@ -71,5 +71,5 @@ class TFLiteModel:
         return {name: outputs[name] for name in self.output_names}  # GetTensor returns copies already
 
 
-def open_engine(model: bytes, name: str, providers=None, threads=None, device=None, precision="fp32") -> TFLiteModel:
-    return TFLiteModel(model, name, threads)
+def open_engine(model: bytes, name: str, options) -> TFLiteModel:
+    return TFLiteModel(model, name, options.threads)

@@ -94,5 +94,5 @@ class OnnxModel:
         return dict(zip(self.output_names, outputs))
 
 
-def open_engine(model: bytes, name: str, providers=None, threads=None, device=None, precision="fp32") -> OnnxModel:
-    return OnnxModel(model, name, providers, threads)
+def open_engine(model: bytes, name: str, options) -> OnnxModel:
+    return OnnxModel(model, name, options.providers, options.threads)

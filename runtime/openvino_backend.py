@@ -21,6 +21,7 @@ from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
 from vaedge.quiet import native_stderr_silenced
 from vaedge.runtime.graph_ops import check_onnx_ops
+from vaedge.runtime.options import EngineOptions
 
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 PERFORMANCE_HINT = "LATENCY"
@@ -59,21 +60,14 @@ def _reason(exc: Exception) -> str:
 class OpenVinoModel:
     """One compiled OpenVINO model and its infer request, created once and reused for every call."""
 
-    def __init__(
-        self,
-        model: bytes,
-        name: str = "model.onnx",
-        device: str = "CPU",
-        threads: int | None = None,
-        precision: str = "fp32",
-    ):
-        device = check_device(device)
+    def __init__(self, model: bytes, name: str = "model.onnx", options: EngineOptions = EngineOptions()):
+        device = check_device(options.device or "CPU")
         check_onnx_ops(model, name)
         config = {"PERFORMANCE_HINT": PERFORMANCE_HINT}
-        if precision == "fp32":
+        if options.precision == "fp32":
             config["INFERENCE_PRECISION_HINT"] = "f32"
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = int(threads)
+        if options.threads:
+            config["INFERENCE_NUM_THREADS"] = int(options.threads)
         try:
             with native_stderr_silenced():
                 graph = core().read_model(bytes(model))  # the ONNX frontend reads the bytes in memory
@@ -136,5 +130,5 @@ class OpenVinoModel:
             return {name: outputs[i] for i, name in enumerate(self.output_names)}  # copies, not views
 
 
-def open_engine(model: bytes, name: str, providers=None, threads=None, device=None, precision="fp32") -> OpenVinoModel:
-    return OpenVinoModel(model, name, device or "CPU", threads, precision)
+def open_engine(model: bytes, name: str, options: EngineOptions) -> OpenVinoModel:
+    return OpenVinoModel(model, name, options)

@@ -18,6 +18,7 @@ from vaedge.io.arrays import npz_arrays
 from vaedge.io.files import describe
 from vaedge.runtime.backends import REGISTRY, installed_backends, open_bundle_file
 from vaedge.runtime.manifest import Manifest, ModelFile, check_files, read_file, read_manifest
+from vaedge.runtime.options import EngineOptions
 from vaedge.runtime.sampling import host_sample
 
 PARITY_FILE = "parity.npz"
@@ -151,7 +152,6 @@ def check_bundle(
     manifest: Manifest,
     reference: dict,
     formats=("onnx", "tflite"),
-    providers=None,
     backends=None,
     loaded: dict[str, bytes] | None = None,
 ) -> list[Check]:
@@ -167,20 +167,14 @@ def check_bundle(
     checks: list[Check] = []
     loaded = loaded or {}
     fp32_file = manifest.find("decoder", "onnx", "fp32")
-    fp32_decoder = open_bundle_file(manifest, fp32_file, providers, data=loaded.get(fp32_file.path))
+    fp32_decoder = open_bundle_file(manifest, fp32_file, loaded)
     fp32_pair: dict[str, dict] = {}
     for file in manifest.files:
         if file.role not in ("encoder", "decoder"):
             continue
         for backend in (b for b in backends if REGISTRY[b].format == file.format):
             label = file.path if backend == file.format else f"{file.path} ({backend})"
-            model = open_bundle_file(
-                manifest,
-                file,
-                providers if REGISTRY[backend].takes_providers else None,
-                data=loaded.get(file.path),
-                backend=backend,
-            )
+            model = open_bundle_file(manifest, file, loaded, EngineOptions(backend=backend))
             io_checks = _io_checks(file, label, model, ENCODER_IO if file.role == "encoder" else DECODER_IO)
             checks += io_checks
             if not all(c.passed for c in io_checks):

@@ -189,5 +189,5 @@ class TflmModel:
         return {name: np.array(self.interpreter.get_output(i)) for i, name in enumerate(self.output_names)}
 
 
-def open_engine(model: bytes, name: str, providers=None, threads=None, device=None, precision="fp32") -> TflmModel:
+def open_engine(model: bytes, name: str, options) -> TflmModel:
     return TflmModel(model, name)

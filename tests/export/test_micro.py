@@ -19,6 +19,7 @@ pytest.importorskip("ai_edge_litert")
 from vaedge.runtime.backends import open_model
 from vaedge.runtime.fixed_batch import FixedBatchGraphs, quantize
 from vaedge.runtime.litert_backend import TFLiteModel
+from vaedge.runtime.options import EngineOptions
 from vaedge.runtime.tflm_backend import TflmModel, graph_ops, smallest_arena
 
 
@@ -66,7 +67,7 @@ def test_tflm_and_litert_agree_within_one_lsb_on_the_same_file_and_inputs(micro_
     for role, file in files.items():
         data = read_file(manifest, file)
         # LiteRT's builtin kernels, the family TFLM's come from (XNNPACK rounds int8 its own way)
-        tflm = FixedBatchGraphs({file.batch: open_model(data, "tflite", file.path, backend_name="tflm")})
+        tflm = FixedBatchGraphs({file.batch: open_model(data, "tflite", file.path, EngineOptions("tflm"))})
         litert = FixedBatchGraphs({file.batch: TFLiteModel(data, file.path, xnnpack=False)})
         int8 = {k: quantize(v, **file.quantization[k]) for k, v in feeds[role].items()}
         on_tflm, on_litert = tflm.run(int8), litert.run(int8)

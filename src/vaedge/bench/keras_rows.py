@@ -14,6 +14,7 @@ from vaedge.bench.timing import Row
 from vaedge.export import convert
 from vaedge.export.sources import from_run
 from vaedge.runtime.backends import open_model
+from vaedge.runtime.options import EngineOptions
 
 # The Keras way to the same PNG as `vaedge generate --n 64`: what a course student would run.
 KERAS_COLD_START = """
@@ -53,7 +54,7 @@ def keras_decoders(run: Path, threads: int | None = None):
         dynamic.write_bytes(convert.to_tflite(convert.decoder_function(from_run(run))))
 
         def dynamic_tflite():
-            model = open_model(dynamic.read_bytes(), "tflite", dynamic.name, threads=threads)
+            model = open_model(dynamic.read_bytes(), "tflite", dynamic.name, EngineOptions(threads=threads))
             return lambda z: model.run({"z": z})["image"]
 
         yield [

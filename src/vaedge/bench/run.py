@@ -20,6 +20,7 @@ from vaedge import progress
 from vaedge.bench.timing import BATCHES, Row, cold_start, measure, sgemm_gflops
 from vaedge.runtime.backends import REGISTRY, installed_backends, open_bundle_file, open_role
 from vaedge.runtime.manifest import Manifest, read_manifest
+from vaedge.runtime.options import EngineOptions
 
 
 def bundle_rows(manifest: Manifest, threads: int | None):
@@ -41,7 +42,7 @@ def bundle_rows(manifest: Manifest, threads: int | None):
                 row.batches = tuple(b for b in BATCHES if b in backend.batches)
 
             def open_decoder(f=f, backend=backend, row=row):
-                model = open_bundle_file(manifest, f, threads=threads, backend=backend.name)
+                model = open_bundle_file(manifest, f, options=EngineOptions(backend.name, threads=threads))
                 row.settings = dict(model.settings)  # e.g. OpenVINO's hints and threads, as compiled
                 return lambda z: model.run({"z": z})["image"]
 
@@ -57,7 +58,7 @@ def chunked_tflite_rows(manifest: Manifest, threads: int | None):
     for precision in dict.fromkeys(f.precision for f in manifest.files if f.format == "tflite" and f.role == "decoder"):
 
         def open_decoder(precision=precision):
-            model = open_role(manifest, "decoder", "tflite", precision, threads=threads)
+            model = open_role(manifest, "decoder", EngineOptions("tflite", precision, threads=threads))
             return lambda z: model.run({"z": z})["image"]
 
         graphs = manifest.find_all("decoder", "tflite", precision)
@@ -83,7 +84,7 @@ def auto_rows(manifest: Manifest, threads: int | None):
         row = Row("auto", precision, "runtime default: fastest engine per batch")
 
         def open_decoder(precision=precision, row=row):
-            _, decoder, choice = open_auto(manifest, {}, precision, threads=threads)
+            _, decoder, choice = open_auto(manifest, {}, EngineOptions(precision=precision, threads=threads))
             row.settings = choice.as_dict()  # which engine each batch size ran on, and the img/s behind it
             row.size_bytes = sum(f.size for f in decoder_files(manifest, precision, row.settings["picks"].values()))
             return lambda z: decoder.run({"z": z})["image"]

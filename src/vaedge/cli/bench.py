@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, with_options
+from vaedge.cli.bundle_options import BUNDLE, Threads
 from vaedge.cli.errors import fail, reported
 from vaedge.io.files import describe
 
@@ -15,7 +15,6 @@ MAX_SECONDS = 3600.0  # per measurement
 
 
 @reported
-@with_options("threads")
 def bench(
     bundle: Path = BUNDLE,
     keras: Optional[Path] = typer.Option(
@@ -25,8 +24,7 @@ def bench(
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG bar chart."),
     seconds: float = typer.Option(0.5, help="Seconds per throughput/latency measurement."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
-    *,
-    threads: Optional[int],
+    threads: Threads = None,
 ) -> None:
     """Throughput at batch 1/64/256, batch-1 latency, size, memory and cold start, vs the sgemm roofline."""
     from vaedge import progress

@@ -6,13 +6,23 @@ from pathlib import Path
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.cli.bundle_options import (
+    AUTO,
+    BUNDLE,
+    Backend,
+    Device,
+    Precision,
+    Provider,
+    PublicKey,
+    Threads,
+    open_bundle,
+)
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
+from vaedge.runtime.options import EngineOptions
 
 
 @reported
-@with_generator
 def clusters(
     bundle: Path = BUNDLE,
     data: Path = typer.Option(..., "--data", help="A dataset name, IDX folder/file or .npz: its test split."),
@@ -23,10 +33,16 @@ def clusters(
         "--range",
         help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
     ),
-    generator=None,
+    backend: Backend = AUTO,
+    provider: Provider = None,
+    precision: Precision = "fp32",
+    threads: Threads = None,
+    device: Device = None,
+    public_key: PublicKey = None,
 ) -> None:
     """Scatter the held-out images' z_mean over the latent map's two dims and range, coloured by class, with a
     legend and the prior's 1- and 2-sigma circles."""
+    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
     from vaedge.errors import InputError
     from vaedge.explain.held_out import read_held_out
     from vaedge.explain.outputs import check_target, write_clusters

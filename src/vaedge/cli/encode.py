@@ -8,21 +8,37 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.cli.bundle_options import (
+    AUTO,
+    BUNDLE,
+    Backend,
+    Device,
+    Precision,
+    Provider,
+    PublicKey,
+    Threads,
+    open_bundle,
+)
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
+from vaedge.runtime.options import EngineOptions
 
 
 @reported
-@with_generator
 def encode(
     bundle: Path = BUNDLE,
     images: list[Path] = typer.Argument(..., help="Image files, or an IDX file/folder or .npz."),
     limit: Optional[int] = typer.Option(None, help="At most this many images."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    generator=None,
+    backend: Backend = AUTO,
+    provider: Provider = None,
+    precision: Precision = "fp32",
+    threads: Threads = None,
+    device: Device = None,
+    public_key: PublicKey = None,
 ) -> None:
     """Print z_mean and z_log_var (a log-variance) per image."""
+    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
     from vaedge.io.images import read_images
 
     pixels, names = read_images(images, generator.image_shape, limit)

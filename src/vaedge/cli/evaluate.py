@@ -7,13 +7,12 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, with_options
+from vaedge.cli.bundle_options import AUTO, BUNDLE, Backend, PublicKey, Threads, open_bundle
 from vaedge.cli.errors import fail, reported
 from vaedge.io.files import describe
 
 
 @reported
-@with_options("backend", "threads", "public_key")
 def evaluate(
     bundle: Path = BUNDLE,
     data: Optional[str] = typer.Option(
@@ -34,10 +33,9 @@ def evaluate(
     ),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
-    *,
-    backend: str,
-    threads: Optional[int],
-    public_key: Optional[Path],
+    backend: Backend = AUTO,
+    threads: Threads = None,
+    public_key: PublicKey = None,
 ) -> None:
     """Estimate -log p(x) with the exported graphs and host sampling; compare every variant with fp32."""
     if k < 1 or k > 100_000:
@@ -50,12 +48,12 @@ def evaluate(
 
     from vaedge.io import atomic
     from vaedge.io.datasets import read_test_split
-    from vaedge.runtime import load
     from vaedge.runtime.backends import backend as backend_row
     from vaedge.runtime.backends import installed_backends
     from vaedge.runtime.evaluate import BINARIZED, LIKELIHOOD
     from vaedge.runtime.evaluate import evaluate as estimate
     from vaedge.runtime.manifest import read_manifest
+    from vaedge.runtime.options import EngineOptions
 
     formats = {row.format for row in (installed_backends() if backend == "auto" else [backend_row(backend)])}
     if json_path is not None:
@@ -84,7 +82,7 @@ def evaluate(
     console = Console(stderr=True, markup=False, highlight=False)
     with Progress(console=console, transient=True, disable=quiet) as progress:  # drawn only on a terminal
         for variant in wanted:
-            generator = load(bundle, backend=backend, precision=variant, threads=threads, public_key=public_key)
+            generator = open_bundle(bundle, EngineOptions(backend, variant, threads=threads), public_key)
             task = progress.add_task(f"{variant}: {len(images)} images x K={k}", total=len(images) * k)
             quality = estimate(
                 generator,

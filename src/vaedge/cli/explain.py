@@ -6,13 +6,23 @@ from pathlib import Path
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.cli.bundle_options import (
+    AUTO,
+    BUNDLE,
+    Backend,
+    Device,
+    Precision,
+    Provider,
+    PublicKey,
+    Threads,
+    open_bundle,
+)
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
+from vaedge.runtime.options import EngineOptions
 
 
 @reported
-@with_generator
 def explain(
     bundle: Path = BUNDLE,
     image: Path = typer.Argument(..., help="A picture (png, jpg, ...), or an IDX file/folder or .npz (see --index)."),
@@ -31,10 +41,16 @@ def explain(
         "--range",
         help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
     ),
-    generator=None,
+    backend: Backend = AUTO,
+    provider: Provider = None,
+    precision: Precision = "fp32",
+    threads: Threads = None,
+    device: Device = None,
+    public_key: PublicKey = None,
 ) -> None:
     """Input -> the encoder's two heads (z_mean, z_log_var, sigma) -> q(z|x) on the latent map with
     sampled z -> their decodes -> the reconstruction from z_mean, in one picture."""
+    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
     from vaedge.explain.outputs import write_explain
 
     held_out = None

@@ -7,13 +7,23 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.cli.bundle_options import (
+    AUTO,
+    BUNDLE,
+    Backend,
+    Device,
+    Precision,
+    Provider,
+    PublicKey,
+    Threads,
+    open_bundle,
+)
 from vaedge.cli.errors import fail, reported
 from vaedge.io.files import describe
+from vaedge.runtime.options import EngineOptions
 
 
 @reported
-@with_generator
 def generate(
     bundle: Path = BUNDLE,
     out: Path = typer.Option(..., "--out", help="Image grid to write: .png or .jpg."),
@@ -22,9 +32,15 @@ def generate(
     temperature: float = typer.Option(1.0, help="z = temperature * eps."),
     columns: Optional[int] = typer.Option(None, help="Grid columns (default: square)."),
     npy: Optional[Path] = typer.Option(None, "--npy", help="Also write eps, z and images to this .npz."),
-    generator=None,
+    backend: Backend = AUTO,
+    provider: Provider = None,
+    precision: Precision = "fp32",
+    threads: Threads = None,
+    device: Device = None,
+    public_key: PublicKey = None,
 ) -> None:
     """Generate n images from the prior, sampled on the host and decoded by the bundle's decoder."""
+    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
     if n <= 0:
         raise fail(f"--n must be positive, got {n}")
     if columns is not None and columns < 1:

@@ -113,9 +113,10 @@ def auto_choice(bundle: Path, manifest, precision: str, measure: bool) -> dict:
     from vaedge.errors import VaedgeError
     from vaedge.runtime import load
     from vaedge.runtime.auto import cached_choice
+    from vaedge.runtime.options import EngineOptions
 
     try:
-        cached = cached_choice(manifest, precision)
+        cached = cached_choice(manifest, EngineOptions(precision=precision))
     except VaedgeError as exc:
         return {"text": f"none at {precision} ({exc})"}
     if cached is not None:

@@ -9,13 +9,23 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.cli.bundle_options import (
+    AUTO,
+    BUNDLE,
+    Backend,
+    Device,
+    Precision,
+    Provider,
+    PublicKey,
+    Threads,
+    open_bundle,
+)
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
+from vaedge.runtime.options import EngineOptions
 
 
 @reported
-@with_generator
 def manifold(
     bundle: Path = BUNDLE,
     out: Path = typer.Option(..., "--out", help="Image to write: .png or .jpg."),
@@ -29,10 +39,16 @@ def manifold(
         "--range",
         help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
     ),
-    generator=None,
+    backend: Backend = AUTO,
+    provider: Provider = None,
+    precision: Precision = "fp32",
+    threads: Threads = None,
+    device: Device = None,
+    public_key: PublicKey = None,
 ) -> None:
     """Decode a grid over the bundle's [-range, range]^2 of two latent dims (those with most variance on --data
     when D > 2)."""
+    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
     from vaedge.explain.outputs import check_target, write_map
     from vaedge.explain.posterior import map_span
     from vaedge.io.images import read_images

@@ -7,13 +7,23 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, with_generator
+from vaedge.cli.bundle_options import (
+    AUTO,
+    BUNDLE,
+    Backend,
+    Device,
+    Precision,
+    Provider,
+    PublicKey,
+    Threads,
+    open_bundle,
+)
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
+from vaedge.runtime.options import EngineOptions
 
 
 @reported
-@with_generator
 def reconstruct(
     bundle: Path = BUNDLE,
     images: list[Path] = typer.Argument(..., help="Image files, or an IDX file/folder or .npz."),
@@ -21,9 +31,15 @@ def reconstruct(
     limit: Optional[int] = typer.Option(16, help="At most this many images."),
     seed: Optional[int] = typer.Option(0, help="Seed for the posterior eps."),
     mean: bool = typer.Option(False, "--mean", help="Decode z_mean instead of sampling the posterior."),
-    generator=None,
+    backend: Backend = AUTO,
+    provider: Provider = None,
+    precision: Precision = "fp32",
+    threads: Threads = None,
+    device: Device = None,
+    public_key: PublicKey = None,
 ) -> None:
     """Encode, sample z on the host, decode: inputs and reconstructions in pairs."""
+    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
     import numpy as np
 
     from vaedge.io.images import output_format, read_images, save_grid

@@ -83,7 +83,7 @@ def build_site(
                 continue
             data = read_file(manifest, entry)  # the bytes whose sha256 matched: what we copy
             try:  # the runtime's own checks: operators, external data, real tensors against the manifest
-                open_bundle_file(manifest, entry, data=data)
+                open_bundle_file(manifest, entry, {entry.path: data})
             except BundleError as exc:
                 problems.append(str(exc))
                 continue
