@@ -21,6 +21,7 @@ from vaedge.export.config import ExportConfig
 from vaedge.export.flops import flops_per_image
 from vaedge.export.latent_range import latent_map_section
 from vaedge.export.optimize import optimize
+from vaedge.export.ort_format import write_ort
 from vaedge.export.quality import quality_report
 from vaedge.export.sources import KerasSource
 from vaedge.export.subpixel import subpixel_conv_transpose
@@ -150,6 +151,7 @@ def export_bundle(
         progress.step("calibration data")
         calibration = quantize.calibration_data(source, train_images, config.seed)
         entries, graph_facts = _write_models(stage, source, config, calibration)
+        entries += write_ort(stage, entries)  # each ONNX graph also in onnxruntime's own format
         progress.step("Keras reference outputs")
         reference = keras_reference(source, held_out, config.seed)
         np.savez_compressed(stage / PARITY_FILE, **stored_subset(reference))

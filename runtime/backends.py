@@ -59,6 +59,11 @@ class Backend:
     takes_providers: bool = False
     takes_device: bool = False
     batches: tuple[int, ...] | None = None  # the fixed batches it runs (None: every graph of its format)
+    prefers: str | None = None  # a format it loads instead of `format` where the bundle has that file
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return (self.format,) if self.prefers is None else (self.format, self.prefers)
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.requires) is not None
@@ -72,8 +77,16 @@ class Backend:
 REGISTRY: dict[str, Backend] = {
     b.name: b
     for b in (
+        # onnxruntime loads the .ort form of an ONNX file (pre-optimised for its CPU provider) when present
         Backend(
-            "onnx", "onnx", "onnxruntime", "vaedge.runtime.onnx_backend", "onnxruntime", None, takes_providers=True
+            "onnx",
+            "onnx",
+            "onnxruntime",
+            "vaedge.runtime.onnx_backend",
+            "onnxruntime",
+            None,
+            takes_providers=True,
+            prefers="ort",
         ),
         Backend("tflite", "tflite", "LiteRT", "vaedge.runtime.litert_backend", "ai_edge_litert", "litert"),
         Backend(
@@ -83,7 +96,7 @@ REGISTRY: dict[str, Backend] = {
         Backend("tflm", "tflite", "TFLM", "vaedge.runtime.tflm_backend", "tflite_micro", "micro", batches=(1,)),
     )
 }
-FORMATS = tuple(dict.fromkeys(b.format for b in REGISTRY.values()))
+FORMATS = tuple(dict.fromkeys(f for b in REGISTRY.values() for f in b.formats))
 
 
 def backend(name) -> Backend:
@@ -93,9 +106,14 @@ def backend(name) -> Backend:
     return REGISTRY[name]
 
 
+def own_engine(format: str) -> Backend:
+    """The registry row of the engine a file of `format` runs on by default (ort: onnxruntime's)."""
+    return next(b for b in REGISTRY.values() if format in b.formats)
+
+
 def installed_backends(format: str | None = None) -> list[Backend]:
     """The registry rows whose engine is installed here (and that run `format`, if given)."""
-    return [b for b in REGISTRY.values() if b.installed() and format in (None, b.format)]
+    return [b for b in REGISTRY.values() if b.installed() and (format is None or format in b.formats)]
 
 
 def check_options(row: Backend, providers=None, device=None) -> None:
@@ -113,8 +131,8 @@ def open_model(model: bytes, format: str, name: str, options: EngineOptions = FO
     """An engine for graph bytes of `format`: `options.backend`, or with "auto" the format's own engine."""
     if format not in FORMATS:
         raise InputError(f"unknown model format {format!r}")
-    row = backend(format if options.backend == AUTO else options.backend)
-    if row.format != format:
+    row = own_engine(format) if options.backend == AUTO else backend(options.backend)
+    if format not in row.formats:
         raise InputError(f"the {row.name!r} backend does not run {format!r} files")
     check_options(row, options.providers, options.device)
     return row.open(model, name, options)
@@ -154,7 +172,7 @@ def open_role(manifest: Manifest, role: str, options: EngineOptions, loaded: dic
     has one at this precision (else the float32-I/O set), as one FixedBatchGraphs. `loaded`: {path:
     hash-checked bytes}."""
     row, precision = backend(options.backend), options.precision
-    files = manifest.find_all(role, row.format, precision) or [manifest.find(role, row.format, precision)]
+    files = _role_files(manifest, role, row, options)
     if row.batches is not None:
         files = [f for f in files if f.batch in row.batches]
         if not files:
@@ -171,6 +189,19 @@ def open_role(manifest: Manifest, role: str, options: EngineOptions, loaded: dic
     for f in chosen:
         by_batch.setdefault(f.batch, f)
     return FixedBatchGraphs({batch: _open_checked(manifest, f, options, loaded) for batch, f in by_batch.items()})
+
+
+def _role_files(manifest: Manifest, role: str, row: Backend, options: EngineOptions) -> list[ModelFile]:
+    """The files of `role` at `options.precision` that `row` runs: of the format it prefers where the bundle
+    has them and only the CPU provider is asked for (the .ort form is optimised for it), else of its own."""
+    cpu_only = set(options.providers or ["CPUExecutionProvider"]) == {"CPUExecutionProvider"}
+    if row.prefers is not None and cpu_only:
+        preferred = manifest.find_all(role, row.prefers, options.precision)
+        if preferred:
+            return preferred
+    return manifest.find_all(role, row.format, options.precision) or [
+        manifest.find(role, row.format, options.precision)
+    ]
 
 
 def check_signature(actual: dict[str, tuple[list, str]], file: ModelFile, name: str) -> None:

@@ -214,6 +214,72 @@ def check_onnx_ops(data: bytes, name: str) -> None:
         raise BundleError(f"{name}: holds no graph")
 
 
+# com.microsoft kernels that onnxruntime's optimiser (ORT_ENABLE_ALL, CPU) fuses the allowed ops into:
+# what an .ort file (ORT format, saved after those optimisations) may hold beside ONNX_OPS
+ORT_CONTRIB_OPS = frozenset(
+    {
+        "DynamicQuantizeMatMul",
+        "FusedConv",
+        "FusedGemm",
+        "FusedMatMul",
+        "MatMulIntegerToFloat",
+        "NhwcMaxPool",
+        "QGemm",
+        "QLinearAdd",
+        "QLinearAveragePool",
+        "QLinearConcat",
+        "QLinearConv",
+        "QLinearGlobalAveragePool",
+        "QLinearLeakyRelu",
+        "QLinearMul",
+        "QLinearSigmoid",
+    }
+)
+ORT_ONNX_OPS = ONNX_OPS | {"Max", "Min"}  # e.g. a Clip of an fp16 graph, rewritten by the optimiser
+ORT_IDENTIFIER = b"ORTM"  # the flatbuffer file identifier onnxruntime recognises ORT format bytes by
+
+
+def is_ort_format(data: bytes) -> bool:
+    """True for bytes onnxruntime loads as an ORT format model (whatever the file is called)."""
+    return len(data) >= 8 and bytes(data[4:8]) == ORT_IDENTIFIER
+
+
+def ort_ops(data: bytes) -> set[tuple[str, str]]:
+    """{(domain, op type)} of an ORT format model's main graph (ValueError if it cannot be read)."""
+    from onnxruntime.tools.ort_format_model.ort_flatbuffers_py.fbs.InferenceSession import InferenceSession
+
+    try:
+        graph = InferenceSession.GetRootAs(data, 0).Model().Graph()
+        count = graph.NodesLength()
+        if count > len(data) // 4:  # each node takes at least a 4-byte offset: a corrupt count
+            raise ValueError(f"{count} nodes in {len(data)} bytes")
+        return {((n.Domain() or b"").decode(), (n.OpType() or b"").decode()) for n in map(graph.Nodes, range(count))}
+    except ValueError:
+        raise
+    except Exception as exc:  # the generated reader raises struct/index/attribute errors on bad offsets
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
+
+
+def check_ort_ops(data: bytes, name: str) -> None:
+    """Raise BundleError if the ORT format bytes hold an operator outside what a bundle may hold."""
+    try:
+        ops = ort_ops(data)
+    except ValueError as exc:
+        raise BundleError(f"{name}: not a readable ORT format model ({exc})") from None
+    refused = sorted(
+        f"{d + '.' if d else ''}{op}"
+        for d, op in ops
+        if not (d in ONNX_DOMAINS and op in ORT_ONNX_OPS or d == "com.microsoft" and op in ORT_CONTRIB_OPS)
+    )
+    if refused:
+        raise BundleError(
+            f"{name}: holds operators a vaedge bundle never needs: {', '.join(refused)} "
+            "(control flow, random or custom ops are refused)"
+        )
+    if not ops:
+        raise BundleError(f"{name}: holds no graph")
+
+
 def check_tflite_ops(names: list[str], name: str) -> None:
     """Raise BundleError if a TFLite graph holds an operator outside what a bundle may hold."""
     refused = sorted(set(names) - TFLITE_OPS)

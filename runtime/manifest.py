@@ -27,8 +27,8 @@ MAX_MANIFEST_BYTES = 1 * MiB
 MAX_FILE_BYTES = 512 * MiB  # one graph or reference file
 MAX_FILES = 64
 MAX_SIDE, MAX_LATENT = 4096, 4096
-ROLES = ("encoder", "decoder", "parity")
-FORMATS = ("onnx", "tflite", "npz")
+ROLES = ("encoder", "decoder", "parity", "operators")  # operators: what an onnxruntime minimal build needs
+FORMATS = ("onnx", "tflite", "npz", "ort", "config")  # ort: an ONNX graph in onnxruntime's own format
 PRECISIONS = ("fp32", "fp16", "int8")
 DTYPES = ("float32", "int8", "uint8", "int64")
 SAMPLING_FORMULA = "z = z_mean + exp(0.5 * z_log_var) * eps"

@@ -1,4 +1,4 @@
-"""The `onnx` backend: onnxruntime on the bundle's ONNX files, from hash-checked bytes."""
+"""The `onnx` backend: onnxruntime on the bundle's ONNX files (or their .ort form), from hash-checked bytes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
-from vaedge.runtime.graph_ops import check_onnx_ops
+from vaedge.runtime.graph_ops import check_onnx_ops, check_ort_ops, is_ort_format
 
 PREFERRED_PROVIDERS = (
     "TensorrtExecutionProvider",
@@ -62,7 +62,8 @@ class OnnxModel:
     ):
         import onnxruntime as ort
 
-        check_onnx_ops(model, name)
+        # onnxruntime reads ORT format bytes as such whatever the manifest calls them: check what it will run
+        (check_ort_ops if is_ort_format(model) else check_onnx_ops)(model, name)
         chosen = choose_providers(providers)
         try:
             self.session = ort.InferenceSession(model, session_options(threads), providers=chosen)

@@ -16,7 +16,7 @@ import numpy as np
 from vaedge.errors import BundleError, InputError, ParityError
 from vaedge.io.arrays import npz_arrays
 from vaedge.io.files import describe
-from vaedge.runtime.backends import REGISTRY, installed_backends, open_bundle_file
+from vaedge.runtime.backends import REGISTRY, installed_backends, open_bundle_file, own_engine
 from vaedge.runtime.manifest import Manifest, ModelFile, check_files, read_file, read_manifest
 from vaedge.runtime.options import EngineOptions
 from vaedge.runtime.sampling import host_sample
@@ -172,8 +172,8 @@ def check_bundle(
     for file in manifest.files:
         if file.role not in ("encoder", "decoder"):
             continue
-        for backend in (b for b in backends if REGISTRY[b].format == file.format):
-            label = file.path if backend == file.format else f"{file.path} ({backend})"
+        for backend in (b for b in backends if file.format in REGISTRY[b].formats):
+            label = file.path if backend == own_engine(file.format).name else f"{file.path} ({backend})"
             model = open_bundle_file(manifest, file, loaded, EngineOptions(backend=backend))
             io_checks = _io_checks(file, label, model, ENCODER_IO if file.role == "encoder" else DECODER_IO)
             checks += io_checks

@@ -26,6 +26,9 @@ FILES = [
         "onnx",
         "fp16.onnx",
         "int8.onnx",
+        "ort",
+        "fp16.ort",
+        "int8.ort",
         "b1.tflite",
         "b64.tflite",
         "int8.b1.tflite",
@@ -39,7 +42,7 @@ FILES = [
 def test_every_variant_written_and_listed(exported):
     manifest = read_manifest(exported.bundle)
     assert exported.skipped == {}
-    assert sorted(f.path for f in manifest.files) == sorted([*FILES, "parity.npz"])
+    assert sorted(f.path for f in manifest.files) == sorted([*FILES, "parity.npz", "required_operators.config"])
     assert manifest.image_shape == (28, 28, 1) and manifest.latent_dim == 2
     assert manifest.raw["image"]["layout"] == "NHWC" and manifest.raw["sampling"]["in_graph"] is False
     assert "exp(0.5 * z_log_var)" in manifest.raw["sampling"]["formula"]

@@ -33,6 +33,7 @@ def bundle_rows(manifest: Manifest, threads: int | None):
             if backend.batches is not None and f.batch not in backend.batches:
                 continue  # e.g. TFLM runs the batch-1 graphs a microcontroller runs
             variant = "optimised" if f.format == "onnx" and f.precision == "fp32" else ""
+            variant = "ORT format" if f.format == "ort" else variant
             if f.format == "tflite":
                 variant = ("int8 I/O, " if f.quantization else "") + (
                     f"fixed b{f.batch}" if f.batch else "dynamic batch"
