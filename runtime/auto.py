@@ -2,10 +2,11 @@
 
 Which engine wins depends on the CPU, the engine versions and the graph (onnxruntime at batch 1,
 OpenVINO or LiteRT from batch 64 on one Xeon; another order on a loaded machine), so it is measured,
-not fixed: a few decoder calls per candidate at batch 1, 64 and 256, once, kept in a per-user cache
-file (never inside the bundle, which may be signed) keyed by the CPU model, the engine versions,
-the bundle's manifest sha256 and the options. A call of n rows then goes to the engine whose
-measured call times, interpolated at n, are shortest; an engine is opened on its first call.
+not fixed: decoder calls on every candidate at batch 1, 64 and 256, in interleaved rounds (about two
+seconds in all), once, kept in a per-user cache file (never inside the bundle, which may be signed)
+keyed by the CPU model, the engine versions, the bundle's manifest sha256 and the options. A call of
+n rows then goes to the engine whose measured call times, interpolated at n, are shortest (near-ties
+to a fixed order); an engine is opened on its first call.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from vaedge.runtime.manifest import Manifest
 from vaedge.runtime.options import AUTO, EngineOptions
 
 BATCHES = (1, 64, 256)  # the batch sizes measured; calls in between are interpolated
-BUDGET_S = 0.1  # timed calls per engine and batch size stop after this long (plus one warm-up call)
+ROUNDS = 5  # interleaved rounds over every engine and batch size; each figure is the median of its rounds
+SLICE_S = 0.06  # seconds of calls per engine, batch size and round
+TIE = 0.05  # engines within this fraction of the fastest count as tied: the first in REGISTRY order wins
 MAX_CACHE_BYTES = 1 << 20
 MAX_ENTRIES = 64  # older entries are dropped: one per bundle, precision and option set
 
@@ -86,25 +89,45 @@ def candidates(manifest: Manifest, options: EngineOptions) -> list[Backend]:
     return rows
 
 
-def measure(engine, latent_dim: int, budget_s: float = BUDGET_S) -> dict[int, float]:
-    """{batch: img/s} of `engine` (a decoder) at each of BATCHES: one warm-up call, then the best of the
-    calls that fit in `budget_s`. A batch whose call would take over 5x the budget is extrapolated."""
+def measure(
+    engines: dict, latent_dim: int, rounds: int = ROUNDS, slice_s: float = SLICE_S
+) -> dict[str, dict[int, float]]:
+    """{engine name: {batch: img/s}} of the decoder `engines` ({name: engine}) at each of BATCHES.
+
+    Interleaved and repeated, so that a burst of load hits every engine alike and two runs on a quiet
+    machine agree: one warm-up call each, then `rounds` rounds, each timing every engine (in a rotated
+    order) for `slice_s` at every batch; an engine's figure is the median of its rounds. A batch whose
+    call would take over 5 slices on an engine is extrapolated from its largest measured batch."""
     z = np.random.default_rng(0).standard_normal((max(BATCHES), latent_dim)).astype(np.float32)
-    speeds: dict[int, float] = {}
-    for batch in BATCHES:
-        if speeds and batch / speeds[max(speeds)] > 5 * budget_s:  # a slow engine: don't spend seconds on it
-            speeds[batch] = speeds[max(speeds)]
-            continue
-        feeds = {"z": z[:batch]}
-        engine.run(feeds)
-        best, spent = float("inf"), 0.0
-        while spent < budget_s:
-            start = time.perf_counter()
-            engine.run(feeds)
-            took = time.perf_counter() - start
-            best, spent = min(best, took), spent + took
-        speeds[batch] = round(batch / max(best, 1e-9), 1)
+    names = list(engines)
+    samples: dict[str, dict[int, list[float]]] = {name: {b: [] for b in BATCHES} for name in names}
+    for name in names:
+        for batch in BATCHES:
+            engines[name].run({"z": z[:batch]})
+    for round_ in range(rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            for batch in BATCHES:
+                measured = [b for b in BATCHES if samples[name][b]]
+                if measured and batch / max(samples[name][max(measured)]) > 5 * slice_s:
+                    continue  # a slow engine: don't spend seconds on it
+                samples[name][batch].append(_rate(engines[name], {"z": z[:batch]}, batch, slice_s))
+    speeds = {}
+    for name in names:
+        rates = {b: float(np.median(v)) for b, v in samples[name].items() if v}
+        largest = max(rates)
+        speeds[name] = {b: round(rates.get(b, rates[largest]), 1) for b in BATCHES}
     return speeds
+
+
+def _rate(engine, feeds: dict, batch: int, slice_s: float) -> float:
+    """img/s of calls on `engine` over about `slice_s` (at least one call)."""
+    calls, start = 0, time.perf_counter()
+    while True:
+        engine.run(feeds)
+        calls += 1
+        took = time.perf_counter() - start
+        if took >= slice_s:
+            return batch * calls / max(took, 1e-9)
 
 
 @dataclass
@@ -123,7 +146,12 @@ class Choice:
         return float(np.interp(n, [b for b, _ in points], [t for _, t in points]))
 
     def pick(self, n: int) -> str:
-        return min(self.speeds, key=lambda name: (self.seconds(name, n), name))
+        """The engine for a call of n rows: the fastest, or, among engines within TIE of it, the first in
+        REGISTRY's order, so that measurement noise between near-equal engines does not flip the pick."""
+        fastest = min(self.seconds(name, n) for name in self.speeds)
+        tied = [name for name in self.speeds if self.seconds(name, n) <= fastest * (1 + TIE)]
+        order = list(REGISTRY)
+        return min(tied, key=lambda name: (order.index(name) if name in order else len(order), name))
 
     @property
     def winners(self) -> list[str]:
@@ -239,12 +267,12 @@ def choose(manifest: Manifest, loaded: dict, options: EngineOptions) -> tuple[Ch
     cached = _cached(entries, key, precision)
     if cached is not None:
         return cached, {}
-    opened, speeds = {}, {}
+    opened = {}
     for row in rows:  # both roles open: every engine checks every file once per manifest sha256
         opened[row.name] = {
             role: open_role(manifest, role, options.for_backend(row), loaded) for role in ("encoder", "decoder")
         }
-        speeds[row.name] = measure(opened[row.name]["decoder"], manifest.latent_dim)
+    speeds = measure({name: roles["decoder"] for name, roles in opened.items()}, manifest.latent_dim)
     entries = [e for e in entries if e["key"] != key]
     measured = {name: {str(b): s for b, s in v.items()} for name, v in speeds.items()}
     if path:

@@ -102,3 +102,33 @@ def test_info_says_what_auto_picks_and_why(bundle, user_cache):
     engine = json.loads(result.output)["engine"]
     assert engine["precision"] == "int8" and set(engine["picks"]) == {str(b) for b in BATCHES}
     assert all(len(speeds) == len(BATCHES) and min(speeds.values()) > 0 for speeds in engine["img_per_s"].values())
+
+
+def test_near_equal_engines_give_a_stable_pick_and_a_clear_winner_still_wins():
+    """Two runs on a quiet machine measure near-equal engines a few per cent apart either way; the pick
+    must not follow that noise. A gap larger than TIE must."""
+    from vaedge.runtime.auto import TIE, Choice
+
+    for noise in (-0.5 * TIE, 0.5 * TIE):
+        speeds = {"openvino": {b: 1000.0 * (1 + noise) for b in BATCHES}, "onnx": {b: 1000.0 for b in BATCHES}}
+        assert Choice("fp32", speeds, cached=False).pick(64) == "onnx"
+    speeds = {"openvino": {b: 1000.0 * (1 + 3 * TIE) for b in BATCHES}, "onnx": {b: 1000.0 for b in BATCHES}}
+    assert Choice("fp32", speeds, cached=False).winners == ["openvino"]
+
+
+def test_measure_times_every_engine_at_every_batch_in_interleaved_rounds(bundle):
+    """Real engines, briefly: every engine gets a positive figure at every batch size."""
+    from vaedge.runtime.auto import measure
+    from vaedge.runtime.backends import REGISTRY, open_role
+    from vaedge.runtime.manifest import read_manifest
+    from vaedge.runtime.options import EngineOptions
+
+    manifest = read_manifest(bundle)
+    engines = {
+        row.name: open_role(manifest, "decoder", EngineOptions(row.name))
+        for row in installed_backends()
+        if row.name in ("onnx", "tflite") and row.name in REGISTRY
+    }
+    speeds = measure(engines, manifest.latent_dim, rounds=2, slice_s=0.01)
+    assert set(speeds) == set(engines) and all(sorted(v) == list(BATCHES) for v in speeds.values())
+    assert all(s > 0 for v in speeds.values() for s in v.values())
