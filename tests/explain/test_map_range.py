@@ -154,6 +154,26 @@ def test_cli_notes_and_range_override(recorded_bundle, tmp_path):
     assert not (tmp_path / "b.png").exists()
 
 
+def test_the_far_warning_starts_where_held_out_images_end_not_at_the_prior():
+    """A trained encoder spreads ordinary images past |z| = 4; the warning waits for the bundle's span."""
+    from vaedge.explain.posterior import FAR, far_limit, posterior
+
+    ordinary = posterior(np.array([5.0, 0.0]), np.zeros(2), 1, 0)
+    assert far_limit(3) == FAR and ordinary.far_from_prior(3)  # a prior-sized map: 5 is far
+    assert not ordinary.far_from_prior(6) and posterior(np.array([6.5, 0.0]), np.zeros(2), 1, 0).far_from_prior(6)
+
+
+def test_cli_warns_far_only_past_the_bundles_span(recorded_bundle, tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.full((SIDE, SIDE), 255, np.uint8)).save(tmp_path / "white.png")  # z_mean = [40, 0]
+    args = ["explain", str(recorded_bundle), str(tmp_path / "white.png"), "--polarity", "as-is", "--samples", "2"]
+    near = runner.invoke(app, [*args, "--range", "50", "--out", str(tmp_path / "w.png")])
+    assert near.exit_code == 0 and "warning" not in near.output, near.output
+    far = runner.invoke(app, [*args, "--out", str(tmp_path / "f.png")])
+    assert far.exit_code == 0 and "warning: z_mean lies beyond |z| = 4," in far.output, far.output
+
+
 def test_manifold_clusters_and_explain_share_the_bundles_range(recorded_bundle):
     generator = runtime.load(recorded_bundle)
     z_mean = np.array([[1.0, 0.0], [-3.9, 0.0], [9.0, 0.0]], np.float32)

@@ -66,5 +66,12 @@ def explain(
     )
     for note in notes:
         typer.echo(f"note: {note}")
-    if post.far_from_prior():
-        typer.echo("warning: z_mean lies far outside the prior N(0, I); is the image like the training data?", err=True)
+    from vaedge.explain.posterior import far_limit, map_span
+
+    limit = far_limit(map_span(generator, span))
+    if post.far_from_prior(limit):
+        typer.echo(
+            f"warning: z_mean lies beyond |z| = {limit:g}, where the prior N(0, I) and 99% of held-out images "
+            "end; is the image like the training data?",
+            err=True,
+        )

@@ -18,9 +18,9 @@ import numpy as np
 
 from vaedge.explain import drawing
 from vaedge.explain.posterior import (
-    FAR,
     KERAS_LAYERS,
     SPAN,
+    far_limit,
     map_dims,
     map_latents,
     map_span,
@@ -177,7 +177,7 @@ def explain_figure(
         notes.append(
             f"{int(samples_out.sum())} of {samples} sampled z lie beyond the map: drawn as triangles at its edge"
         )
-    _heads(draw, boxes["heads"], post, dims, notes)
+    _heads(draw, boxes["heads"], post, dims, notes, span)
     _caption(draw, map_box, "q(z|x): z_mean (red), 1 and 2 sigma, sampled z; dashed: the prior")
     canvas.paste(
         drawing.tile(decodes, columns, (columns * (thumb + 2), rows * (thumb + 2)), padding=1), boxes["decodes"][:2]
@@ -200,7 +200,7 @@ def _note(draw, origin, text: str) -> None:
     draw.multiline_text(origin, text, fill=NOTE_COLOUR, font=drawing.font(13), spacing=4)
 
 
-def _heads(draw, box, post, dims, notes: list[str]) -> None:
+def _heads(draw, box, post, dims, notes: list[str], span: float) -> None:
     def values(array):
         return "[" + ", ".join(f"{v:+.3f}" for v in array[:4]) + (", ..." if len(array) > 4 else "") + "]"
 
@@ -217,8 +217,8 @@ def _heads(draw, box, post, dims, notes: list[str]) -> None:
     ]
     if len(post.z_mean) > 2:
         lines.append((f"map: z[{dims[0]}] across, z[{dims[1]}] up", "#555555", 12))
-    if post.far_from_prior():
-        lines.append((f"warning: |z_mean| > {FAR:g}: far outside the prior", NOTE_COLOUR, 13))
+    if post.far_from_prior(span):
+        lines.append((f"warning: |z_mean| > {far_limit(span):g}: unlike held-out images", NOTE_COLOUR, 13))
     for note in notes:  # wrapped to the panel: "... beyond the map (...):" then where it is drawn
         head, _, tail = note.partition(": ")
         lines += [(head + ":", NOTE_COLOUR, 13), (tail, NOTE_COLOUR, 13)]

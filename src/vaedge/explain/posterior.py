@@ -18,10 +18,18 @@ import numpy as np
 from vaedge.errors import InputError
 from vaedge.runtime.inputs import seed_value
 from vaedge.runtime.manifest import MAX_SPAN, PRIOR_SPAN
-from vaedge.runtime.sampling import MAX_SEED, host_sample, prior_eps
+from vaedge.runtime.sampling import MAX_SEED, host_sample, portable_eps
 
 SPAN = PRIOR_SPAN
 FAR = 4.0  # |z_mean| beyond this in any dim is far outside the prior N(0, I)
+
+
+def far_limit(span: float) -> float:
+    """The |z_mean| past which an image is unlike the training data: FAR, or the bundle's map span (the
+    99th percentile of held-out |z_mean|) where the trained encoder spreads images wider than the prior."""
+    return max(FAR, float(span))
+
+
 KERAS_LAYERS = {
     "z_mean": "Dense layer `z_mean` (the course's mu)",
     "z_log_var": "Dense layer `z_log_var` (the course's sigma, a log-variance)",
@@ -39,9 +47,10 @@ class Posterior:
     z: np.ndarray
     seed: int
 
-    def far_from_prior(self) -> bool:
-        """True when z_mean lies where the prior N(0, I) has next to no mass (|z_mean| > FAR in a dim)."""
-        return bool(np.abs(self.z_mean).max() > FAR)
+    def far_from_prior(self, span: float = FAR) -> bool:
+        """True when z_mean lies where neither the prior N(0, I) nor the model's held-out images go:
+        |z_mean| > far_limit(span) in a dim, `span` the bundle's map span."""
+        return bool(np.abs(self.z_mean).max() > far_limit(span))
 
     def ellipse(self, dims: tuple[int, int], k: float) -> tuple[np.ndarray, np.ndarray]:
         """(centre, radii), each (2,), of the k-sigma ellipse of q(z|x) over `dims`, in map units (z)."""
@@ -56,7 +65,7 @@ def posterior(z_mean: np.ndarray, z_log_var: np.ndarray, samples: int, seed: int
         raise InputError(f"samples must be an integer in 1..64, got {samples!r}")
     if seed_value(seed) is None or seed > MAX_SEED:
         raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
-    eps = prior_eps(samples, len(z_mean), seed)
+    eps = portable_eps(samples, len(z_mean), seed)
     with np.errstate(over="ignore"):
         sigma = np.exp(0.5 * z_log_var).astype(np.float32)
         z = host_sample(np.tile(z_mean, (samples, 1)), np.tile(z_log_var, (samples, 1)), eps)

@@ -144,7 +144,8 @@
     const noise = eps(samples, seed);
     const z = noise.map((row) => row.map((e, j) => Math.fround(mean[j] + sigma[j] * e)));
     const [decoded, reconstruction] = [await decode(z), await decode([mean])];
-    const far = mean.some((v) => Math.abs(v) > FAR);
+    const farLimit = Math.max(FAR, SPAN);  // past the prior and past 99% of held-out images (the map's span)
+    const far = mean.some((v) => Math.abs(v) > farLimit);
 
     drawImages($("original"), image, 1, 4);
     drawImages($("samples-strip"), decoded, Math.min(samples, 2), 2);  // two columns, as in vaedge explain
@@ -187,7 +188,7 @@
     }
     $("encoded").textContent = `encoder → z_mean = ${fmt(mean)} → decoder` + (D > 2 ? `; the map shows z[${a}] and z[${b}]` : "");
     $("far").hidden = !far;
-    $("far").textContent = far ? `z_mean = ${fmt(mean)} lies far outside the prior N(0, I) (|z| > ${FAR} in a dim): ` +
+    $("far").textContent = far ? `z_mean = ${fmt(mean)} lies beyond |z| = ${farLimit} in a dim, past the prior N(0, I) and 99% of held-out images: ` +
       "this image is unlike the training data; is its polarity right?" : "";
     current = { image, seed, samples };
     const result = { name: image.name || "your image", z_mean: mean, z_log_var: logVar, sigma, seed, eps: noise, z, dims,
