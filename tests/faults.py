@@ -8,27 +8,16 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def vaedge(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "vaedge", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=kwargs.pop("timeout", 300),
-        **kwargs,
-    )
+from tests.vaedge_command import command
 
 
 def kill_after(seconds: float, *args) -> bool:
     """Start `vaedge args`, SIGKILL it after `seconds`; True if it was still running when killed."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vaedge", *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    proc = subprocess.Popen(command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         proc.wait(timeout=seconds)
         return False

@@ -7,16 +7,11 @@ import re
 import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def vaedge(*args) -> list[str]:
-    return [str(Path(sys.executable).with_name("vaedge")), *map(str, args)]
 
 
 def environment(columns: int = 80, **extra) -> dict:

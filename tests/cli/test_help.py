@@ -6,28 +6,22 @@ import re
 
 import pytest
 
-from tests.cli.terminal import in_pipes, vaedge
-
-COMMANDS = [
-    "train",
-    "export",
-    "validate",
-    "generate",
-    "reconstruct",
-    "interpolate",
-    "manifold",
-    "encode",
-    "info",
-    "bench",
-    "evaluate",
-    "sign",
-    "web",
-]
+from tests.cli.terminal import in_pipes
+from tests.vaedge_command import command
+from vaedge.cli import COMMANDS
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_help_has_no_placeholder_that_does_not_work(command):
-    result = in_pipes(vaedge(command, "--help"), timeout=120)
+def test_the_top_level_help_lists_every_command():
+    """COMMANDS is what `vaedge NAME` dispatches on; `vaedge --help` must offer each of them, and no other."""
+    result = in_pipes(command("--help"), timeout=120)
+    assert result.returncode == 0, result.stderr
+    listed = set(re.findall(r"^│ ([a-z]+) ", result.stdout, flags=re.M))  # a wrapped line starts with spaces
+    assert listed == set(COMMANDS), listed ^ set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_has_no_placeholder_that_does_not_work(name):
+    result = in_pipes(command(name, "--help"), timeout=120)
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert "<bool>" not in text
@@ -40,17 +34,17 @@ def test_help_has_no_placeholder_that_does_not_work(command):
 def test_train_help_shows_the_dataclass_defaults():
     from vaedge.train.config import TrainConfig
 
-    text = " ".join(in_pipes(vaedge("train", "--help"), timeout=120).stdout.split())
+    text = " ".join(in_pipes(command("train", "--help"), timeout=120).stdout.split())
     defaults = TrainConfig()
     for value in (defaults.epochs, defaults.batch_size, defaults.data, defaults.lr_schedule):
         assert f"[default: {value}]" in text.replace("│ ", "").replace(" │", "")
 
 
 def test_a_flag_takes_no_value(bundle):
-    result = in_pipes(vaedge("info", bundle, "--json"), timeout=120)
+    result = in_pipes(command("info", bundle, "--json"), timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.lstrip().startswith("{")
-    refused = in_pipes(vaedge("info", bundle, "--no-json"), timeout=120)
+    refused = in_pipes(command("info", bundle, "--no-json"), timeout=120)
     assert refused.returncode == 2
 
 

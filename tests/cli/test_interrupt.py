@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from tests.cli.terminal import Terminal, screen_lines, vaedge
+from tests.cli.terminal import Terminal, screen_lines
+from tests.vaedge_command import command
 
 pytestmark = pytest.mark.reliability
 
@@ -18,7 +19,7 @@ def test_ctrl_c_during_forced_training_leaves_no_hidden_folder(trained_run, fash
     shutil.copytree(trained_run, runs / "q")
     old = (runs / "q" / "metrics.json").read_bytes()
     terminal = Terminal(
-        vaedge(
+        command(
             "train",
             "--force",
             "--out",

@@ -7,39 +7,40 @@ import json
 
 import pytest
 
-from tests.cli.terminal import in_pipes, in_terminal, screen_lines, vaedge
+from tests.cli.terminal import in_pipes, in_terminal, screen_lines
+from tests.vaedge_command import command
 
 SPINNER_DONE = "✓"
 
 
 def test_validate_shows_progress_on_a_terminal_only(bundle):
-    code, shown = in_terminal(vaedge("validate", bundle), timeout=300)
+    code, shown = in_terminal(command("validate", bundle), timeout=300)
     assert code == 0, shown
     assert "every graph against the stored reference" in shown and SPINNER_DONE in shown
 
-    piped = in_pipes(vaedge("validate", bundle), timeout=300)
+    piped = in_pipes(command("validate", bundle), timeout=300)
     assert piped.returncode == 0, piped.stderr
     assert piped.stderr == ""  # no progress, no escape sequences
     assert SPINNER_DONE not in piped.stdout + piped.stderr and "\x1b[" not in piped.stdout
 
-    code, quiet = in_terminal(vaedge("validate", bundle, "--quiet"), timeout=300)
+    code, quiet = in_terminal(command("validate", bundle, "--quiet"), timeout=300)
     assert code == 0 and SPINNER_DONE not in quiet
 
 
 def test_validate_prints_one_line_per_file_and_the_table_with_verbose(bundle):
-    short = in_pipes(vaedge("validate", bundle.name), timeout=300, cwd=bundle.parent).stdout.splitlines()
+    short = in_pipes(command("validate", bundle.name), timeout=300, cwd=bundle.parent).stdout.splitlines()
     assert all(len(line) <= 80 for line in short), short
     assert any(line.startswith("decoder.onnx ") and line.rstrip().endswith("ok") for line in short)
-    full = in_pipes(vaedge("validate", bundle, "--verbose"), timeout=300).stdout
+    full = in_pipes(command("validate", bundle, "--verbose"), timeout=300).stdout
     assert "probe" in full and "latent grid" in full  # the full table's columns and rows
     assert len(full.splitlines()) > len(short)
 
 
 def test_export_progress_on_a_terminal_names_its_stages(trained_run, fashion_mnist_dir, tmp_path):
-    command = vaedge(
+    argv = command(
         "export", trained_run, "--out", "b", "--precision", "fp16", "--no-tflite", "--data", fashion_mnist_dir
     )
-    code, shown = in_terminal(command, timeout=900, cwd=tmp_path)
+    code, shown = in_terminal(argv, timeout=900, cwd=tmp_path)
     assert code == 0, shown[-3000:]
     for stage in (
         "starting TensorFlow",
@@ -55,7 +56,7 @@ def test_export_progress_on_a_terminal_names_its_stages(trained_run, fashion_mni
 
 def test_export_default_output_fits_80_columns_without_progress(trained_run, fashion_mnist_dir, tmp_path):
     result = in_pipes(
-        vaedge("export", trained_run, "--out", "b", "--precision", "int8", "--data", fashion_mnist_dir),
+        command("export", trained_run, "--out", "b", "--precision", "int8", "--data", fashion_mnist_dir),
         timeout=900,
         cwd=tmp_path,
     )
@@ -77,8 +78,8 @@ def test_export_default_output_fits_80_columns_without_progress(trained_run, fas
 def test_train_in_a_pipe_prints_a_line_per_epoch_not_a_redrawn_bar(fashion_mnist_dir, tmp_path):
     """Keras redraws its bar even for a pipe (it counts any POSIX system as interactive): a log gets
     Keras' one-line-per-epoch form instead."""
-    command = vaedge("train", "--out", "r", "--data", fashion_mnist_dir, "--epochs", "2", "--limit", "512")
-    result = in_pipes(command, timeout=600, cwd=tmp_path)
+    argv = command("train", "--out", "r", "--data", fashion_mnist_dir, "--epochs", "2", "--limit", "512")
+    result = in_pipes(argv, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "\r" not in result.stdout and "\x1b[" not in result.stdout and "━" not in result.stdout, result.stdout
     lines = result.stdout.splitlines()
@@ -103,7 +104,7 @@ def test_summary_names_the_gate_and_the_way_out_for_a_variant_not_written():
 def bench_piped(bundle, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     result = in_pipes(
-        vaedge("bench", bundle, "--seconds", "0.02", "--json", out / "b.json", "--plot", out / "b.png"), timeout=900
+        command("bench", bundle, "--seconds", "0.02", "--json", out / "b.json", "--plot", out / "b.png"), timeout=900
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result, json.loads((out / "b.json").read_text()), out / "b.png"
@@ -142,7 +143,7 @@ def test_bench_plot_labels_are_whole(bench_piped):
 
 
 def test_bench_shows_progress_on_a_terminal(bundle):
-    code, shown = in_terminal(vaedge("bench", bundle, "--seconds", "0.02"), timeout=900)
+    code, shown = in_terminal(command("bench", bundle, "--seconds", "0.02"), timeout=900)
     assert code == 0, shown[-3000:]
     assert "GEMM rate" in shown and "timing onnxruntime fp32" in shown and "cold start" in shown
 
@@ -155,7 +156,7 @@ def test_progress_stays_off_a_piped_stdout_when_stderr_is_a_terminal(bundle):
 
     master, slave = os.openpty()
     process = subprocess.Popen(
-        vaedge("validate", bundle.name),
+        command("validate", bundle.name),
         cwd=bundle.parent,
         stdout=subprocess.PIPE,
         stderr=slave,

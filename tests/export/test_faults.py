@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults import DISK_FULL, NO_WRITE, full_disk, leftovers, unwritable_dir, vaedge
+from tests.faults import DISK_FULL, NO_WRITE, full_disk, leftovers, unwritable_dir
+from tests.vaedge_command import vaedge
 
 
 @pytest.mark.reliability

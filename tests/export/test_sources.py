@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 import tensorflow as tf
 from typer.testing import CliRunner
 
+from tests.vaedge_command import command
 from vaedge.cli import app
 from vaedge.errors import InputError
 from vaedge.runtime.manifest import read_manifest
@@ -207,7 +207,7 @@ def test_64x64x3_model_exports_every_precision(tmp_path):
 
 
 def _export_then_kill(trained_run, data, out, extra=()):
-    cmd = [sys.executable, "-m", "vaedge", "export", str(trained_run), "--out", str(out), "--data", str(data), *extra]
+    cmd = command("export", trained_run, "--out", out, "--data", data, *extra)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
     deadline = time.monotonic() + 120
     # Kill once the staging directory holds a graph: mid-export, after real files were written.

@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-from tests.faults import DISK_FULL, NO_WRITE, full_disk, leftovers, unwritable_dir, vaedge
+from tests.faults import DISK_FULL, NO_WRITE, full_disk, leftovers, unwritable_dir
 from tests.runtime.tiny_bundle import make_bundle
+from tests.vaedge_command import vaedge
 from vaedge import runtime
 from vaedge.errors import BundleError
 

@@ -21,6 +21,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from tests.runtime.edit_bundle import assert_refused, copy_of, edit_manifest, entry
+from tests.vaedge_command import vaedge
 from vaedge import runtime
 from vaedge.cli import app
 from vaedge.errors import BundleError, DataError, InputError, OutputError
@@ -30,12 +31,6 @@ from vaedge.io.images import decode_image, read_images
 
 runner = CliRunner()
 pytestmark = pytest.mark.reliability
-
-
-def vaedge(*args, timeout=60, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "vaedge", *map(str, args)], capture_output=True, text=True, timeout=timeout, **kwargs
-    )
 
 
 # ------------------------------------------------------------------ non-regular files, hangs

@@ -1,108 +1,28 @@
-"""Graphs, images and manifests from strangers, third pass: ONNX external data on every engine and in
-the browser site, formats Pillow must never decode, manifests whose numbers or text are hostile."""
+"""Graphs, images and manifests from strangers, third pass: ONNX external data on every engine
+(the browser site's side: tests/web/test_hostile_site.py), formats Pillow must never decode, manifests
+whose numbers or text are hostile."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.runtime.tiny_bundle import LATENT, SIDE, make_bundle
+from tests.runtime.forged_graphs import FORGERIES, external_data_bundle
 from vaedge import runtime
 from vaedge.cli import app
-from vaedge.errors import BundleError, DataError, InputError
-from vaedge.runtime.manifest import (
-    build_manifest,
-    file_entry,
-    manifest_digest,
-    tensor_specs,
-)
+from vaedge.errors import BundleError, DataError
 
 pytestmark = pytest.mark.reliability
 runner = CliRunner()
 onnx = pytest.importorskip("onnx")
 
 
-def reseal(root: Path) -> None:
-    """Rewrite the manifest for the graphs now in `root`, as an attacker who knows the format would."""
-    files = [
-        file_entry(
-            root,
-            f"{r}.onnx",
-            role=r,
-            format="onnx",
-            precision="fp32",
-            **dict(zip(("inputs", "outputs"), tensor_specs(r, (SIDE, SIDE, 1), LATENT))),
-        )
-        for r in ("encoder", "decoder")
-    ]
-    (root / "vaedge.json").write_text(json.dumps(build_manifest((SIDE, SIDE, 1), LATENT, files)))
-
-
-def external(tensor, location: str) -> None:
-    from onnx import TensorProto
-
-    tensor.ClearField("raw_data")
-    tensor.ClearField("float_data")
-    tensor.ClearField("int64_data")
-    tensor.data_location = TensorProto.EXTERNAL
-    for key, value in (("location", location), ("offset", "0"), ("length", "32")):
-        entry = tensor.external_data.add()
-        entry.key, entry.value = key, value
-
-
-def forge_initializer(model, location):
-    external(next(t for t in model.graph.initializer if t.name == "wt"), location)
-
-
-def forge_constant(model, location):
-    from onnx import helper, numpy_helper
-
-    tensor = numpy_helper.from_array(np.ones((LATENT, SIDE * SIDE), np.float32), "wt")
-    external(tensor, location)
-    model.graph.initializer.remove(next(t for t in model.graph.initializer if t.name == "wt"))
-    model.graph.node.insert(0, helper.make_node("Constant", [], ["wt"], value=tensor))
-
-
-def forge_flag_only(model, location):
-    from onnx import TensorProto
-
-    next(t for t in model.graph.initializer if t.name == "wt").data_location = TensorProto.EXTERNAL
-
-
-def forge_sparse(model, location):
-    from onnx import helper, numpy_helper
-
-    values = numpy_helper.from_array(np.ones(1, np.float32), "wt")
-    external(values, location)
-    indices = numpy_helper.from_array(np.zeros(1, np.int64), "wt_i")
-    model.graph.initializer.remove(next(t for t in model.graph.initializer if t.name == "wt"))
-    model.graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, [LATENT, SIDE * SIDE]))
-
-
-FORGERIES = {
-    "initializer, absolute path": (forge_initializer, "/etc/passwd"),
-    "initializer, relative path": (forge_initializer, "../../../../../../etc/passwd"),
-    "initializer, file beside it": (forge_initializer, "vaedge.json"),
-    "Constant attribute": (forge_constant, "/etc/passwd"),
-    "sparse initializer": (forge_sparse, "/etc/passwd"),
-    "EXTERNAL flag alone": (forge_flag_only, ""),
-}
-
-
 @pytest.fixture(params=list(FORGERIES))
 def external_bundle(request, tmp_path) -> Path:
-    root = make_bundle(tmp_path / "ext")
-    model = onnx.load_from_string((root / "decoder.onnx").read_bytes())
-    forge, location = FORGERIES[request.param]
-    forge(model, location)
-    (root / "decoder.onnx").write_bytes(model.SerializeToString())
-    reseal(root)
-    return root
+    return external_data_bundle(tmp_path / "ext", request.param)
 
 
 @pytest.mark.parametrize("backend", ["onnx", "openvino"])
@@ -114,83 +34,6 @@ def test_external_data_is_refused_by_every_engine(external_bundle, backend, reli
     reliability(
         f"forged graph (re-sealed): ONNX external data, {backend} backend",
         "BundleError before the engine reads",
-    )
-
-
-def test_external_data_never_reaches_the_site(external_bundle, tmp_path, reliability):
-    from vaedge.web.site import build_site
-
-    with pytest.raises((BundleError, InputError), match="external data"):
-        build_site(external_bundle, tmp_path / "site")
-    assert not (tmp_path / "site").exists()
-    reliability(
-        "forged graph (re-sealed): ONNX external data, vaedge web",
-        "refused, no site written",
-    )
-
-
-def test_site_applies_the_runtimes_operator_and_signature_checks(tmp_path, reliability):
-    """A decoder holding a Loop, and one whose tensors differ from the manifest: refused as runtime.load does."""
-    from onnx import helper
-
-    from vaedge.web.site import build_site
-
-    root = make_bundle(tmp_path / "loop")
-    model = onnx.load_from_string((root / "decoder.onnx").read_bytes())
-    model.graph.node[0].op_type = "Loop"
-    (root / "decoder.onnx").write_bytes(model.SerializeToString())
-    reseal(root)
-    with pytest.raises(InputError, match="Loop"):
-        build_site(root, tmp_path / "site1")
-    renamed = make_bundle(tmp_path / "renamed")
-    model = onnx.load_from_string((renamed / "decoder.onnx").read_bytes())
-    model.graph.output[0].name = "pixels"
-    model.graph.node[-1].output[0] = "pixels"
-    (renamed / "decoder.onnx").write_bytes(model.SerializeToString())
-    reseal(renamed)
-    with pytest.raises(InputError, match="does not match the manifest"):
-        build_site(renamed, tmp_path / "site2")
-    (renamed / "extra.bin").write_bytes(b"x")
-    with pytest.raises(BundleError, match="not listed"):
-        build_site(renamed, tmp_path / "site3")
-    assert helper and not any((tmp_path / f"site{i}").exists() for i in (1, 2, 3))
-    reliability(
-        "vaedge web: a graph runtime.load refuses (Loop, wrong tensors, unlisted file)",
-        "refused, no site written",
-    )
-
-
-@pytest.mark.parametrize("value", [1e200, -1e300])
-def test_site_json_is_strict(bundle, tmp_path, value, reliability):
-    """A parity.npz z_mean of 1e200 once became `Infinity` in vaedge-site.json."""
-    import io
-
-    from vaedge.web.site import build_site
-
-    target = tmp_path / "b"
-    shutil.copytree(bundle, target)
-    with np.load(target / "parity.npz") as data:
-        arrays = dict(data)
-    arrays["z_mean"] = arrays["z_mean"].astype(np.float64)
-    arrays["z_mean"][0, 0] = value
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    (target / "parity.npz").write_bytes(buffer.getvalue())
-    manifest = json.loads((target / "vaedge.json").read_text())
-    entry = next(f for f in manifest["files"] if f["path"] == "parity.npz")
-    import hashlib
-
-    entry.update(
-        sha256=hashlib.sha256(buffer.getvalue()).hexdigest(),
-        size=len(buffer.getvalue()),
-    )
-    manifest["manifest_sha256"] = manifest_digest(manifest)
-    (target / "vaedge.json").write_text(json.dumps(manifest))
-    with pytest.raises((BundleError, InputError), match="z_mean"):
-        build_site(target, tmp_path / "site")
-    reliability(
-        "vaedge web: parity.npz values that overflow JSON (1e200)",
-        "refused, no Infinity written",
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.runtime.test_signature import keypair
+from tests.vaedge_command import command
 from vaedge import runtime
 from vaedge.cli import app
 from vaedge.errors import SignatureError
@@ -67,7 +68,7 @@ def test_concurrent_signers_leave_one_valid_signature(copy, tmp_path, reliabilit
     for _ in range(3):
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "vaedge", "sign", str(copy), "--key", str(k)],
+                command("sign", copy, "--key", k),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

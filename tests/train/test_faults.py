@@ -9,7 +9,8 @@ import shutil
 import keras
 import pytest
 
-from tests.faults import DISK_FULL, full_disk, kill_after, vaedge
+from tests.faults import DISK_FULL, full_disk, kill_after
+from tests.vaedge_command import vaedge
 from vaedge.train.config import TrainConfig
 from vaedge.train.run import CHECKPOINTS, last_checkpoint
 

@@ -9,17 +9,16 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.vaedge_command import command
 from vaedge.errors import TrainingError
 from vaedge.train.cluster import parse_tf_config
 from vaedge.train.distributed import rank
 
-VAEDGE = [sys.executable, "-m", "vaedge"]
 FINAL_FILES = ("encoder.keras", "decoder.keras", "metrics.json", "samples.png", "train_config.json")
 
 
@@ -59,14 +58,14 @@ def run_cluster(
     quiet = [] if chief_in_terminal else ["--quiet"]
     procs, logs = [], []
     for i, args in enumerate(args_for):
-        command = [*VAEDGE, "train", *args, *quiet, "--peer-timeout", "120"]
+        argv = command("train", *args, *quiet, "--peer-timeout", "120")
         env = worker_env(tmp, tf_config(ports, i))
         if chief_in_terminal and i == 0:
-            procs.append(Terminal(command, TF_CONFIG=env["TF_CONFIG"], TF_CPP_MIN_LOG_LEVEL="3", TMPDIR=str(tmp)))
+            procs.append(Terminal(argv, TF_CONFIG=env["TF_CONFIG"], TF_CPP_MIN_LOG_LEVEL="3", TMPDIR=str(tmp)))
             logs.append(None)
             continue
         out, err = (tempfile.TemporaryFile("w+") for _ in range(2))  # files: a chatty worker never blocks
-        procs.append(subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True))
+        procs.append(subprocess.Popen(argv, env=env, stdout=out, stderr=err, text=True))
         logs.append((out, err))
     results = []
     try:
@@ -121,7 +120,7 @@ def test_two_workers_train_one_run_that_exports(cluster_run, tmp_path):
 
     bundle = tmp_path / "bundle"
     exported = subprocess.run(
-        [*VAEDGE, "export", str(run), "--out", str(bundle)],
+        command("export", str(run), "--out", str(bundle)),
         capture_output=True,
         text=True,
         env=worker_env(tmp_path, None),
@@ -216,8 +215,7 @@ def test_parse_tf_config_accepts_a_worker():
 def _one_worker(tmp_path, fashion_mnist_dir, config: str | None, timeout: float = 180, peer_timeout: str = "120"):
     out = tmp_path / "run"
     result = subprocess.run(
-        [
-            *VAEDGE,
+        command(
             "train",
             "--data",
             str(fashion_mnist_dir),
@@ -232,7 +230,7 @@ def _one_worker(tmp_path, fashion_mnist_dir, config: str | None, timeout: float 
             peer_timeout,
             "--out",
             str(out),
-        ],
+        ),
         env=worker_env(tmp_path, config),
         capture_output=True,
         text=True,

@@ -7,16 +7,16 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.vaedge_command import command
 from vaedge.web import ort
 from vaedge.web.browser import find_chromium, launch
 
 REPO = Path(__file__).resolve().parents[2]
-VAEDGE = [sys.executable, "-m", "vaedge"]
+VAEDGE = command()
 HELD_OUT = 100  # held-out images the test site keeps
 LOAD_TIMEOUT_MS = 120_000  # two CPU cores shared with other work: compiling a 14 MB wasm can be slow
 

@@ -8,15 +8,14 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.vaedge_command import command
 from vaedge.web.site import MARKER
 
 pytestmark = pytest.mark.reliability
-VAEDGE = [sys.executable, "-m", "vaedge"]
 SECRET = b"secret outside the site\n"
 
 
@@ -50,7 +49,7 @@ def served(tmp_path):
     os.symlink("index.html", site / "alias.html")  # inside the site, still a link: not followed
     os.mkfifo(site / "fifo.js")
     proc = subprocess.Popen(
-        [*VAEDGE, "web", str(site), "--serve", "--port", "0"],
+        command("web", str(site), "--serve", "--port", "0"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -131,7 +130,7 @@ def test_port_out_of_range_is_one_line(tmp_path, port, reliability):
     site.mkdir()
     (site / MARKER).write_text(json.dumps({"format": "vaedge-site"}))
     result = subprocess.run(
-        [*VAEDGE, "web", str(site), "--serve", "--port", port],
+        command("web", str(site), "--serve", "--port", port),
         check=False,
         capture_output=True,
         text=True,
@@ -145,7 +144,7 @@ def test_force_over_a_site_holding_the_bundle_is_refused(bundle, tmp_path, relia
     site = tmp_path / "site"
     assert (
         subprocess.run(
-            [*VAEDGE, "web", str(bundle), "--out", str(site)],
+            command("web", str(bundle), "--out", str(site)),
             check=False,
             capture_output=True,
             timeout=120,
@@ -156,7 +155,7 @@ def test_force_over_a_site_holding_the_bundle_is_refused(bundle, tmp_path, relia
     shutil.copytree(bundle, inner)
     for out in (site, inner, inner / "sub"):
         result = subprocess.run(
-            [*VAEDGE, "web", str(inner), "--out", str(out), "--force"],
+            command("web", str(inner), "--out", str(out), "--force"),
             check=False,
             capture_output=True,
             text=True,
