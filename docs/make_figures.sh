@@ -21,5 +21,5 @@ fi
 export TF_CPP_MIN_LOG_LEVEL=3
 vaedge explain "$bundle" "$data" --index 0 --samples 8 --seed 0 --out docs/explain.png
 vaedge clusters "$bundle" --data "$data" --limit 1000 --out docs/clusters.png
-VAEDGE_TEST_BUNDLE="$bundle" VAEDGE_SCREENSHOTS=1 python -m pytest -q -p no:cacheprovider \
+VAEDGE_TEST_BUNDLE="$bundle" python -m pytest -q -p no:cacheprovider -m screenshots \
   tests/web/test_explain_page.py -k test_screenshots_for_the_readme

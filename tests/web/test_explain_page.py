@@ -4,7 +4,6 @@ against the runtime in Python on the same bundle: the same z_mean and z_log_var,
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from vaedge.explain.posterior import posterior
 from vaedge.io.idx import read_idx_directory
 
 EXPLAIN_JS = "async ([input, options]) => window.vaedge.explain(input, options)"
-SCREENSHOTS = os.environ.get("VAEDGE_SCREENSHOTS")  # docs/make_figures.sh sets it: docs/explain-page.png, docs/web.png
 MAP, LEFT, PAD = 420, 46, 10  # explain.js: the map's side and where it starts on its canvas
 
 
@@ -166,9 +164,7 @@ def test_dropped_dark_and_light_images_reconstruct_without_the_checkbox(page, ge
         assert np.abs(reconstruction - expected).max() <= 1e-5, name
 
 
-@pytest.mark.skipif(
-    not SCREENSHOTS, reason="docs/make_figures.sh sets VAEDGE_SCREENSHOTS to take the README's screenshots"
-)
+@pytest.mark.screenshots  # deselected by default: it writes into docs/ (docs/make_figures.sh selects it)
 def test_screenshots_for_the_readme(page):
     """The README's screenshots, from this very page on the bundle VAEDGE_TEST_BUNDLE names (the Quick start's)."""
     page.set_viewport_size({"width": 1400, "height": 900})
