@@ -12,12 +12,12 @@ import pytest
 from tests.faults import wait_for
 from tests.train.test_multiworker import (
     FINAL_FILES,
-    VAEDGE,
     free_ports,
     run_cluster,
     tf_config,
     worker_env,
 )
+from tests.vaedge_command import command
 
 pytestmark = pytest.mark.reliability
 
@@ -38,16 +38,7 @@ def test_sigkill_one_worker_then_resume(tmp_path, fashion_mnist_dir, reliability
     ports = free_ports(2)
     procs = [
         subprocess.Popen(
-            [
-                *VAEDGE,
-                "train",
-                *common,
-                "--out",
-                str(out),
-                "--quiet",
-                "--peer-timeout",
-                "120",
-            ],
+            command("train", *common, "--out", out, "--quiet", "--peer-timeout", 120),
             env=worker_env(tmp_path / "tmp", tf_config(ports, i)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
