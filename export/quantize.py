@@ -20,12 +20,12 @@ def calibration_data(source, train_images: np.ndarray, seed: int) -> dict[str, d
     """int8 calibration feeds per role. Encoder: real training images (N, H, W, C). Decoder: prior
     samples and posterior samples of those images, interleaved (2N, D): the latents a decoder really
     meets, both kinds in any first rows (a trained encoder's posteriors reach well beyond the prior's)."""
-    from vaedge.runtime.sampling import host_sample, prior_eps
+    from vaedge.runtime.sampling import host_sample, portable_eps
 
     encoded = source.encoder(train_images, training=False)
     z_mean, z_log_var = (np.asarray(encoded[k], np.float32) for k in ("z_mean", "z_log_var"))
-    posterior = host_sample(z_mean, z_log_var, prior_eps(len(z_mean), source.latent_dim, seed + 2))
-    prior = prior_eps(len(z_mean), source.latent_dim, seed + 3)
+    posterior = host_sample(z_mean, z_log_var, portable_eps(len(z_mean), source.latent_dim, seed + 2))
+    prior = portable_eps(len(z_mean), source.latent_dim, seed + 3)
     latents = np.stack([prior, posterior], axis=1).reshape(-1, source.latent_dim)
     return {"encoder": {"image": train_images}, "decoder": {"z": latents}}
 

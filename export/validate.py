@@ -12,7 +12,7 @@ import numpy as np
 from vaedge.export.sources import KerasSource
 from vaedge.runtime.manifest import check_files, read_manifest
 from vaedge.runtime.parity import LATENT_GROUPS, Check, check_bundle
-from vaedge.runtime.sampling import latent_grid, prior_eps
+from vaedge.runtime.sampling import latent_grid, portable_eps
 
 STORED_PER_PROBE = 32
 
@@ -26,11 +26,11 @@ def keras_reference(source: KerasSource, held_out: np.ndarray, seed: int) -> dic
     encoded = source.encoder(images, training=False)
     z_mean, z_log_var = (np.asarray(encoded[k], np.float32) for k in ("z_mean", "z_log_var"))
     dim = source.latent_dim
-    prior = prior_eps(len(images), dim, seed)
+    prior = portable_eps(len(images), dim, seed)
     grid = latent_grid(dim, size=8)
     latents = np.concatenate([prior, z_mean, grid]).astype(np.float32)
     groups = np.repeat(np.arange(len(LATENT_GROUPS)), [len(prior), len(z_mean), len(grid)])
-    eps = prior_eps(len(images), dim, seed + 1)
+    eps = portable_eps(len(images), dim, seed + 1)
     z = np.asarray(Sampling()(z_mean, z_log_var, eps=eps), np.float32)
     return {
         "images": images,

@@ -27,7 +27,7 @@ from pathlib import PurePath
 
 import numpy as np
 
-from vaedge.eps import stream
+from vaedge.eps import heldout_stream
 from vaedge.runtime.inputs import as_images, positive_int, seed_value
 from vaedge.runtime.sampling import host_sample
 
@@ -116,7 +116,7 @@ def evaluate(
     for start in range(0, n, per_call):
         x = x_all[start : start + per_call].reshape(-1, int(np.prod(generator.image_shape))).astype(np.float64)
         z_mean, z_log_var = (a.astype(np.float64) for a in generator.encode(x_all[start : start + per_call]))
-        streams = [stream(root, i) for i in range(start, start + len(x))]
+        streams = [heldout_stream(root, i) for i in range(start, start + len(x))]
         total = np.full(len(x), -np.inf)  # running log-sum-exp over K, chunk by chunk
         for k_start in range(0, k, k_chunk):
             eps = np.stack([s.standard_normal((min(k_chunk, k - k_start), generator.latent_dim)) for s in streams])

@@ -26,7 +26,7 @@ from vaedge.runtime.inputs import (
 )
 from vaedge.runtime.manifest import CHUNK, Manifest, read_all, read_manifest, unlisted_files
 from vaedge.runtime.options import AUTO, MAX_THREADS, EngineOptions, checked
-from vaedge.runtime.sampling import fresh_seed, host_sample, latent_grid, prior_eps
+from vaedge.runtime.sampling import fresh_seed, host_sample, latent_grid, portable_eps
 
 __all__ = ["MAX_THREADS", "Generator", "load", "load_bundle", "open_generator"]
 
@@ -162,13 +162,13 @@ class Generator:
         seed = seed_value(seed)
         seed = fresh_seed() if seed is None else seed
         for start in range(0, n, self.chunk):
-            eps = prior_eps(min(self.chunk, n - start), self.latent_dim, seed, start_row=start)
+            eps = portable_eps(min(self.chunk, n - start), self.latent_dim, seed, start_row=start)
             with np.errstate(over="ignore"):
                 z = (temperature * eps).astype(np.float32)
             yield self._decode_chunk(z), eps
 
     def sample(self, n: int, seed: int | None = None, temperature: float = 1.0, return_eps: bool = False):
-        """n images from the prior: z = temperature * eps, eps ~ N(0, I) from the portable stream (prior_eps).
+        """n images from the prior: z = temperature * eps, eps ~ N(0, I) from the portable stream (portable_eps).
 
         Returns images (n, H, W, C), or (images, eps) with `return_eps`.
         """
@@ -185,7 +185,7 @@ class Generator:
         """images -> reconstructions (N, H, W, C); z = z_mean + exp(0.5 * z_log_var) * eps on the host,
         or z = z_mean with `sample=False`."""
         z_mean, z_log_var = self.encode(images)
-        eps = prior_eps(len(z_mean), self.latent_dim, seed_value(seed)) if sample else np.zeros_like(z_mean)
+        eps = portable_eps(len(z_mean), self.latent_dim, seed_value(seed)) if sample else np.zeros_like(z_mean)
         with np.errstate(over="ignore"):
             z = host_sample(z_mean, z_log_var, eps)
         out = self.decode(z)

@@ -1,8 +1,10 @@
 """Sampling on the host: the reparameterisation step, the eps stream and latent probes, never inside a graph.
 
-The eps stream (`prior_eps`) is portable: the page (src/vaedge/web/static/vaedge.js, `epsStream`)
-computes the same numbers from the same seed, so `vaedge generate --seed N` and the page's seed N
-decode the same latents. It is defined in docs/eps-stream.md:
+The portable eps stream (`portable_eps`: prior samples, posterior draws, export's checks): the page
+(src/vaedge/web/static/vaedge.js, `epsStream`) computes the same numbers from the same seed, so
+`vaedge generate --seed N` and the page's seed N decode the same latents. (The eps of held-out figures
+is another convention, one numpy stream per test image: `vaedge.eps.heldout_eps`.) The stream, as
+docs/eps-stream.md defines it:
 
     word k (k = 0, 1, ...) = splitmix64 finaliser of (seed + (k + 1) * 0x9E3779B97F4A7C15) mod 2**64
     u_k = ((word_k >> 11) + 0.5) / 2**53                     uniform in (0, 1), never 0 or 1
@@ -54,7 +56,7 @@ def eps_stream(seed: int, start: int, count: int) -> np.ndarray:
     return out
 
 
-def prior_eps(n: int, latent_dim: int, seed: int | None, start_row: int = 0) -> np.ndarray:
+def portable_eps(n: int, latent_dim: int, seed: int | None, start_row: int = 0) -> np.ndarray:
     """eps ~ N(0, I), shape (n, D): rows start_row.. of the portable stream for `seed`
     (a fresh random seed when None)."""
     seed = fresh_seed() if seed is None else seed

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from vaedge import runtime
 from vaedge.cli import app
 from vaedge.errors import InputError
-from vaedge.runtime.sampling import prior_eps
+from vaedge.runtime.sampling import portable_eps
 
 runner = CliRunner()
 
@@ -57,7 +57,7 @@ def test_seeds_temperature_and_returned_eps(generator):
     np.testing.assert_array_equal(a, generator.sample(9, seed=3))
     assert not np.allclose(a, generator.sample(9, seed=4))
     # the portable stream (docs/eps-stream.md) replaced numpy's default_rng(3) here: same meaning, new numbers
-    np.testing.assert_array_equal(eps, prior_eps(9, 2, 3))
+    np.testing.assert_array_equal(eps, portable_eps(9, 2, 3))
     np.testing.assert_allclose(generator.decode(eps), a, atol=1e-6)
     cold, cold_eps = generator.sample(4, seed=3, temperature=0.5, return_eps=True)
     np.testing.assert_allclose(generator.decode(0.5 * cold_eps), cold, atol=1e-6)

@@ -149,7 +149,7 @@
     return { z_mean: rows(out.z_mean.data, n, D), z_log_var: rows(out.z_log_var.data, n, D) };
   }
 
-  // The portable eps stream, the same numbers as vaedge.runtime.sampling.prior_eps (docs/eps-stream.md):
+  // The portable eps stream, the same numbers as vaedge.runtime.sampling.portable_eps (docs/eps-stream.md):
   // splitmix64 words, u = ((word >> 11) + 0.5) / 2^53, Box-Muller in float64, rounded to float32.
   const GOLDEN = 0x9e3779b97f4a7c15n, MIX1 = 0xbf58476d1ce4e5b9n, MIX2 = 0x94d049bb133111ebn;
   function* uniforms(seed, start) {
