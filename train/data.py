@@ -13,7 +13,7 @@ import numpy as np
 
 from vaedge.errors import DataError
 from vaedge.io.arrays import read_npz
-from vaedge.io.datasets import KERAS_DATASETS, local_candidates
+from vaedge.io.datasets import KERAS_DATASETS, resolve
 from vaedge.io.files import describe
 from vaedge.io.idx import read_idx_directory
 from vaedge.io.images import IMAGE_SUFFIXES, decode_image
@@ -49,8 +49,9 @@ def load_dataset(
         raise DataError(f"--limit must be at least 1, got {limit}")
     if channels not in (None, 1, 3):
         raise DataError(f"--channels must be 1 or 3, got {channels}")
-    if data.replace("-", "_") in KERAS_DATASETS and not Path(data).exists():
-        source, arrays = _load_named(data.replace("-", "_"), limit)
+    resolved = resolve(data)
+    if resolved.name is not None:
+        source, arrays = _load_named(resolved, limit)
     else:
         source, arrays = _load_path(Path(data), image_size, channels, seed, limit)
     y_train, y_test = arrays.get("y_train"), arrays.get("y_test")
@@ -62,12 +63,11 @@ def load_dataset(
     return Dataset(source, x_train, x_test, y_train, y_test)
 
 
-def _load_named(name: str, limit: int | None) -> tuple[str, dict[str, np.ndarray]]:
-    tried = []
-    for directory in local_candidates(name):
-        if directory.is_dir():
-            return str(directory), read_idx_directory(directory, limit)
-        tried.append(str(directory))
+def _load_named(resolved, limit: int | None) -> tuple[str, dict[str, np.ndarray]]:
+    """A named dataset from its local copy, else Keras' download."""
+    name, tried = resolved.name, [str(p) for p in resolved.tried]
+    if resolved.path is not None:
+        return str(resolved.path), read_idx_directory(resolved.path, limit)
     import keras
 
     try:

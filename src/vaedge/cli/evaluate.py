@@ -136,8 +136,6 @@ def evaluate(
 
 def manifest_dataset(raw: dict) -> str | None:
     """The dataset a bundle was exported (else trained) with, as its manifest names it, or None."""
-    for section in ("export_config", "train_config"):
-        value = (raw.get(section) or {}).get("data") if isinstance(raw.get(section), dict) else None
-        if isinstance(value, str) and value.strip():
-            return value
-    return None
+    from vaedge.io.datasets import default_data
+
+    return default_data(None, raw.get("export_config"), raw.get("train_config"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vaedge.errors import DataError, InputError
-from vaedge.io.datasets import KERAS_DATASETS, local_candidates, read_test_split
+from vaedge.io.datasets import read_test_split, resolve
 from vaedge.io.files import describe
 
 FASHION_MNIST = (
@@ -54,13 +54,13 @@ def read_held_out(data, image_shape: tuple[int, int, int], limit: int) -> HeldOu
     x_test[, y_test]) shaped like `image_shape` (H, W, C), with their labels when the split has them."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InputError(f"limit must be a positive integer, got {limit!r}")
-    where, images = read_test_split(data, limit)
+    path = resolve(data).local()  # resolved once: the images and their labels come from the same place
+    where, images = read_test_split(path, limit)
     images = _as_uint8(images, where)
     if images.ndim == 3:
         images = images[..., None]
     if tuple(images.shape[1:]) != tuple(image_shape):
         raise InputError(f"{where}: images are {tuple(images.shape[1:])}, the bundle takes {tuple(image_shape)}")
-    path = _local_path(data)
     labels = _labels(path, len(images), where)
     return HeldOut(images, labels, class_names(path, labels), where)
 
@@ -83,14 +83,6 @@ def _as_uint8(images: np.ndarray, where: str) -> np.ndarray:
     if images.dtype.kind != "f" or not np.isfinite(images).all() or images.min() < 0 or images.max() > 1:
         raise InputError(f"{where}: test images must be uint8 or floats in [0, 1], got {images.dtype}")
     return np.rint(images * 255).astype(np.uint8)
-
-
-def _local_path(data) -> Path:
-    path = Path(data)
-    name = str(data).replace("-", "_")
-    if name in KERAS_DATASETS and not path.exists():
-        return next((p for p in local_candidates(name) if p.is_dir()), path)
-    return path
 
 
 def _labels(path: Path, count: int, where: str) -> np.ndarray | None:

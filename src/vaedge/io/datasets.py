@@ -1,4 +1,5 @@
-"""Where named datasets live on this machine, and the held-out (test) split of a dataset without Keras.
+"""Which dataset, and where: the one resolver (`resolve`: a name or a path -> the local file or folder),
+the one default-data rule (`default_data`), and the held-out (test) split of a dataset without Keras.
 
 Training reads both splits (vaedge.train.data); evaluation needs only the test split, so a folder
 holding nothing but `t10k-*` IDX files, or an .npz holding nothing but `x_test`, is enough here.
@@ -7,6 +8,7 @@ holding nothing but `t10k-*` IDX files, or an .npz holding nothing but `x_test`,
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from vaedge.errors import DataError, InputError
 from vaedge.io.files import describe
 
 KERAS_DATASETS = ("mnist", "fashion_mnist")
+DEFAULT_DATASET = "fashion_mnist"  # what `vaedge train` uses without --data
 DEBIAN_DATASETS = Path("/usr/share/datasets")
 
 
@@ -26,6 +29,49 @@ def local_candidates(name: str) -> list[Path]:
         candidates += [Path(os.environ["VAEDGE_DATA_DIR"]) / s for s in spellings]
     candidates.append(DEBIAN_DATASETS / name.replace("_", "-"))
     return list(dict.fromkeys(candidates))
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where `--data` points. `name`: the dataset name it gave (None for a path); `path`: the file or
+    folder to read (for a name, its first local copy, None when there is none); `tried`: where a
+    name's local copy was looked for."""
+
+    given: str
+    name: str | None
+    path: Path | None
+    tried: tuple[Path, ...] = ()
+
+    def local(self, error=InputError) -> Path:
+        """The file or folder to read; `error` when a name has no local copy on this machine."""
+        if self.path is None:
+            raise error(
+                f"{self.given}: no local copy ({', '.join(map(str, self.tried))}); set VAEDGE_DATA_DIR "
+                "or pass a folder with t10k-images-idx3-ubyte[.gz] or an .npz with x_test"
+            )
+        return self.path
+
+
+def resolve(data: str | Path) -> Resolved:
+    """A dataset name (mnist, fashion_mnist; a path of that name wins) -> its first local copy, else
+    the path as given."""
+    name = str(data).replace("-", "_")
+    if name not in KERAS_DATASETS or Path(data).exists():
+        return Resolved(str(data), None, Path(data))
+    tried = tuple(local_candidates(name))
+    return Resolved(str(data), name, next((p for p in tried if p.is_dir()), None), tried)
+
+
+def default_data(given: str | None, *configs: dict | None) -> str | None:
+    """The one default-data rule: `--data` when given, else the first dataset the configs name (a
+    bundle's export config, then its training config; a run's training config), else None."""
+    if given is not None and str(given).strip():
+        return given
+    for config in configs:
+        value = config.get("data") if isinstance(config, dict) else None
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
 
 
 def read_test_split(data: str | Path, limit: int | None = None) -> tuple[str, np.ndarray]:
@@ -40,16 +86,7 @@ def read_test_split(data: str | Path, limit: int | None = None) -> tuple[str, np
 
     if limit is not None and limit < 1:
         raise InputError(f"limit must be at least 1, got {limit}")
-    path = Path(data)
-    name = str(data).replace("-", "_")
-    if name in KERAS_DATASETS and not path.exists():
-        tried = local_candidates(name)
-        path = next((p for p in tried if p.is_dir()), None)
-        if path is None:
-            raise InputError(
-                f"{data}: no local copy ({', '.join(map(str, tried))}); set VAEDGE_DATA_DIR "
-                "or pass a folder with t10k-images-idx3-ubyte[.gz] or an .npz with x_test"
-            )
+    path = resolve(data).local()
     where = describe(path)
     if not path.exists():
         raise InputError(f"{where}: no such file or directory")
@@ -85,9 +122,9 @@ def check_data_path(data: str | None) -> None:
     `fashion-mnist/`), is refused naming the folder to pass. Names of datasets are left to the loader."""
     if data is None:
         return
-    path = Path(data)
-    if str(data).replace("-", "_") in KERAS_DATASETS and not path.exists():
+    if resolve(data).name is not None:
         return
+    path = Path(data)
     if not path.exists():
         raise DataError(f"{describe(path)}: no such file or directory (and not one of {', '.join(KERAS_DATASETS)})")
     if not path.is_dir() or any(path.glob("*-idx3-ubyte*")):
