@@ -14,9 +14,8 @@ MAX_TFLITE_BATCH = 4096
 
 @dataclass
 class ExportConfig:
-    """What `vaedge export` was asked for."""
+    """What `vaedge export` was asked for (what it was made from is the manifest's `source`)."""
 
-    source: str = ""
     opset: int = DEFAULT_OPSET
     precisions: list[str] = field(default_factory=lambda: ["fp32"])
     tflite: bool = True

@@ -10,6 +10,7 @@ from vaedge.export.bundle import ExportResult, export_bundle
 from vaedge.export.config import ExportConfig
 from vaedge.export.sources import KerasSource, from_files, from_run
 from vaedge.io import atomic
+from vaedge.io.datasets import DEFAULT_DATASET, default_data
 from vaedge.runtime.manifest import is_bundle
 from vaedge.train.data import load_dataset
 
@@ -32,8 +33,7 @@ def check_out(out: Path, force: bool, sources: list[Path]) -> None:
 
 def images_for(source: KerasSource, data: str | None, train: int, held_out: int, seed: int):
     """(training images, held-out images) fitted to the model's input shape."""
-    config = source.train_config or {}
-    data = data or config.get("data") or "fashion_mnist"
+    data = default_data(data, source.train_config) or DEFAULT_DATASET
     height, width, channels = source.image_shape
     dataset = load_dataset(data, image_size=(height, width), channels=channels, limit=train, seed=seed)
     return dataset.x_train[:train], dataset.x_test[:held_out]
@@ -54,7 +54,6 @@ def export(
     progress.step("loading the Keras models")
     source = load_source(run, encoder, decoder, config.unsafe)
     progress.step("loading calibration and held-out images")
-    config.source = str(run) if run is not None else f"{encoder} + {decoder}"
     train_images, held_out = images_for(
         source, config.data, config.calibration_images, config.validation_images, config.seed
     )

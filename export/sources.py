@@ -88,6 +88,10 @@ def from_run(run_dir: Path, unsafe: bool = False) -> KerasSource:
     encoder = _load(run_dir / "encoder.keras", unsafe)
     decoder = _load(run_dir / "decoder.keras", unsafe)
     metrics = _metrics(run_dir / "metrics.json")
+    if "run" not in metrics:  # a run made before metrics.json held it: its train_config.json did
+        from vaedge.train.lifecycle import read_run_info
+
+        metrics["run"] = read_run_info(run_dir)
     source = KerasSource(
         _cut_at_sampling(encoder, run_dir / "encoder.keras"),
         decoder,

@@ -5,17 +5,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from vaedge.errors import TrainingError
 from vaedge.io import atomic
+from vaedge.io.datasets import DEFAULT_DATASET
 
 CONFIG_FILE = "train_config.json"
 MAX_SIDE = 4096  # as a bundle's manifest allows (runtime.manifest.MAX_SIDE)
 BOUNDS = {"latent_dim": 4096, "batch_size": 65536, "epochs": 100_000, "limit": 10**9, "early_stop": 100_000}
 MAX_LEARNING_RATE = 10.0
 STRATEGIES = ("default", "mirrored", "multiworker")
+LEGACY_RESULTS = ("image_shape", "versions", "used")  # read from old train_config.json files, never written
 
 
 def check_image_shape(image_shape: tuple[int, int, int]) -> None:
@@ -37,15 +39,16 @@ def is_run(path: Path) -> bool:
 
 @dataclass
 class TrainConfig:
-    """One training run. `image_shape` (H, W, C) is filled from the data when the run starts."""
+    """The settings of one training run. What the run found and ran as (image shape, versions, dtype
+    policy...) is a result: `run_info.json` and metrics.json's `run` (vaedge.train.lifecycle)."""
 
-    data: str = "fashion_mnist"
+    data: str = DEFAULT_DATASET
     image_size: list[int] | None = None
     channels: int | None = None
     latent_dim: int = 2
     batch_size: int = 128
     epochs: int = 10
-    learning_rate: float = 2e-3  # with cosine decay, 30 epochs: 257.6 nats vs 258.3 at 1e-3 (measured)
+    learning_rate: float = 2e-3  # with cosine decay (docs/training.md: learning rate)
     seed: int = 0
     limit: int | None = None
     mixed_precision: bool = False
@@ -54,13 +57,9 @@ class TrainConfig:
     lr_schedule: str = "cosine"  # or "constant"; see vaedge.train.schedule
     early_stop: int | None = None  # stop after this many epochs without a better held-out loss
     # precise BatchNorm: statistics recomputed from this many training images before each validation
-    # and before a model is kept (0: Keras' moving averages); see vaedge.train.batchnorm. Measured on the
-    # 1-epoch Quick start model, 5,000 held-out images, two seeds: 512 images 277.1-277.5 nats, 1024
-    # 276.7-276.8, 4096 276.67-276.68, 16384 276.68 (Keras' moving averages: 329.7, measured in issue 24).
+    # and before a model is kept (0: Keras' moving averages); see vaedge.train.batchnorm and
+    # docs/training.md for why this many
     bn_stats_images: int = 4096
-    image_shape: list[int] | None = None
-    versions: dict[str, str] = field(default_factory=dict)
-    used: dict = field(default_factory=dict)  # filled by training: dtype policy, jit_compile, threads
 
     def validate(self) -> None:
         """Raise TrainingError listing every invalid field (types first, then ranges: each number has an
@@ -84,12 +83,8 @@ class TrainConfig:
             problems.append(f"bn_stats_images must be >= 0 and at most {10**9:,}, got {_short(self.bn_stats_images)}")
         if self.channels not in (None, 1, 3):
             problems.append(f"channels must be 1 or 3, got {self.channels}")
-        for key, size, high in (("image_size", 2, MAX_SIDE), ("image_shape", 3, MAX_SIDE)):
-            value = getattr(self, key)
-            if value is not None and not (
-                isinstance(value, list) and len(value) == size and all(_is_int(v) and 1 <= v <= high for v in value)
-            ):
-                problems.append(f"{key} must be {size} integers in 1..{high}, got {_short(value)}")
+        if self.image_size is not None and not _ints(self.image_size, 2):
+            problems.append(f"image_size must be 2 integers in 1..{MAX_SIDE}, got {_short(self.image_size)}")
         if problems:
             raise TrainingError("invalid training config: " + "; ".join(problems))
         if self.image_size is not None:
@@ -123,19 +118,27 @@ class TrainConfig:
             raise TrainingError(f"{name}: not valid JSON ({exc})") from None
         if not isinstance(raw, dict):
             raise TrainingError(f"{name}: expected a JSON object")
+        legacy = {k: raw.pop(k) for k in LEGACY_RESULTS if k in raw}  # results, in runs made before run_info.json
         unknown = sorted(set(raw) - {f.name for f in dataclasses.fields(cls)})
         problems = [f"unknown fields {unknown}"] if unknown else []
         problems += _type_problems(cls, {k: v for k, v in raw.items() if k not in unknown})
+        shape = legacy.get("image_shape")
+        if shape is not None and not _ints(shape, 3):
+            problems.append(f"image_shape must be 3 integers in 1..{MAX_SIDE}, got {_short(shape)}")
         if problems:
             raise TrainingError(f"{name}: " + "; ".join(problems))
         config = cls(**raw)
         try:
             config.validate()
-            if config.image_shape is not None:
-                check_image_shape(tuple(config.image_shape))
+            if shape is not None:
+                check_image_shape(tuple(shape))
         except (TypeError, ValueError) as exc:  # TrainingError is a ValueError
             raise TrainingError(f"{name}: {exc}") from None
         return config
+
+
+def _ints(value, size: int) -> bool:
+    return isinstance(value, list) and len(value) == size and all(_is_int(v) and 1 <= v <= MAX_SIDE for v in value)
 
 
 def _is_int(value) -> bool:
@@ -153,7 +156,6 @@ NULLABLE = {
     "limit": int,
     "jit_compile": bool,
     "early_stop": int,
-    "image_shape": list,
 }
 
 

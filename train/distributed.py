@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 
 from vaedge.errors import ClusterError, TrainingError
-from vaedge.io import atomic
-from vaedge.train import run_dir
-from vaedge.train.checkpoint import load_vae, read_history
+from vaedge.train import lifecycle, run_dir, schedule
+from vaedge.train.checkpoint import load_vae
 from vaedge.train.cluster import Cluster, lost_message
-from vaedge.train.config import TrainConfig, is_run
+from vaedge.train.config import TrainConfig
 
 METRICS = ("loss", "reconstruction_loss", "kl_loss")
 
@@ -53,48 +52,46 @@ def train(
     import numpy as np
     import tensorflow as tf
 
-    from vaedge.train import run, schedule
-    from vaedge.train.data import load_dataset
     from vaedge.train.model import VAE
 
-    out, checkpoint, history = Path(out), None, {}
-    if cluster.is_chief:
-        if resume:
-            config = TrainConfig.load(out)
-            for stale in (out / run_dir.CHECKPOINTS).glob(".epoch-*.partial"):
-                shutil.rmtree(stale, ignore_errors=True)
-            checkpoint = run_dir.last_checkpoint(out)
-            if checkpoint and (out / "metrics.json").is_file():
-                raise TrainingError(f"{out}: already finished; nothing to resume")
-            history = read_history(checkpoint[1] / "history.json", checkpoint[0]) if checkpoint else {}
-        else:
-            config.validate()
-            atomic.check_directory_target(out, force, is_run, "run")
+    out, start, data, refusal = Path(out), None, None, None
+    if cluster.is_chief:  # every check of lifecycle's begin, before anything is shared
+        try:
+            start = lifecycle.begin(config, out, force, resume)
+            data = lifecycle.load_data(start.config)
+            lifecycle.check_resume(out, start.config, data.image_shape, resume)
+        except ValueError as exc:  # typed errors: every worker stops with the chief's one line
+            refusal = exc
     try:
         shared = broadcast_json(
-            strategy, cluster, {"config": dataclasses.asdict(config) if config else None, "history": history}
+            strategy,
+            cluster,
+            {
+                "config": dataclasses.asdict(start.config) if start else None,
+                "history": start.history if start else {},
+                "refusal": str(refusal) if refusal else None,
+            },
         )
     except tf.errors.OpError as exc:
         raise ClusterError(lost_message(cluster, "at start", exc)) from None
+    if refusal is not None:
+        raise refusal
+    if shared["refusal"]:
+        raise TrainingError(shared["refusal"])
     config, history = TrainConfig(**shared["config"]), shared["history"]
+    checkpoint = start.checkpoint if start else None
     workers = len(cluster.tasks)
     if config.batch_size % workers:
         raise ClusterError(f"--batch-size {config.batch_size} does not split over {workers} workers")
-    keras.utils.set_random_seed(config.seed)
-    data = load_dataset(
-        config.data, tuple(config.image_size) if config.image_size else None, config.channels, config.limit, config.seed
-    )
-    config.image_shape = list(data.image_shape)
-    config.versions = config.versions or run_dir.training_versions()
-    policy = run.precision_policy(config.mixed_precision)
-    keras.mixed_precision.set_global_policy(policy)
-    config.used = {
+    policy = lifecycle.seed_and_precision(config)
+    data = data or lifecycle.load_data(config)
+    used = {
         "policy": policy,
         "jit_compile": False,
         "workers": workers,
         "route": "MultiWorkerMirroredStrategy, vaedge's train step under strategy.run",
         "batchnorm": {
-            **run.batchnorm_used(config, len(data.x_train)),
+            **lifecycle.batchnorm_used(config, len(data.x_train)),
             **({"workers": "sums and counts all-reduced"} if config.bn_stats_images else {}),
         },
     }
@@ -105,11 +102,13 @@ def train(
     else:
         out = scratch = Path(tempfile.mkdtemp(prefix=f"vaedge-worker{rank(cluster)}-"))
     try:
+        info = None
         if cluster.is_chief:
             config.save(out)
+            info = lifecycle.write_run_info(out, config, data.image_shape, used, resume)
         steps = schedule.steps_per_epoch(len(data.x_train) // workers, config.batch_size // workers)
         with strategy.scope():
-            vae = VAE(tuple(config.image_shape), config.latent_dim, seed=config.seed, name="vae")
+            vae = VAE(tuple(data.image_shape), config.latent_dim, seed=config.seed, name="vae")
             vae.compile(
                 optimizer=keras.optimizers.Adam(
                     schedule.learning_rate(config.lr_schedule, config.learning_rate, config.epochs, steps)
@@ -117,7 +116,7 @@ def train(
             )
             vae.optimizer.build(vae.trainable_variables)
         if checkpoint:  # outside the scope: a plain model, read by the chief only
-            saved = load_vae(checkpoint[1] / "vae.keras", config.image_shape, config.latent_dim)
+            saved = load_vae(checkpoint[1] / "vae.keras", data.image_shape, config.latent_dim)
             values = [np.asarray(v) for v in (*saved.variables, *saved.optimizer.variables)]
         else:
             values = [np.asarray(v) for v in (*vae.variables, *vae.optimizer.variables)]
@@ -128,7 +127,7 @@ def train(
             )
         for variable, value in zip(targets, broadcast_arrays(strategy, cluster, values)):
             variable.assign(value.astype(variable.dtype))
-        loop = _Loop(strategy, vae, cluster, config)
+        loop = _Loop(strategy, vae, cluster, config, data.image_shape)
         if verbose and cluster.is_chief:
             print(
                 f"training on {len(data.x_train)} images {data.image_shape} from {data.source}, "
@@ -142,14 +141,8 @@ def train(
             loop.recalibrate(data.x_train)
             logs.update({f"val_{k}": v for k, v in loop.evaluate(data.x_test).items()})
             epoch += 1
-            if not math.isfinite(logs["loss"]):
-                raise TrainingError(
-                    f"loss became {logs['loss']} in epoch {epoch}; training stopped "
-                    f"(last good checkpoint: epoch {epoch - 1}); try a lower --learning-rate"
-                )
-            for key, value in logs.items():
-                history.setdefault(key, []).append(value)
-            run_dir.publish_checkpoint(out, epoch, vae, history)  # every worker saves: reads may be collective
+            # every worker saves its checkpoint: reads may be collective
+            lifecycle.record_epoch(out, epoch, vae, history, logs)
             if verbose and cluster.is_chief:
                 print(
                     f"epoch {epoch}/{config.epochs}: loss {logs['loss']:.2f}, val_loss {logs['val_loss']:.2f} "
@@ -157,15 +150,11 @@ def train(
                 )
         if not cluster.is_chief:
             return None
-        best = schedule.best_epoch(history)
+        best = lifecycle.best_epoch(history)
         kept = keras.saving.load_model(run_dir.checkpoint_model(out, best))
         test = {k: history[f"val_{k}"][best - 1] for k in METRICS}
         last = {k: history[f"val_{k}"][-1] for k in METRICS}
-        extra = run.heldout_record(config, len(data.x_test))
-        run_dir.write_final(out, kept, config, history, test, best, last, extra)
-        if out != final:  # --force over an existing run: the new one is complete, swap it in whole
-            atomic.publish_directory(out, final, replace=True, owned=is_run, what="run")
-        return final
+        return lifecycle.finish(out, final, kept, config, history, test, last, info, len(data.x_test))
     except BaseException as exc:
         if cluster.is_chief:
             run_dir.discard_claim(out, final)
@@ -180,13 +169,13 @@ def train(
 class _Loop:
     """The per-epoch train and evaluation steps, compiled once; per-image nats summed over workers."""
 
-    def __init__(self, strategy, vae, cluster: Cluster, config: TrainConfig):
+    def __init__(self, strategy, vae, cluster: Cluster, config: TrainConfig, image_shape):
         import tensorflow as tf
 
         self.strategy, self.vae, self.cluster, self.config = strategy, vae, cluster, config
         self.eps = None  # the held-out eps, made on the first evaluation
         self.local_batch = config.batch_size // len(cluster.tasks)
-        spec = tf.TensorSpec((None, *config.image_shape), tf.float32)
+        spec = tf.TensorSpec((None, *image_shape), tf.float32)
         eps_spec = tf.TensorSpec((None, config.latent_dim), tf.float32)
         self.train_step = tf.function(self._train_step, input_signature=[spec])
         self.test_step = tf.function(self._test_step, input_signature=[spec, eps_spec])
@@ -318,8 +307,3 @@ def broadcast_json(strategy, cluster: Cluster, value) -> object:
     buffer[: len(raw)] = np.frombuffer(raw, np.uint8)
     (received,) = broadcast_arrays(strategy, cluster, [buffer])
     return json.loads(received.astype(np.uint8).tobytes())
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", exc)) or type(exc).__name__
-    return text.splitlines()[0][:200]

@@ -1,6 +1,6 @@
-"""The run directory both training loops write (`vaedge.train.run` and `vaedge.train.distributed`).
+"""The run directory both training strategies write (through `vaedge.train.lifecycle`).
 
-A run directory holds `train_config.json` from the start, `checkpoints/epoch-NNNN/` (each
+A run directory holds `train_config.json` and `run_info.json` from the start, `checkpoints/epoch-NNNN/` (each
 published by one rename, so a half-written checkpoint never exists under its final name) and, once
 training ends, `encoder.keras`, `decoder.keras`, `metrics.json` and `samples.png`.
 """
@@ -57,7 +57,7 @@ def discard_claim(work: Path, out: Path) -> None:
 
 
 def training_versions() -> dict[str, str]:
-    """Library versions recorded in train_config.json."""
+    """Library versions recorded in run_info.json."""
     import keras
 
     return {**versions("numpy", "tensorflow", "keras"), "keras_backend": keras.backend.backend()}

@@ -59,7 +59,9 @@ def test_kept_model_stores_population_statistics(trained_run):
     config = TrainConfig.load(trained_run)
     metrics = json.loads((trained_run / "metrics.json").read_text())
     images = load_dataset(config.data, None, config.channels, config.limit, config.seed).x_train
-    assert config.used["batchnorm"]["images"] == min(config.bn_stats_images, len(images)) > 0
+    from vaedge.train.lifecycle import read_run_info
+
+    assert read_run_info(trained_run)["used"]["batchnorm"]["images"] == min(config.bn_stats_images, len(images)) > 0
     vae = keras.saving.load_model(checkpoint_model(trained_run, metrics["best_epoch"]))
     encoder = keras.saving.load_model(trained_run / "encoder.keras")
     decoder = keras.saving.load_model(trained_run / "decoder.keras")
@@ -119,7 +121,7 @@ def test_recalibration_is_repeatable_and_sums_split_over_workers(trained_run):
 
 def test_zero_images_keeps_the_moving_averages_and_says_so():
     from vaedge.errors import TrainingError
-    from vaedge.train.run import batchnorm_used
+    from vaedge.train.lifecycle import batchnorm_used
 
     assert batchnorm_used(TrainConfig(bn_stats_images=0), 100) == {
         "statistics": "Keras moving averages (momentum 0.99)"

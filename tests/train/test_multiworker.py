@@ -114,9 +114,8 @@ def test_two_workers_train_one_run_that_exports(cluster_run, tmp_path):
     assert all(math.isfinite(v) for values in metrics["history"].values() for v in values)
     assert math.isfinite(metrics["test_neg_elbo"]) and 0 < metrics["test_neg_elbo"] < 560
     config = json.loads((run / "train_config.json").read_text())
-    assert (
-        config["strategy"] == "multiworker" and config["used"]["batchnorm"]["workers"] == "sums and counts all-reduced"
-    )
+    info = json.loads((run / "run_info.json").read_text())
+    assert config["strategy"] == "multiworker" and info["used"]["batchnorm"]["workers"] == "sums and counts all-reduced"
 
     bundle = tmp_path / "bundle"
     exported = subprocess.run(

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from vaedge.cli import app
 from vaedge.errors import TrainingError
 from vaedge.train.config import TrainConfig
+from vaedge.train.lifecycle import read_run_info
 from vaedge.train.run import last_checkpoint, train
 
 runner = CliRunner()
@@ -26,7 +27,8 @@ def test_trained_run_has_every_file(trained_run):
     for name in ("encoder.keras", "decoder.keras", "train_config.json", "metrics.json", "samples.png"):
         assert (trained_run / name).is_file(), name
     config = TrainConfig.load(trained_run)
-    assert config.image_shape == [28, 28, 1] and config.latent_dim == 2 and config.versions["tensorflow"]
+    info = read_run_info(trained_run)  # run_info.json, or a run made before it: train_config.json's results
+    assert info["image_shape"] == [28, 28, 1] and config.latent_dim == 2 and info["versions"]["tensorflow"]
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and len(metrics["history"]["val_kl_loss"]) == 2
     assert math.isfinite(metrics["test_neg_elbo"])

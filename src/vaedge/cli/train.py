@@ -83,34 +83,23 @@ def train(
         raise fail("--resume and --force contradict each other")
 
     from vaedge.io.datasets import check_data_path
-    from vaedge.quiet import import_tensorflow
+    from vaedge.train.launch import train as launch
 
     check_data_path(data)  # a wrong path is reported now, not after TensorFlow's import
-    if multiworker:  # the strategy must exist before anything else initialises TensorFlow
-        from vaedge.train import cluster as cluster_
-        from vaedge.train import distributed
-
-        strategy_, cluster = cluster_.start(peer_timeout)
-    import_tensorflow()
-    from vaedge.train.config import TrainConfig
-    from vaedge.train.run import train as run_training
-
     config = TrainConfig(**given)
     # Keras' bar on a terminal; a line per epoch in a log or pipe (Keras would redraw its bar there too)
     verbose = 0 if quiet else 1 if sys.stdout.isatty() else 2
-    if multiworker:
-        run_dir = distributed.train(
-            None if resume else config, out, cluster, strategy_, force=force, resume=resume, verbose=verbose
-        )
-        if run_dir is None:
-            typer.echo(describe(f"{cluster.name}: done; {cluster.chief} wrote the run"))
-            return
-    else:
-        try:  # a failed or interrupted run removes its own hidden sibling (vaedge.train.run_dir.discard_claim)
-            run_dir = run_training(config, out, force=force, resume=resume, verbose=verbose)
-        except BaseException:
-            _end_progress_line(quiet)
-            raise
+    try:  # a failed or interrupted run removes its own hidden sibling (vaedge.train.run_dir.discard_claim)
+        run_dir = launch(config, out, force=force, resume=resume, verbose=verbose, peer_timeout=peer_timeout)
+    except BaseException:
+        _end_progress_line(quiet)
+        raise
+    if run_dir is None:  # a worker other than the chief
+        from vaedge.train.cluster import start
+
+        _, cluster = start()
+        typer.echo(describe(f"{cluster.name}: done; {cluster.chief} wrote the run"))
+        return
     import json
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
