@@ -15,8 +15,8 @@ import math
 import numpy as np
 
 # A graph call costs about its batch plus this many images' worth of fixed overhead (interpreter
-# entry, XNNPACK setup per call): measured on the decoder, a batch-1 call took 0.32 ms against
-# 0.21 ms per image at batch 64, so one call's overhead is ~0.5 image; 1 keeps Python's share in.
+# entry, XNNPACK setup per call); docs/benchmarks.md has the measurement behind it. 1 keeps Python's
+# share in.
 CALL_OVERHEAD_IMAGES = 1.0
 
 

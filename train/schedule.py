@@ -1,8 +1,8 @@
 """How the learning rate comes down, and which epoch a run keeps.
 
-A constant Adam rate leaves 2-4 nats of epoch-to-epoch noise late in training (measured: 30
-epochs ended 4.3 nats above their own best). Cosine decay to zero over the configured epochs
-settles the weights; the run then keeps the epoch with the best held-out negative ELBO.
+A constant Adam rate leaves epoch-to-epoch noise late in training (docs/training.md). Cosine decay
+to zero over the configured epochs settles the weights; the run then keeps the epoch with the best
+held-out negative ELBO.
 """
 
 from __future__ import annotations
