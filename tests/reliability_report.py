@@ -36,10 +36,12 @@ run directories given to `--resume`, every numeric option at its extremes, escap
 file names, Ctrl-C during start-up, every Pillow image mode, and `--force` pointed at folders vaedge
 did not make or at a folder holding the source.
 
-The default test run (`.venv/bin/python -m pytest`, what CI runs) includes the `reliability` tests
-with smaller counts: 5 random SIGKILLs during training, 40 bit flips, 200 + 150 fuzz examples. The
-full run adds `reliability_full`: 23 more SIGKILL trials, 1000 bit flips and 10 000 examples each
-for the runtime API and the CLI.
+The default test run (`.venv/bin/python -m pytest`, the README's test command) includes the
+`reliability` tests with smaller counts: one SIGKILL of training right after its first checkpoint,
+40 bit flips, 200 + 150 fuzz examples. The long trials are `reliability_full` (`bash tests/run.sh -m
+reliability_full`; `.ci/run` runs them with VAEDGE_CI_FULL=1): 25 SIGKILLs of training at random
+moments, one of two workers SIGKILLed mid-epoch, 1000 bit flips and 10 000 examples each for the
+runtime API and the CLI.
 
 How faults are injected: SIGKILL from a parent process at a random moment (seeded); a full disk is a
 real 16–128 KiB tmpfs mount (ENOSPC) where the machine allows mounts, else a file-size limit (EFBIG);

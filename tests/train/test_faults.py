@@ -44,20 +44,18 @@ def kill_and_resume(tmp_path, data, seed: int, reliability) -> None:
     reliability("train: SIGKILL at a random moment, then --resume", outcome)
 
 
-@pytest.mark.reliability
-@pytest.mark.parametrize("seed", range(2))  # killed after 11.9 s (training) and 2.3 s (imports)
-def test_sigkill_at_random_moments_then_resume(tmp_path, fashion_mnist_dir, seed, reliability):
-    kill_and_resume(tmp_path, str(fashion_mnist_dir), seed, reliability)
-
-
 @pytest.mark.reliability_full
-@pytest.mark.parametrize("seed", range(2, 25))  # -m reliability_full: every moment from 0.5 to 14 s
-def test_sigkill_more_trials(tmp_path, fashion_mnist_dir, seed, reliability):
+@pytest.mark.parametrize("seed", range(25))  # every moment from 0.5 to 14 s: imports, data, epochs, checkpoints
+def test_sigkill_at_random_moments_then_resume(tmp_path, fashion_mnist_dir, seed, reliability):
+    """Trains up to twice per trial (killed, then resumed): surviving a kill at any moment is what is tested.
+    A long trial run, so -m reliability_full; the default run kills once after the first checkpoint
+    (tests/train/test_run.py)."""
     kill_and_resume(tmp_path, str(fashion_mnist_dir), seed, reliability)
 
 
 @pytest.mark.reliability
 def test_full_disk_fails_cleanly_and_resume_recovers(fashion_mnist_dir, reliability):
+    """Trains (a checkpoint into a full disk, then resuming elsewhere, is what is tested): 256 images."""
     with full_disk(64) as (root, fault):  # the config fits, a checkpoint does not
         out = root / "run"
         args = ["train", "--data", fashion_mnist_dir, "--epochs", 2, "--limit", 256, "--quiet", "--out", out]

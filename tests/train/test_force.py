@@ -47,11 +47,18 @@ def test_run_failing_on_its_data_leaves_no_directory(tmp_path, reliability):
     reliability("data loss: a new run that fails on its data", "no empty --out left behind")
 
 
-def test_forced_run_replaces_a_run_whole(trained_run, tmp_path, fashion_mnist_dir):
+def test_cli_refuses_to_overwrite_and_forced_run_replaces_a_run_whole(trained_run, tmp_path, fashion_mnist_dir):
+    """Trains once, one epoch on 256 images: replacing a finished run with a new training is what is tested
+    (a fresh CLI run is trained in tests/cli/test_progress.py and tests/train/test_run.py)."""
     old = tmp_path / "run"
     shutil.copytree(trained_run, old)
+    stamp = (old / "metrics.json").stat().st_mtime_ns
+    refused = runner.invoke(app, train_args(fashion_mnist_dir, old))
+    assert refused.exit_code == 1 and "already exists; pass --force" in refused.output
+    assert "Traceback" not in refused.output and (old / "metrics.json").stat().st_mtime_ns == stamp
     result = runner.invoke(app, [*train_args(fashion_mnist_dir, old), "--force"])
     assert result.exit_code == 0, result.output
+    assert "test negative ELBO" in result.output and (old / "metrics.json").stat().st_mtime_ns != stamp
     assert json.loads((old / "train_config.json").read_text())["limit"] == 256
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 

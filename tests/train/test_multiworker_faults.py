@@ -19,7 +19,7 @@ from tests.train.test_multiworker import (
 )
 from tests.vaedge_command import command
 
-pytestmark = pytest.mark.reliability
+pytestmark = pytest.mark.reliability_full  # three epochs on two workers, then a resume: a long trial
 
 
 def test_sigkill_one_worker_then_resume(tmp_path, fashion_mnist_dir, reliability):

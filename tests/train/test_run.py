@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from tests.vaedge_command import command, vaedge
 from vaedge.cli import app
 from vaedge.errors import TrainingError
 from vaedge.train.config import TrainConfig
@@ -41,20 +42,6 @@ def test_trained_run_has_every_file(trained_run):
     assert [epoch for epoch, _ in [last_checkpoint(trained_run)]] == [2]
 
 
-def test_cli_trains_one_epoch_and_refuses_to_overwrite(tmp_path, fashion_mnist_dir):
-    out = tmp_path / "run"
-    args = ["train", "--data", str(fashion_mnist_dir), "--epochs", "1", "--limit", "512", "--quiet", "--out", str(out)]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    assert "test negative ELBO" in result.output and (out / "metrics.json").is_file()
-    refused = runner.invoke(app, args)
-    assert refused.exit_code == 1 and "already exists; pass --force" in refused.output
-    assert "Traceback" not in refused.output
-    stamp = (out / "metrics.json").stat().st_mtime_ns
-    replaced = runner.invoke(app, [*args, "--force"])
-    assert replaced.exit_code == 0 and (out / "metrics.json").stat().st_mtime_ns != stamp
-
-
 def test_resume_refuses_config_options(tmp_path):
     result = runner.invoke(app, ["train", "--out", str(tmp_path), "--resume", "--epochs", "3"])
     assert result.exit_code == 1 and "drop --epochs" in result.output
@@ -62,23 +49,13 @@ def test_resume_refuses_config_options(tmp_path):
 
 @pytest.mark.reliability
 def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, fashion_mnist_dir, reliability):
+    """Trains: resuming a killed process is what is tested. 256 images in batches of 64 (4 steps an
+    epoch) keep the three epochs short; the random-moment kills are -m reliability_full (test_faults.py)."""
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "vaedge",
-        "train",
-        "--data",
-        str(fashion_mnist_dir),
-        "--epochs",
-        "3",
-        "--limit",
-        "1024",
-        "--quiet",
-        "--out",
-        str(out),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = ["--epochs", 3, "--limit", 256, "--batch-size", 64, "--quiet", "--out", out]
+    proc = subprocess.Popen(
+        command("train", "--data", fashion_mnist_dir, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 240
     while last_checkpoint(out) is None and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -86,22 +63,12 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, fashion_m
     proc.wait()
     killed_at = last_checkpoint(out)
     assert killed_at is not None and killed_at[0] < 3 and not (out / "metrics.json").exists()
-    resumed = subprocess.run(
-        [sys.executable, "-m", "vaedge", "train", "--resume", "--quiet", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = vaedge("train", "--resume", "--quiet", "--out", out, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 3 and len(metrics["history"]["loss"]) == 3
     assert TrainConfig.load(out).epochs == 3 and last_checkpoint(out)[0] == 3
-    again = subprocess.run(
-        [sys.executable, "-m", "vaedge", "train", "--resume", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = vaedge("train", "--resume", "--out", out, timeout=120)
     assert again.returncode == 1 and "already finished all 3 epochs" in again.stderr
     reliability("train: SIGKILL right after the first checkpoint, then --resume", "finished all epochs")
 
@@ -125,12 +92,13 @@ from vaedge.train import run
 made = []
 original = run._strategy
 run._strategy = lambda name: made.append(original(name)) or made[-1]
-run.train(TrainConfig(data=sys.argv[1], epochs=1, limit=512, strategy="mirrored"), sys.argv[2], verbose=0)
+run.train(TrainConfig(data=sys.argv[1], epochs=1, limit=256, strategy="mirrored"), sys.argv[2], verbose=0)
 print("replicas", made[0].num_replicas_in_sync)
 """
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path, fashion_mnist_dir):
+    """Trains: the strategy is what is tested; one epoch on 256 images (2 steps of 128 over two replicas)."""
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED, str(fashion_mnist_dir), str(tmp_path / "m")],
         capture_output=True,

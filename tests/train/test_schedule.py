@@ -28,12 +28,13 @@ def test_best_epoch_and_early_stop_read_only_the_history():
 
 
 def test_run_keeps_its_best_epoch_and_stops_early(tmp_path, fashion_mnist_dir):
+    """Trains: keeping the best epoch and stopping early are what is tested; 256 images in batches of 32."""
     # A learning rate this high makes held-out loss climb after the first epochs: a real best < last.
     config = TrainConfig(
         data=str(fashion_mnist_dir),
         epochs=6,
-        limit=512,
-        batch_size=64,
+        limit=256,
+        batch_size=32,
         learning_rate=0.01,
         lr_schedule="constant",
         early_stop=2,
@@ -60,7 +61,8 @@ def test_run_keeps_its_best_epoch_and_stops_early(tmp_path, fashion_mnist_dir):
 
 
 def test_resume_keeps_the_schedule_and_the_history(tmp_path, fashion_mnist_dir):
-    config = TrainConfig(data=str(fashion_mnist_dir), epochs=3, limit=512, batch_size=64)  # cosine: the default
+    """Trains: resuming the schedule is what is tested; 256 images in batches of 32 (8 steps an epoch)."""
+    config = TrainConfig(data=str(fashion_mnist_dir), epochs=3, limit=256, batch_size=32)  # cosine: the default
     run = train(config, tmp_path / "r", verbose=0)
     first = json.loads((run / "metrics.json").read_text())
     shutil.rmtree(run / "checkpoints" / "epoch-0003")  # as if killed during epoch 3
