@@ -19,6 +19,7 @@ import numpy as np
 from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
 from vaedge.runtime.fixed_batch import FixedBatchGraphs, HostQuantized
+from vaedge.runtime.flatbuffer_check import check_tflite
 from vaedge.runtime.manifest import Manifest, ModelFile, read_file
 from vaedge.runtime.options import AUTO, EngineOptions
 
@@ -135,6 +136,8 @@ def open_model(model: bytes, format: str, name: str, options: EngineOptions = FO
     if format not in row.formats:
         raise InputError(f"the {row.name!r} backend does not run {format!r} files")
     check_options(row, options.providers, options.device)
+    if format == "tflite":  # engines and flatbuffers readers trust the bytes: verify them first
+        check_tflite(model, name)
     return row.open(model, name, options)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from vaedge.errors import BundleError
 from vaedge.io import atomic
 from vaedge.io.files import MiB, describe, read_regular
+from vaedge.runtime.flatbuffer_check import check_tflite
 from vaedge.runtime.manifest import Manifest, MicroGraph, read_file, read_manifest
 
 MARKER = "vaedge-micro.json"
@@ -181,6 +182,8 @@ def write_micro_sources(bundle: Path, out: Path, force: bool = False) -> dict[st
         )
     files = {role: _micro_file(manifest, graph) for role, graph in graphs.items()}
     data = {role: read_file(manifest, file) for role, file in files.items()}  # hash-checked
+    for role, file in files.items():  # a board's TFLM runs these bytes unverified
+        check_tflite(data[role], manifest.path(file))
     written = {}
     with atomic.staged_directory(Path(out), replace=force, owned=is_micro_sources, what="micro source folder") as stage:
         for role, graph in graphs.items():

@@ -14,6 +14,7 @@ import numpy as np
 from vaedge.errors import BundleError, InputError
 from vaedge.io.files import describe
 from vaedge.quiet import native_stderr_silenced
+from vaedge.runtime.flatbuffer_check import check_tflite
 
 # op -> its tflite::MicroMutableOpResolver method: the ops a vaedge graph may hold that TFLM has
 # (its resolver registers these kernels; tensorflow/lite/micro/micro_mutable_op_resolver.h).
@@ -66,6 +67,7 @@ def _schema():
 
 
 def _model(data: bytes):
+    check_tflite(data)  # the generated reader raises struct.error (or worse) on a damaged file
     schema = _schema()
     return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
 
@@ -85,6 +87,34 @@ def graph_ops(data: bytes) -> list[str]:
 def missing_ops(ops) -> list[str]:
     """The ops TFLM's resolver (as vaedge generates it) has no kernel for, sorted."""
     return sorted(set(ops) - set(MICRO_OPS))
+
+
+def check_shapes(data: bytes, name: str) -> None:
+    """Refuse a graph whose declared tensor shapes differ from what its ops compute. TFLM plans and runs
+    on the declared shapes without checking them (a forged one ends in a signal), so LiteRT's builtin
+    kernels, which compute each shape in Prepare, check them first. Call after flatbuffer_check."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:
+        raise InputError("the tflm backend checks graphs with LiteRT: pip install 'vaedge[micro]'") from None
+    try:
+        with native_stderr_silenced():
+            litert = Interpreter(
+                model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )
+            declared = {t["index"]: [int(d) for d in t["shape"]] for t in litert.get_tensor_details()}
+            litert.allocate_tensors()
+            computed = {t["index"]: [int(d) for d in t["shape"]] for t in litert.get_tensor_details()}
+    except Exception as exc:  # noqa: BLE001 - LiteRT's refusals are RuntimeError or ValueError, typed here
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise BundleError(f"{describe(name)}: LiteRT cannot prepare the graph ({describe(first)})") from None
+    wrong = [
+        f"tensor {i}: declared {declared[i]}, computed {computed.get(i)}"
+        for i in declared
+        if declared[i] != computed.get(i)
+    ]
+    if wrong:
+        raise BundleError(f"{describe(name)}: tensor shapes differ from what the ops compute: {'; '.join(wrong[:3])}")
 
 
 def _interpreter(data: bytes, arena: int):
@@ -145,6 +175,7 @@ class TflmModel:
         refused = missing_ops(graph_ops(model))
         if refused:
             raise BundleError(f"{name}: TFLM's op resolver has no kernel for {', '.join(refused)}")
+        check_shapes(model, name)
         self.name = name
         self.arena = enough_arena(model) if arena is None else int(arena)
         try:
