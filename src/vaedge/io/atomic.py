@@ -28,6 +28,8 @@ def _umask() -> int:
     return mask
 
 
+NAME_MAX = 255  # bytes in one file name on ext4, xfs, btrfs, tmpfs, APFS and NTFS
+RANDOM_CHARACTERS = 8  # what tempfile adds between prefix and suffix
 FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp's 0600 would hide files from other users
 
 
@@ -44,12 +46,24 @@ def check_file_target(path: Path) -> None:
         raise OutputError(f"{describe(path)}: is {kind}; vaedge only replaces regular files")
 
 
+def _hidden_prefix(name: str, suffix: str) -> str:
+    """`.{name}.` for a temporary sibling of `name`, its name cut (at a character boundary) so that with
+    tempfile's 8 random characters and `suffix` it stays within the file system's NAME_MAX bytes: a
+    legal output name near the limit must not fail for its temporary name."""
+    room = NAME_MAX - len(os.fsencode(suffix)) - len(".") * 2 - RANDOM_CHARACTERS
+    encoded = os.fsencode(name)
+    while len(encoded) > room:
+        name = name[:-1]
+        encoded = os.fsencode(name)
+    return f".{name}."
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to a temporary sibling, fsync it, then rename it over `path` (absent or a regular file)."""
     path = Path(path)
     check_file_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_hidden_prefix(path.name, ".tmp"), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -93,7 +107,9 @@ def temporary_sibling(path: Path, suffix: str = "") -> Iterator[Path]:
     """A temporary file name next to `path` that is removed unless renamed away."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=_hidden_prefix(path.name, suffix or ".tmp"), suffix=suffix or ".tmp"
+    )
     os.close(fd)
     os.chmod(tmp, FILE_MODE)
     try:
@@ -164,7 +180,7 @@ def sibling_directory(final: Path) -> Path:
     """A new, empty, hidden directory beside `final`, for building what will replace it."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=_hidden_prefix(final.name, ".partial"), suffix=".partial"))
     os.chmod(staging, 0o777 & ~_umask())
     return staging
 
@@ -181,7 +197,7 @@ def publish_directory(
     final = Path(final)
     check_directory_target(final, replace, owned, what)
     if final.exists():
-        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
+        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=_hidden_prefix(final.name, ".old"), suffix=".old"))
         os.replace(final, old / final.name)
         os.replace(staging, final)
         shutil.rmtree(old, ignore_errors=True)
