@@ -161,6 +161,8 @@ TAMPER = {
     "config image_shape huge": lambda run, last: _edit_config(run, image_shape=[10**9, 28, 1]),
     "config learning rate 1e308": lambda run, last: _edit_config(run, learning_rate=1e308),
     "config limit float": lambda run, last: _edit_config(run, limit=2.5),
+    "run_info image_shape text": lambda run, last: (run / "run_info.json").write_text('{"image_shape": "abc"}'),
+    "run_info not an object": lambda run, last: (run / "run_info.json").write_text("[28, 28, 1]"),
     "config 5000-digit int": lambda run, last: (run / "train_config.json").write_text(
         (run / "train_config.json").read_text().replace('"epochs": 2', '"epochs": ' + "9" * 5000)
     ),
