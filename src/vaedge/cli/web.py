@@ -41,6 +41,8 @@ def web(
     from vaedge.web.site import build_site, is_site
 
     check_port(port)
+    if serve:  # from here on, so that `kill` while the site is built also removes a temporary site
+        signal.signal(signal.SIGTERM, _interrupt)
     if not serve and out is None:
         raise InputError("give --out SITE to write the site, or --serve to serve it")
     if serve and out is None and is_site(source):
@@ -74,7 +76,6 @@ def _serve(site: Path, port: int) -> None:
     from vaedge.web.serve import make_server, url
 
     server = make_server(site, port)
-    signal.signal(signal.SIGTERM, _interrupt)  # so `kill` also removes a temporary site
     typer.echo(f"serving {describe(site)} at {url(server)} (Ctrl-C to stop)")
     try:
         server.serve_forever()

@@ -162,9 +162,14 @@ def make_server(site: Path, port: int = 8000) -> ThreadingHTTPServer:
     handler = type("BoundSiteHandler", (SiteHandler,), {"root_fd": root_fd})
     try:
         return SiteServer((HOST, port), handler)
-    except OSError:
-        os.close(root_fd)
-        raise
+    except OSError as exc:  # socketserver's own server_close() may have closed root_fd already
+        if handler.root_fd >= 0:
+            os.close(handler.root_fd)
+            handler.root_fd = -1
+        raise InputError(
+            f"{HOST}:{port}: cannot serve there ({exc.strerror or exc}); stop what uses the port or pick "
+            "another --port (0: any free port)"
+        ) from None
 
 
 def url(server: ThreadingHTTPServer) -> str:
