@@ -2,8 +2,8 @@
 
 Settings are chosen, not left to the engine, and read back from the compiled model into `settings`:
 - PERFORMANCE_HINT=LATENCY. vaedge calls one graph at a time and waits for it; THROUGHPUT splits the
-  cores into streams that only concurrent requests fill, and measured about half the img/s of
-  LATENCY for these synchronous calls on a 2-core EPYC (and on the issue's 2-core Xeon).
+  cores into streams that only concurrent requests fill, which these synchronous calls never make
+  (docs/benchmarks.md has the measurement).
 - INFERENCE_PRECISION_HINT=f32 for fp32 files. Left alone, OpenVINO computes in bf16 on CPUs with
   AVX512-BF16/AMX and in f16 on GPUs: 7e-5 max abs difference on this decoder, over the 1e-5 gate.
   fp16/int8 files keep the device's own reduced precision; that is what those variants are for.
