@@ -152,18 +152,11 @@ def _fit(x: np.ndarray, image_size, channels, source: str) -> np.ndarray:
         from PIL import Image
 
         height, width = image_size
-        x = np.stack(
-            [
-                np.stack(
-                    [
-                        np.asarray(Image.fromarray(img[..., c]).resize((width, height), Image.Resampling.BILINEAR))
-                        for c in range(img.shape[-1])
-                    ],
-                    axis=-1,
-                )
-                for img in x
-            ]
-        ).clip(0.0, 1.0)
+        resized = np.empty((len(x), height, width, x.shape[-1]), np.float32)  # filled in place: one copy at a time
+        for i, img in enumerate(x):
+            for c in range(img.shape[-1]):
+                resized[i, ..., c] = Image.fromarray(img[..., c]).resize((width, height), Image.Resampling.BILINEAR)
+        x = np.clip(resized, 0.0, 1.0, out=resized)
     try:
         check_image_shape(tuple(x.shape[1:]))
     except ValueError as exc:
