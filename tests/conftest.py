@@ -44,6 +44,21 @@ def fashion_mnist_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_fashion_mnist(tmp_path_factory, fashion_mnist_dir) -> Path:
+    """An .npz of real Fashion-MNIST: the first 512 training and 256 test images with their labels (uint8).
+    For the tests where training itself is what is tested: every epoch validates on the whole test split,
+    and 256 test images instead of the IDX files' 10,000 keep those trainings short."""
+    import numpy as np
+
+    from vaedge.io.idx import read_idx_directory
+
+    arrays = read_idx_directory(fashion_mnist_dir, 512)
+    path = tmp_path_factory.mktemp("data") / "fashion-mnist-small.npz"
+    np.savez(path, **{k: v[:256] if k.endswith("_test") else v for k, v in arrays.items()})
+    return path
+
+
+@pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, fashion_mnist_dir) -> Path:
     """A run directory from `vaedge.train.run.train`: 2 epochs on 2048 real images, latent 2.
     VAEDGE_TEST_RUN names one made earlier the same way, to save the training while developing."""

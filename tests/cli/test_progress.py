@@ -75,11 +75,11 @@ def test_export_default_output_fits_80_columns_without_progress(trained_run, fas
         assert any("--precision fp16" in line for line in lines)
 
 
-def test_train_in_a_pipe_prints_a_line_per_epoch_not_a_redrawn_bar(fashion_mnist_dir, tmp_path):
+def test_train_in_a_pipe_prints_a_line_per_epoch_not_a_redrawn_bar(small_fashion_mnist, tmp_path):
     """Keras redraws its bar even for a pipe (it counts any POSIX system as interactive): a log gets
     Keras' one-line-per-epoch form instead. Trains (what a training prints is what is tested): two short
-    epochs on 256 images."""
-    argv = command("train", "--out", "r", "--data", fashion_mnist_dir, "--epochs", "2", "--limit", "256")
+    epochs on small_fashion_mnist."""
+    argv = command("train", "--out", "r", "--data", small_fashion_mnist, "--epochs", "2", "--limit", "256")
     result = in_pipes(argv, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "\r" not in result.stdout and "\x1b[" not in result.stdout and "━" not in result.stdout, result.stdout

@@ -54,11 +54,11 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, fashion_mnist_dir, seed
 
 
 @pytest.mark.reliability
-def test_full_disk_fails_cleanly_and_resume_recovers(fashion_mnist_dir, reliability):
-    """Trains (a checkpoint into a full disk, then resuming elsewhere, is what is tested): 256 images."""
+def test_full_disk_fails_cleanly_and_resume_recovers(small_fashion_mnist, reliability):
+    """Trains (a checkpoint into a full disk, then resuming elsewhere, is what is tested): small_fashion_mnist."""
     with full_disk(64) as (root, fault):  # the config fits, a checkpoint does not
         out = root / "run"
-        args = ["train", "--data", fashion_mnist_dir, "--epochs", 2, "--limit", 256, "--quiet", "--out", out]
+        args = ["train", "--data", small_fashion_mnist, "--epochs", 2, "--limit", 256, "--quiet", "--out", out]
         result = vaedge(*args, **fault)
         assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] in DISK_FULL, result.stderr[-500:]
         assert "Traceback" not in result.stderr

@@ -47,16 +47,16 @@ def test_run_failing_on_its_data_leaves_no_directory(tmp_path, reliability):
     reliability("data loss: a new run that fails on its data", "no empty --out left behind")
 
 
-def test_cli_refuses_to_overwrite_and_forced_run_replaces_a_run_whole(trained_run, tmp_path, fashion_mnist_dir):
-    """Trains once, one epoch on 256 images: replacing a finished run with a new training is what is tested
-    (a fresh CLI run is trained in tests/cli/test_progress.py and tests/train/test_run.py)."""
+def test_cli_refuses_to_overwrite_and_forced_run_replaces_a_run_whole(trained_run, tmp_path, small_fashion_mnist):
+    """Trains once, one epoch on small_fashion_mnist: replacing a finished run with a new training is what
+    is tested (a fresh CLI run is trained in tests/cli/test_progress.py and tests/train/test_run.py)."""
     old = tmp_path / "run"
     shutil.copytree(trained_run, old)
     stamp = (old / "metrics.json").stat().st_mtime_ns
-    refused = runner.invoke(app, train_args(fashion_mnist_dir, old))
+    refused = runner.invoke(app, train_args(small_fashion_mnist, old))
     assert refused.exit_code == 1 and "already exists; pass --force" in refused.output
     assert "Traceback" not in refused.output and (old / "metrics.json").stat().st_mtime_ns == stamp
-    result = runner.invoke(app, [*train_args(fashion_mnist_dir, old), "--force"])
+    result = runner.invoke(app, [*train_args(small_fashion_mnist, old), "--force"])
     assert result.exit_code == 0, result.output
     assert "test negative ELBO" in result.output and (old / "metrics.json").stat().st_mtime_ns != stamp
     assert json.loads((old / "train_config.json").read_text())["limit"] == 256
@@ -87,7 +87,7 @@ def test_corrupt_run_files_are_one_line(trained_run, tmp_path, file, content, me
     reliability(f"corrupt run file: {file}", "one line naming the file, nothing written")
 
 
-def test_forced_run_failing_in_python_leaves_no_hidden_folder(trained_run, tmp_path, fashion_mnist_dir, reliability):
+def test_forced_run_failing_in_python_leaves_no_hidden_folder(trained_run, tmp_path, small_fashion_mnist, reliability):
     """Called from Python, not the CLI: the failed replacement removes its own hidden sibling."""
     from vaedge.errors import TrainingError
     from vaedge.train.config import TrainConfig
@@ -97,7 +97,7 @@ def test_forced_run_failing_in_python_leaves_no_hidden_folder(trained_run, tmp_p
     shutil.copytree(trained_run, old)
     before = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()}
     # the largest learning rate the config allows diverges within the first epoch
-    config = TrainConfig(data=str(fashion_mnist_dir), epochs=1, limit=256, learning_rate=10.0)
+    config = TrainConfig(data=str(small_fashion_mnist), epochs=1, limit=256, learning_rate=10.0)
     with pytest.raises(TrainingError, match="loss became nan"):
         train(config, old, force=True, verbose=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no .run.XXXX.partial

@@ -48,13 +48,14 @@ def test_resume_refuses_config_options(tmp_path):
 
 
 @pytest.mark.reliability
-def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, fashion_mnist_dir, reliability):
+def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, small_fashion_mnist, reliability):
     """Trains: resuming a killed process is what is tested. 256 images in batches of 64 (4 steps an
-    epoch) keep the three epochs short; the random-moment kills are -m reliability_full (test_faults.py)."""
+    epoch), validated on 256 (small_fashion_mnist), keep the three epochs short; the random-moment kills
+    are -m reliability_full (test_faults.py)."""
     out = tmp_path / "run"
     args = ["--epochs", 3, "--limit", 256, "--batch-size", 64, "--quiet", "--out", out]
     proc = subprocess.Popen(
-        command("train", "--data", fashion_mnist_dir, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command("train", "--data", small_fashion_mnist, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 240
     while last_checkpoint(out) is None and proc.poll() is None and time.monotonic() < deadline:
@@ -74,9 +75,9 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, fashion_m
 
 
 @pytest.mark.reliability
-def test_nan_loss_stops_with_a_clear_message(tmp_path, fashion_mnist_dir, reliability):
+def test_nan_loss_stops_with_a_clear_message(tmp_path, small_fashion_mnist, reliability):
     # the largest learning rate the config allows diverges within the first epoch
-    config = TrainConfig(data=str(fashion_mnist_dir), epochs=2, limit=256, learning_rate=10.0)
+    config = TrainConfig(data=str(small_fashion_mnist), epochs=2, limit=256, learning_rate=10.0)
     with pytest.raises(TrainingError, match="loss became nan in epoch 1"):
         train(config, tmp_path / "nan", verbose=0)
     assert last_checkpoint(tmp_path / "nan") is None
@@ -97,10 +98,10 @@ print("replicas", made[0].num_replicas_in_sync)
 """
 
 
-def test_mirrored_strategy_on_two_logical_cpus(tmp_path, fashion_mnist_dir):
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, small_fashion_mnist):
     """Trains: the strategy is what is tested; one epoch on 256 images (2 steps of 128 over two replicas)."""
     result = subprocess.run(
-        [sys.executable, "-c", MIRRORED, str(fashion_mnist_dir), str(tmp_path / "m")],
+        [sys.executable, "-c", MIRRORED, str(small_fashion_mnist), str(tmp_path / "m")],
         capture_output=True,
         text=True,
         timeout=300,

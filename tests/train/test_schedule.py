@@ -27,11 +27,12 @@ def test_best_epoch_and_early_stop_read_only_the_history():
     assert should_stop(history, 3) and not should_stop(history, 4) and not should_stop(history, None)
 
 
-def test_run_keeps_its_best_epoch_and_stops_early(tmp_path, fashion_mnist_dir):
-    """Trains: keeping the best epoch and stopping early are what is tested; 256 images in batches of 32."""
+def test_run_keeps_its_best_epoch_and_stops_early(tmp_path, small_fashion_mnist):
+    """Trains: keeping the best epoch and stopping early are what is tested; 256 images in batches of 32,
+    validated on 256 (small_fashion_mnist)."""
     # A learning rate this high makes held-out loss climb after the first epochs: a real best < last.
     config = TrainConfig(
-        data=str(fashion_mnist_dir),
+        data=str(small_fashion_mnist),
         epochs=6,
         limit=256,
         batch_size=32,
@@ -60,9 +61,10 @@ def test_run_keeps_its_best_epoch_and_stops_early(tmp_path, fashion_mnist_dir):
     assert again["history"] == metrics["history"] and again["best_epoch"] == metrics["best_epoch"]
 
 
-def test_resume_keeps_the_schedule_and_the_history(tmp_path, fashion_mnist_dir):
-    """Trains: resuming the schedule is what is tested; 256 images in batches of 32 (8 steps an epoch)."""
-    config = TrainConfig(data=str(fashion_mnist_dir), epochs=3, limit=256, batch_size=32)  # cosine: the default
+def test_resume_keeps_the_schedule_and_the_history(tmp_path, small_fashion_mnist):
+    """Trains: resuming the schedule is what is tested; 256 images in batches of 32 (8 steps an epoch),
+    validated on 256 (small_fashion_mnist)."""
+    config = TrainConfig(data=str(small_fashion_mnist), epochs=3, limit=256, batch_size=32)  # cosine: the default
     run = train(config, tmp_path / "r", verbose=0)
     first = json.loads((run / "metrics.json").read_text())
     shutil.rmtree(run / "checkpoints" / "epoch-0003")  # as if killed during epoch 3
