@@ -141,12 +141,14 @@ def _check_model(reader: _Reader) -> None:
         if code.scalar(3, "i") < 0 or code.scalar(0, "b") < 0:
             raise _Fault(f"{code.what} has a negative builtin code")
     buffers = model.tables(4, "buffers")
+    sizes = []  # bytes of data each buffer holds
     for buffer in buffers:
         buffer.scalars_of({1: "Q", 2: "Q"})
-        buffer.vector(0, 1, f"{buffer.what}.data")
+        _, length = buffer.vector(0, 1, f"{buffer.what}.data")
         offset, size = buffer.scalar(1, "Q"), buffer.scalar(2, "Q")
         if offset > 1 and (offset > reader.size or size > reader.size - offset):
             raise _Fault(f"{buffer.what} points at bytes {offset}..{offset + size}, outside the file")
+        sizes.append(size if offset > 1 else length)
     model.string(3, "description")
     model.scalars(5, "i", "metadata_buffer")
     for entry in model.tables(6, "metadata"):
@@ -157,7 +159,7 @@ def _check_model(reader: _Reader) -> None:
     if not subgraphs:
         raise _Fault("no subgraph")
     for subgraph in subgraphs:
-        _check_subgraph(subgraph, len(codes), len(buffers))
+        _check_subgraph(subgraph, len(codes), sizes)
     for signature in model.tables(7, "signature_defs"):
         signature.scalars_of({4: "I"})
         graph = _index(signature.scalar(4, "I"), len(subgraphs), f"{signature.what}.subgraph_index")
@@ -170,13 +172,15 @@ def _check_model(reader: _Reader) -> None:
                 _index(item.scalar(1, "I"), tensors, f"{item.what}.tensor_index")
 
 
-def _check_subgraph(subgraph: Table, codes: int, buffers: int) -> None:
+def _check_subgraph(subgraph: Table, codes: int, sizes: list[int]) -> None:
     tensors = subgraph.tables(0, f"{subgraph.what}.tensors")
-    for tensor in tensors:
-        _check_tensor(tensor, buffers)
+    held = [_check_tensor(tensor, sizes) for tensor in tensors]  # bytes of constant data each holds
+    written = set()  # tensors the graph's inputs or its ops fill
     for index, what in ((1, "inputs"), (2, "outputs")):
         for i in subgraph.scalars(index, "i", f"{subgraph.what}.{what}"):
             _index(i, len(tensors), f"{subgraph.what}.{what}")
+            written |= {i} if index == 1 else set()
+    read = set()
     subgraph.scalars_of({5: "i"})
     subgraph.string(4, f"{subgraph.what}.name")
     for op in subgraph.tables(3, f"{subgraph.what}.operators"):
@@ -188,11 +192,15 @@ def _check_subgraph(subgraph: Table, codes: int, buffers: int) -> None:
             for i in op.scalars(index, "i", f"{op.what}.{what}"):
                 if i != -1:  # -1: an optional input left out
                     _index(i, len(tensors), f"{op.what}.{what}")
+                    (read if index == 1 else written).add(i)
         options = op.table(4, f"{op.what}.builtin_options") if op.scalar(3, "B") else None
         if options is not None:
             _check_options(options, op.scalar(3, "B"))
         op.vector(5, 1, f"{op.what}.custom_options")
         op.vector(7, 1, f"{op.what}.mutating_variable_inputs")
+    empty = sorted(i for i in read - written if not held[i] and not tensors[i].scalar(5, "B"))
+    if empty:
+        raise _Fault(f"{subgraph.what}: tensors {empty[:5]} are read but neither written nor constant")
 
 
 def _check_options(options: Table, kind: int) -> None:
@@ -203,7 +211,8 @@ def _check_options(options: Table, kind: int) -> None:
         options.scalars(0, "i", f"{options.what}.{VECTOR_OPTIONS[kind]}")
 
 
-def _check_tensor(tensor: Table, buffers: int) -> None:
+def _check_tensor(tensor: Table, sizes: list[int]) -> int:
+    """Check one tensor; the bytes of constant data its buffer holds."""
     tensor.scalars_of({1: "b", 2: "I", 5: "B", 8: "B"})
     if tensor.field(9, 4) is not None:
         raise _Fault(f"{tensor.what} has variant tensors, which vaedge graphs never use")
@@ -211,7 +220,7 @@ def _check_tensor(tensor: Table, buffers: int) -> None:
     if kind not in ELEMENT_BYTES:
         raise _Fault(f"{tensor.what} has tensor type {kind}, not one a vaedge graph holds")
     tensor.string(3, f"{tensor.what}.name")
-    _index(tensor.scalar(2, "I"), buffers, f"{tensor.what}.buffer")
+    held = sizes[_index(tensor.scalar(2, "I"), len(sizes), f"{tensor.what}.buffer")]
     for index, what in ((0, "shape"), (7, "shape_signature")):
         shape = tensor.scalars(index, "i", f"{tensor.what}.{what}")
         if len(shape) > MAX_RANK or any(d < -1 for d in shape):
@@ -221,6 +230,8 @@ def _check_tensor(tensor: Table, buffers: int) -> None:
             elements *= max(d, 1)
         if elements * ELEMENT_BYTES[kind] > MAX_TENSOR_BYTES:
             raise _Fault(f"{tensor.what}.{what} {shape} needs more than {MAX_TENSOR_BYTES} bytes")
+        if index == 0 and held and held != elements * ELEMENT_BYTES[kind]:
+            raise _Fault(f"{tensor.what}: shape {shape} of type {kind} is not the {held} bytes of its buffer")
     quantization = tensor.table(4, f"{tensor.what}.quantization")
     if quantization is not None:
         quantization.scalars_of({4: "B", 6: "i"})
@@ -234,6 +245,7 @@ def _check_tensor(tensor: Table, buffers: int) -> None:
             raise _Fault(f"{quantization.what} has custom quantization details")
     if tensor.field(6, 4) is not None:
         raise _Fault(f"{tensor.what} is sparse")
+    return held
 
 
 def _index(value: int, count: int, what: str) -> int:
