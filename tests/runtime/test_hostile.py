@@ -58,7 +58,7 @@ def test_fifo_and_devices_as_inputs_are_refused(bundle, tmp_path, suffix, reliab
 
 def test_out_naming_a_device_or_directory_is_refused(bundle, tmp_path, reliability):
     for target in (Path("/dev/null"), tmp_path):
-        result = vaedge("generate", bundle, "--n", 2, "--out", target)
+        result = vaedge("generate", bundle, "--n", 2, "--out", target, timeout=60)
         assert result.returncode == 1 and "vaedge only replaces regular files" in result.stderr, result.stderr
     assert Path("/dev/null").is_char_device()
     with pytest.raises(OutputError):
@@ -327,12 +327,12 @@ def test_cli_counts_are_bounded(bundle, tmp_path, args, message, reliability):
 # ------------------------------------------------------------------ names are data
 def test_names_with_newlines_escapes_and_markup_stay_data(bundle, tmp_path, reliability):
     bad = tmp_path / "a\nb\x1b[31m.png"
-    result = vaedge("encode", bundle, bad)
+    result = vaedge("encode", bundle, bad, timeout=60)
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
     assert "\\n" in result.stderr and "\\x1b" in result.stderr
     marked = tmp_path / "[red]x.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(marked)
-    result = vaedge("encode", bundle, marked)
+    result = vaedge("encode", bundle, marked, timeout=60)
     assert result.returncode == 0 and "[red]x.png" in result.stdout, result.stdout + result.stderr
     reliability(
         "names as data: newline, ANSI escape, rich markup in a file name", "escaped, one line, printed verbatim"
