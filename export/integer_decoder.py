@@ -86,8 +86,9 @@ def logit_bias(function_, quantized: bytes, latents: np.ndarray, batch: int) -> 
     each pixel's log-likelihood moves by (x - p) times it, which sums over the image (Nagel et al.'s bias
     correction, measured on the logits)."""
     reference = convert.to_tflite(function_)
+    latents = np.resize(latents, (max(batch, len(latents) // batch * batch), latents.shape[1]))  # whole batches
     errors = []
-    for i in range(0, len(latents) - batch + 1, batch):
+    for i in range(0, len(latents), batch):
         rows = latents[i : i + batch]
         (q_run, q_logits), (f_run, f_logits) = (_logits(m, rows, batch) for m in (quantized, reference))
         errors.append(q_logits - f_logits)
