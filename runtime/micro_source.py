@@ -25,6 +25,7 @@ MARKER = "vaedge-micro.json"
 FORMAT = "vaedge-micro-sources"
 ALIGN = 16  # TFLM reads the flatbuffer in place; 16 bytes suits every tensor type and DMA engine
 BYTES_PER_LINE = 12
+FLOAT32_NORMAL = (1.1754943508222875e-38, 3.4028234663852886e38)  # numpy.finfo(float32).tiny, .max
 
 
 def is_micro_sources(path: Path) -> bool:
@@ -68,6 +69,10 @@ def model_header(graph: MicroGraph, file, sha256: str) -> str:
     ]
     for tensor in [*file.inputs, *file.outputs]:
         q = file.quantization[tensor["name"]]
+        if not FLOAT32_NORMAL[0] <= q["scale"] <= FLOAT32_NORMAL[1]:  # a C float literal must hold it
+            raise BundleError(
+                f"{describe(file.path)}: {describe(tensor['name'])} scale {q['scale']!r} is not a normal float32"
+            )
         name = "".join(_camel(part) for part in tensor["name"].split("_"))
         shape = "x".join(str(d) for d in tensor["shape"])
         lines += [
