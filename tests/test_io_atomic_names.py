@@ -35,7 +35,8 @@ def test_a_long_temporary_sibling_keeps_its_suffix(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_generate_writes_a_250_character_output_name(tmp_path):
+@pytest.mark.reliability
+def test_generate_writes_a_250_character_output_name(tmp_path, reliability):
     from tests.runtime.tiny_bundle import make_bundle
     from vaedge.cli import app
 
@@ -44,3 +45,4 @@ def test_generate_writes_a_250_character_output_name(tmp_path):
     result = CliRunner().invoke(app, ["generate", str(bundle), "--n", "4", "--backend", "onnx", "--out", str(out)])
     assert result.exit_code == 0 and out.is_file(), result.output
     assert sorted(os.listdir(tmp_path)) == sorted(["bundle", out.name])
+    reliability("a 250-byte output name (generate --out)", "written, nothing hidden left")

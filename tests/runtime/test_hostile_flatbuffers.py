@@ -118,20 +118,27 @@ def fuzz(bundle: Path, engine: str, per_engine: int) -> dict[str, int]:
     return outcomes
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("engine", ENGINES)
 def test_mutated_tflite_graphs_are_refused_or_run(micro_bundle, engine, reliability):
     outcomes = fuzz(micro_bundle, engine, DEFAULT_PER_ENGINE)
     assert sum(outcomes.values()) == DEFAULT_PER_ENGINE and outcomes["refused"] > DEFAULT_PER_ENGINE // 2, outcomes
-    for outcome, count in outcomes.items():
-        for _ in range(count):
-            reliability(f"mutated tflite graph ({engine})", outcome)
+    record_outcomes(reliability, f"mutated tflite graph, re-sealed ({engine})", outcomes)
 
 
 @pytest.mark.reliability_full
 @pytest.mark.parametrize("engine", ENGINES)
-def test_many_mutated_tflite_graphs(micro_bundle, engine):
+def test_many_mutated_tflite_graphs(micro_bundle, engine, reliability):
     outcomes = fuzz(micro_bundle, engine, FULL_PER_ENGINE)
     assert sum(outcomes.values()) == FULL_PER_ENGINE, outcomes
+    record_outcomes(reliability, f"mutated tflite graph, re-sealed ({engine})", outcomes)
+
+
+def record_outcomes(reliability, fault: str, outcomes: dict[str, int]) -> None:
+    said = {"refused": "typed refusal in one line", "ran": "still loads and runs"}
+    for outcome, count in outcomes.items():
+        for _ in range(count):
+            reliability(fault, said[outcome])
 
 
 def reseal(root: Path, path: str, data: bytes) -> None:
@@ -162,8 +169,9 @@ def assert_one_line(result: subprocess.CompletedProcess, what: str) -> None:
     assert "Traceback" not in said and said.startswith("error: ") and said.count("\n") == 1, f"{what}: {said}"
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("kind", ["truncate", "header", "huge_shape"])
-def test_cli_refuses_a_resealed_mutated_graph_on_every_engine(micro_bundle, tmp_path, kind):
+def test_cli_refuses_a_resealed_mutated_graph_on_every_engine(micro_bundle, tmp_path, kind, reliability):
     """Through the real CLI, re-sealed on disk: one line, exit 1, no traceback, no signal, no image."""
     pytest.importorskip("ai_edge_litert")
     pytest.importorskip("tflite_micro")
@@ -180,6 +188,7 @@ def test_cli_refuses_a_resealed_mutated_graph_on_every_engine(micro_bundle, tmp_
     result = vaedge("micro", root, "--out", tmp_path / "sources")
     assert_one_line(result, f"{kind} on micro")
     assert not (tmp_path / "sources").exists()
+    reliability("mutated tflite graph through the CLI (generate on tflite/tflm/auto, micro)", "one line, exit 1")
 
 
 def _refused(data: bytes) -> bool:

@@ -23,8 +23,11 @@ def _forge_scale(micro_bundle, tmp_path, scale: float):
 
 
 # 1e-50: the C literal underflows (g++ -Werror refuses it); 1e-39: a subnormal a board's FPU may flush to zero
+@pytest.mark.reliability
 @pytest.mark.parametrize("scale", [1e-50, 1e-39])
-def test_a_scale_below_float32s_normal_range_is_refused_before_anything_is_written(micro_bundle, tmp_path, scale):
+def test_a_scale_below_float32s_normal_range_is_refused_before_anything_is_written(
+    micro_bundle, tmp_path, scale, reliability
+):
     from vaedge.cli import app
 
     root, out = _forge_scale(micro_bundle, tmp_path, scale), tmp_path / "sources"
@@ -32,6 +35,7 @@ def test_a_scale_below_float32s_normal_range_is_refused_before_anything_is_writt
     assert result.exit_code == 1 and result.output.count("\n") == 1 and "scale" in result.output, result.output
     assert "Traceback" not in result.output and not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["b"]  # no staging folder left beside it
+    reliability("forged micro section: a scale below float32's normal range", "one line, no C written")
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs the host C++ compiler (g++)")

@@ -13,6 +13,7 @@ import random
 import numpy as np
 import pytest
 
+from tests.runtime.test_hostile_flatbuffers import record_outcomes
 from vaedge.errors import VaedgeError
 
 ENGINES = ("onnx", "openvino", "auto")
@@ -97,17 +98,17 @@ def fuzz(bundle, engine: str, per_engine: int) -> dict[str, int]:
     return outcomes
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("engine", ENGINES)
 def test_mutated_onnx_graphs_are_refused_or_run(micro_bundle, engine, reliability):
     outcomes = fuzz(micro_bundle, engine, DEFAULT_PER_ENGINE)
     assert sum(outcomes.values()) == DEFAULT_PER_ENGINE and outcomes["refused"] > DEFAULT_PER_ENGINE // 2, outcomes
-    for outcome, count in outcomes.items():
-        for _ in range(count):
-            reliability(f"mutated onnx graph ({engine})", outcome)
+    record_outcomes(reliability, f"mutated onnx graph, re-sealed ({engine})", outcomes)
 
 
 @pytest.mark.reliability_full
 @pytest.mark.parametrize("engine", ENGINES)
-def test_many_mutated_onnx_graphs(micro_bundle, engine):
+def test_many_mutated_onnx_graphs(micro_bundle, engine, reliability):
     outcomes = fuzz(micro_bundle, engine, FULL_PER_ENGINE)
     assert sum(outcomes.values()) == FULL_PER_ENGINE, outcomes
+    record_outcomes(reliability, f"mutated onnx graph, re-sealed ({engine})", outcomes)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 PEAK = """
 import json, resource, sys
@@ -20,7 +21,8 @@ print(json.dumps({"growth": after - before, "kept": ds.x_train.nbytes + ds.x_tes
 """
 
 
-def test_limit_and_image_size_peak_matches_what_is_kept(fashion_mnist_dir):
+@pytest.mark.reliability
+def test_limit_and_image_size_peak_matches_what_is_kept(fashion_mnist_dir, reliability):
     """A fresh process measures its peak resident memory around load_dataset (ru_maxrss)."""
     result = subprocess.run([sys.executable, "-c", PEAK, str(fashion_mnist_dir)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -28,6 +30,7 @@ def test_limit_and_image_size_peak_matches_what_is_kept(fashion_mnist_dir):
     assert measured["train"] == [64, 56, 56, 1] and measured["test"] == [10000, 56, 56, 1]
     # the kept arrays, the raw IDX bytes and the 28x28 float copy of the test split, with a little slack
     assert measured["growth"] <= 1.25 * measured["kept"] + 48 * 2**20, measured
+    reliability("memory: --image-size with --limit, measured peak", "within the kept arrays plus slack")
 
 
 def test_resized_pixels_are_pil_bilinear_of_each_image(fashion_mnist_dir):

@@ -33,7 +33,8 @@ def sites(tmpdir) -> list[str]:
     return [name for name in os.listdir(tmpdir) if name.startswith("vaedge-site-")]
 
 
-def test_a_port_in_use_is_named_and_nothing_is_left(tiny, tmp_path):
+@pytest.mark.reliability
+def test_a_port_in_use_is_named_and_nothing_is_left(tiny, tmp_path, reliability):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     with socket.socket() as taken:
@@ -47,6 +48,7 @@ def test_a_port_in_use_is_named_and_nothing_is_left(tiny, tmp_path):
     assert said.startswith("error: ") and said.count("\n") == 1 and f"127.0.0.1:{port}" in said, said
     assert "Bad file descriptor" not in said and "Traceback" not in said, said
     assert sites(tmpdir) == []
+    reliability("web --serve: port in use", "one line naming the port, temporary site removed")
 
 
 def test_make_server_on_a_port_in_use_closes_the_site_folder(tmp_path):
@@ -69,7 +71,8 @@ def _wait_for(condition, process) -> None:
         time.sleep(0.005)
 
 
-def test_sigterm_while_the_site_is_built_removes_it(tiny, tmp_path):
+@pytest.mark.reliability
+def test_sigterm_while_the_site_is_built_removes_it(tiny, tmp_path, reliability):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     process = web(tiny, tmpdir, 0)
@@ -78,3 +81,4 @@ def test_sigterm_while_the_site_is_built_removes_it(tiny, tmp_path):
     out, err = process.communicate(timeout=120)
     assert process.returncode >= 0 and "Traceback" not in out + err, (process.returncode, out + err)
     assert sites(tmpdir) == []
+    reliability("web --serve: SIGTERM while the temporary site is built", "temporary site removed, no signal death")
