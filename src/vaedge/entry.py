@@ -4,6 +4,9 @@ Importing the commands (typer, rich, numpy) takes a moment; Python's default han
 in that window is a KeyboardInterrupt traceback, and typer exits 130 silently while it parses. The
 handler below covers the imports and the parsing; a command's own handling
 (`vaedge.cli.errors.reported`) takes over when its body starts.
+
+A plain `vaedge generate BUNDLE --out x.png ...` (the runtime's everyday command) runs without typer,
+rich or pydantic (vaedge.cli.generate_grid): it imports only what it runs.
 """
 
 import os
@@ -18,12 +21,40 @@ def _interrupted_while_starting(signum, frame):
     os._exit(INTERRUPTED)
 
 
+def _plain_generate(args: list[str]) -> bool:
+    """Run `vaedge generate ARGS` without typer when its command line is plain; False: it is not (typer
+    parses it, and shows help and usage errors). The same body, errors and output as the typer command."""
+    from vaedge.cli.generate_grid import plain_request
+
+    request = plain_request(args)
+    if request is None:
+        return False
+    from vaedge.cli.errors import interrupts_raise, one_line
+    from vaedge.cli.generate_grid import write_grid
+    from vaedge.io.files import describe
+
+    try:
+        interrupts_raise()
+        line = write_grid(request)
+    except (Exception, KeyboardInterrupt) as exc:
+        failure = one_line(exc, "generate")
+        if failure is None:
+            raise
+        sys.stderr.write(f"error: {describe(failure[0])}\n")
+        sys.exit(failure[1])
+    sys.stdout.write(line + "\n")
+    return True
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
+    args = sys.argv[1:]
+    if args[:1] == ["generate"] and _plain_generate(args[1:]):
+        return
     from vaedge.cli import command
 
     try:
-        command(sys.argv[1:])(prog_name="vaedge")
+        command(args)(prog_name="vaedge")
     except KeyboardInterrupt:  # between typer's parsing and a command's own handler
         sys.stderr.write("error: interrupted\n")
         sys.exit(INTERRUPTED)

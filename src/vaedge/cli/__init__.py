@@ -1,5 +1,7 @@
 """The `vaedge` command. Each command lives in its own module and imports heavy libraries lazily.
 
+Importing this package imports no typer: a plain `vaedge generate` runs without it (vaedge.entry).
+
 `vaedge NAME ...` imports only NAME's module (`command_app`): a cold `vaedge generate` does not load
 the other fourteen. `app` (help, completion, tests) is the whole command set, built on first use.
 """
@@ -7,8 +9,10 @@ the other fourteen. `app` (help, completion, tests) is the whole command set, bu
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
 COMMANDS = (
     "train",
@@ -37,6 +41,8 @@ def root() -> None:
 
 def make_app(commands=COMMANDS) -> typer.Typer:
     """A typer app with `commands` (names from COMMANDS), each imported now."""
+    import typer
+
     made = typer.Typer(
         name="vaedge", help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
     )

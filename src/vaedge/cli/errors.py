@@ -1,12 +1,14 @@
-"""Turn library errors into one clear line on stderr and a non-zero exit, never a traceback."""
+"""Turn library errors into one clear line on stderr and a non-zero exit, never a traceback.
+
+`one_line` says which line and exit code an exception becomes; `reported` applies it to a typer
+command, and vaedge.entry's typer-free `vaedge generate` applies it the same way.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import signal
-
-import typer
 
 from vaedge.errors import VaedgeError
 from vaedge.io.files import describe
@@ -25,9 +27,11 @@ EXTRAS = {
 }
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
+def fail(message: str, code: int = 1):
     """Print `error: message` as one line (control characters escaped, so a file name holding a
     newline or a terminal escape cannot split it or reach the terminal raw) and return the exit."""
+    import typer
+
     typer.echo(f"error: {describe(message)}", err=True)
     return typer.Exit(code)
 
@@ -42,32 +46,42 @@ def _interrupted(exc: BaseException) -> bool:
     return False
 
 
+def one_line(exc: BaseException, command: str) -> tuple[str, int] | None:
+    """(message, exit code) for an exception `vaedge COMMAND` reports as one line; None: let it propagate.
+    Typed errors, missing extras and OS errors exit 1; Ctrl-C exits 130."""
+    if isinstance(exc, VaedgeError):
+        return str(exc), 1
+    if isinstance(exc, ModuleNotFoundError):
+        root = (exc.name or "").split(".")[0]
+        if root not in EXTRAS:
+            return None
+        return f"`vaedge {command}` needs {root}, which is not installed: {EXTRAS[root]}", 1
+    if isinstance(exc, OSError):  # disk full, permission denied, missing path
+        where = f"{describe(exc.filename)}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}", 1
+    if isinstance(exc, KeyboardInterrupt) or _interrupted(exc):  # inside a C extension, as its own error
+        return "interrupted", 130
+    return None
+
+
+def interrupts_raise() -> None:
+    """From here on, Ctrl-C raises KeyboardInterrupt (vaedge.entry's start-up handler exits at once)."""
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def reported(command):
     """Decorator for typer commands: typed errors, missing extras and OS errors become one line."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
-                signal.signal(signal.SIGINT, signal.default_int_handler)  # from here, KeyboardInterrupt below
+            interrupts_raise()
             return command(*args, **kwargs)
-        except VaedgeError as exc:
-            raise fail(str(exc)) from None
-        except ModuleNotFoundError as exc:
-            root = (exc.name or "").split(".")[0]
-            if root in EXTRAS:
-                raise fail(
-                    f"`vaedge {command.__name__}` needs {root}, which is not installed: {EXTRAS[root]}"
-                ) from None
-            raise
-        except OSError as exc:  # disk full, permission denied, missing path
-            where = f"{describe(exc.filename)}: " if exc.filename else ""
-            raise fail(f"{where}{exc.strerror or exc}") from None
-        except KeyboardInterrupt:
-            raise fail("interrupted", code=130) from None
-        except Exception as exc:  # Ctrl-C inside a C extension's import surfaces as its own error
-            if _interrupted(exc):
-                raise fail("interrupted", code=130) from None
-            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            failure = one_line(exc, command.__name__)
+            if failure is None:
+                raise
+            raise fail(*failure) from None
 
     return wrapper
