@@ -58,12 +58,16 @@ def cpu_model() -> str:
 
 
 def engine_version(row: Backend) -> str:
-    import importlib.metadata
+    """Where the engine's package is installed and when that file was written: an upgrade or reinstall
+    changes it (so auto measures again), and reading it imports nothing (importlib.metadata would cost a
+    cold start tens of milliseconds)."""
+    import importlib.util
 
-    try:
-        return importlib.metadata.version(row.requires)
-    except importlib.metadata.PackageNotFoundError:
+    spec = importlib.util.find_spec(row.requires)
+    origin = spec.origin if spec is not None else None
+    if not origin or not os.path.exists(origin):
         return "unknown"
+    return f"{origin}@{os.stat(origin).st_mtime_ns}"
 
 
 def candidates(manifest: Manifest, options: EngineOptions) -> list[Backend]:
