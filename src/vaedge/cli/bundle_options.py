@@ -1,12 +1,15 @@
 """What every runtime command shares: the bundle argument and the engine options, defined once.
 
-A command declares the options it takes with these types (`backend: Backend = AUTO`, ...), packs
-them into one `vaedge.runtime.options.EngineOptions` and opens the bundle with `open_bundle`. Defaults are
+A command takes the engine options as one `options: EngineOptions = ENGINE` parameter, which
+`engine_options` turns into the five flags on the command line (a command taking only some of them, such
+as evaluate, declares those with these types), and opens the bundle with `open_bundle`. Defaults are
 `vaedge.runtime.load`'s own (typer shows them); help strings don't repeat them.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -37,7 +40,54 @@ PublicKey = Annotated[
     Optional[Path],
     typer.Option("--public-key", help="PEM public key: refuse the bundle unless its signature verifies with it."),
 ]
-__all__ = ["AUTO", "BUNDLE", "Backend", "Device", "Precision", "Provider", "PublicKey", "Threads", "open_bundle"]
+ENGINE = None  # the default of a command's `options: EngineOptions` parameter, which `engine_options` expands
+ENGINE_FLAGS = (  # (name, type, default) of the engine options, in the order --help lists them
+    ("backend", Backend, AUTO),
+    ("provider", Provider, None),
+    ("precision", Precision, "fp32"),
+    ("threads", Threads, None),
+    ("device", Device, None),
+)
+__all__ = [
+    "AUTO",
+    "BUNDLE",
+    "ENGINE",
+    "Backend",
+    "Device",
+    "Precision",
+    "Provider",
+    "PublicKey",
+    "Threads",
+    "engine_options",
+    "open_bundle",
+]
+
+
+def engine_options(command):
+    """Decorator for a command that takes `options: EngineOptions = ENGINE`: on the command line that one
+    parameter is --backend, --provider, --precision, --threads and --device (ENGINE_FLAGS, in its place),
+    and the command is called with them packed into one EngineOptions."""
+    from vaedge.runtime.options import EngineOptions
+
+    signature = inspect.signature(command, eval_str=True)
+    parameters = []
+    for parameter in signature.parameters.values():
+        if parameter.name != "options":
+            parameters.append(parameter)
+            continue
+        parameters += [
+            inspect.Parameter(name, parameter.kind, default=default, annotation=annotation)
+            for name, annotation, default in ENGINE_FLAGS
+        ]
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        flags = {name: kwargs.pop(name) for name, _, _ in ENGINE_FLAGS}
+        flags["providers"] = flags.pop("provider")  # one --provider flag a provider, repeated for a list
+        return command(*args, options=EngineOptions(**flags), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=parameters)
+    return wrapper
 
 
 def open_bundle(bundle: Path, options, public_key: Path | None = None):

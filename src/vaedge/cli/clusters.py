@@ -6,23 +6,14 @@ from pathlib import Path
 
 import typer
 
-from vaedge.cli.bundle_options import (
-    AUTO,
-    BUNDLE,
-    Backend,
-    Device,
-    Precision,
-    Provider,
-    PublicKey,
-    Threads,
-    open_bundle,
-)
+from vaedge.cli.bundle_options import BUNDLE, ENGINE, PublicKey, engine_options, open_bundle
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
 from vaedge.runtime.options import EngineOptions
 
 
 @reported
+@engine_options
 def clusters(
     bundle: Path = BUNDLE,
     data: Path = typer.Option(..., "--data", help="A dataset name, IDX folder/file or .npz: its test split."),
@@ -33,16 +24,12 @@ def clusters(
         "--range",
         help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
     ),
-    backend: Backend = AUTO,
-    provider: Provider = None,
-    precision: Precision = "fp32",
-    threads: Threads = None,
-    device: Device = None,
+    options: EngineOptions = ENGINE,
     public_key: PublicKey = None,
 ) -> None:
     """Scatter the held-out images' z_mean over the latent map's two dims and range, coloured by class, with a
     legend and the prior's 1- and 2-sigma circles."""
-    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
+    generator = open_bundle(bundle, options, public_key)
     from vaedge.errors import InputError
     from vaedge.explain.held_out import read_held_out
     from vaedge.explain.outputs import check_target, write_clusters

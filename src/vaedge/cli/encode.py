@@ -8,37 +8,24 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import (
-    AUTO,
-    BUNDLE,
-    Backend,
-    Device,
-    Precision,
-    Provider,
-    PublicKey,
-    Threads,
-    open_bundle,
-)
+from vaedge.cli.bundle_options import BUNDLE, ENGINE, PublicKey, engine_options, open_bundle
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
 from vaedge.runtime.options import EngineOptions
 
 
 @reported
+@engine_options
 def encode(
     bundle: Path = BUNDLE,
     images: list[Path] = typer.Argument(..., help="Image files, or an IDX file/folder or .npz."),
     limit: Optional[int] = typer.Option(None, help="At most this many images."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    backend: Backend = AUTO,
-    provider: Provider = None,
-    precision: Precision = "fp32",
-    threads: Threads = None,
-    device: Device = None,
+    options: EngineOptions = ENGINE,
     public_key: PublicKey = None,
 ) -> None:
     """Print z_mean and z_log_var (a log-variance) per image."""
-    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
+    generator = open_bundle(bundle, options, public_key)
     from vaedge.io.images import read_images
 
     pixels, names = read_images(images, generator.image_shape, limit)

@@ -6,23 +6,14 @@ from pathlib import Path
 
 import typer
 
-from vaedge.cli.bundle_options import (
-    AUTO,
-    BUNDLE,
-    Backend,
-    Device,
-    Precision,
-    Provider,
-    PublicKey,
-    Threads,
-    open_bundle,
-)
+from vaedge.cli.bundle_options import BUNDLE, ENGINE, PublicKey, engine_options, open_bundle
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
 from vaedge.runtime.options import EngineOptions
 
 
 @reported
+@engine_options
 def explain(
     bundle: Path = BUNDLE,
     image: Path = typer.Argument(..., help="A picture (png, jpg, ...), or an IDX file/folder or .npz (see --index)."),
@@ -41,16 +32,12 @@ def explain(
         "--range",
         help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
     ),
-    backend: Backend = AUTO,
-    provider: Provider = None,
-    precision: Precision = "fp32",
-    threads: Threads = None,
-    device: Device = None,
+    options: EngineOptions = ENGINE,
     public_key: PublicKey = None,
 ) -> None:
     """Input -> the encoder's two heads (z_mean, z_log_var, sigma) -> q(z|x) on the latent map with
     sampled z -> their decodes -> the reconstruction from z_mean, in one picture."""
-    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
+    generator = open_bundle(bundle, options, public_key)
     from vaedge.explain.outputs import write_explain
 
     held_out = None

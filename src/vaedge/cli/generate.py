@@ -7,21 +7,13 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import (
-    AUTO,
-    BUNDLE,
-    Backend,
-    Device,
-    Precision,
-    Provider,
-    PublicKey,
-    Threads,
-)
+from vaedge.cli.bundle_options import BUNDLE, ENGINE, PublicKey, engine_options
 from vaedge.cli.errors import reported
 from vaedge.runtime.options import EngineOptions
 
 
 @reported
+@engine_options
 def generate(
     bundle: Path = BUNDLE,
     out: Path = typer.Option(..., "--out", help="Image grid to write: .png or .jpg."),
@@ -30,15 +22,10 @@ def generate(
     temperature: float = typer.Option(1.0, help="z = temperature * eps."),
     columns: Optional[int] = typer.Option(None, help="Grid columns (default: square)."),
     npy: Optional[Path] = typer.Option(None, "--npy", help="Also write eps, z and images to this .npz."),
-    backend: Backend = AUTO,
-    provider: Provider = None,
-    precision: Precision = "fp32",
-    threads: Threads = None,
-    device: Device = None,
+    options: EngineOptions = ENGINE,
     public_key: PublicKey = None,
 ) -> None:
     """Generate n images from the prior, sampled on the host and decoded by the bundle's decoder."""
     from vaedge.cli.generate_grid import GenerateRequest, write_grid
 
-    options = EngineOptions(backend, precision, provider, threads, device)
     typer.echo(write_grid(GenerateRequest(bundle, out, n, seed, temperature, columns, npy, options, public_key)))

@@ -6,38 +6,25 @@ from pathlib import Path
 
 import typer
 
-from vaedge.cli.bundle_options import (
-    AUTO,
-    BUNDLE,
-    Backend,
-    Device,
-    Precision,
-    Provider,
-    PublicKey,
-    Threads,
-    open_bundle,
-)
+from vaedge.cli.bundle_options import BUNDLE, ENGINE, PublicKey, engine_options, open_bundle
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
 from vaedge.runtime.options import EngineOptions
 
 
 @reported
+@engine_options
 def interpolate(
     bundle: Path = BUNDLE,
     start: Path = typer.Argument(..., help="First image (an image file; of an IDX or .npz file, its first image)."),
     end: Path = typer.Argument(..., help="Last image, the same way."),
     out: Path = typer.Option(..., "--out", help="Strip to write: .png or .jpg."),
     steps: int = typer.Option(10, help="Images in the strip, ends included."),
-    backend: Backend = AUTO,
-    provider: Provider = None,
-    precision: Precision = "fp32",
-    threads: Threads = None,
-    device: Device = None,
+    options: EngineOptions = ENGINE,
     public_key: PublicKey = None,
 ) -> None:
     """Decode evenly spaced points between the z_mean of two images."""
-    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
+    generator = open_bundle(bundle, options, public_key)
     from vaedge.io.images import output_format, read_images, save_grid
 
     output_format(out)  # before any work

@@ -9,23 +9,14 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import (
-    AUTO,
-    BUNDLE,
-    Backend,
-    Device,
-    Precision,
-    Provider,
-    PublicKey,
-    Threads,
-    open_bundle,
-)
+from vaedge.cli.bundle_options import BUNDLE, ENGINE, PublicKey, engine_options, open_bundle
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
 from vaedge.runtime.options import EngineOptions
 
 
 @reported
+@engine_options
 def manifold(
     bundle: Path = BUNDLE,
     out: Path = typer.Option(..., "--out", help="Image to write: .png or .jpg."),
@@ -39,16 +30,12 @@ def manifold(
         "--range",
         help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
     ),
-    backend: Backend = AUTO,
-    provider: Provider = None,
-    precision: Precision = "fp32",
-    threads: Threads = None,
-    device: Device = None,
+    options: EngineOptions = ENGINE,
     public_key: PublicKey = None,
 ) -> None:
     """Decode a grid over the bundle's [-range, range]^2 of two latent dims (those with most variance on --data
     when D > 2)."""
-    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
+    generator = open_bundle(bundle, options, public_key)
     from vaedge.explain.outputs import check_target, write_map
     from vaedge.explain.posterior import map_span
     from vaedge.io.images import read_images

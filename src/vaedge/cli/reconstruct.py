@@ -7,23 +7,14 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import (
-    AUTO,
-    BUNDLE,
-    Backend,
-    Device,
-    Precision,
-    Provider,
-    PublicKey,
-    Threads,
-    open_bundle,
-)
+from vaedge.cli.bundle_options import BUNDLE, ENGINE, PublicKey, engine_options, open_bundle
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
 from vaedge.runtime.options import EngineOptions
 
 
 @reported
+@engine_options
 def reconstruct(
     bundle: Path = BUNDLE,
     images: list[Path] = typer.Argument(..., help="Image files, or an IDX file/folder or .npz."),
@@ -31,15 +22,11 @@ def reconstruct(
     limit: Optional[int] = typer.Option(16, help="At most this many images."),
     seed: Optional[int] = typer.Option(0, help="Seed for the posterior eps."),
     mean: bool = typer.Option(False, "--mean", help="Decode z_mean instead of sampling the posterior."),
-    backend: Backend = AUTO,
-    provider: Provider = None,
-    precision: Precision = "fp32",
-    threads: Threads = None,
-    device: Device = None,
+    options: EngineOptions = ENGINE,
     public_key: PublicKey = None,
 ) -> None:
     """Encode, sample z on the host, decode: inputs and reconstructions in pairs."""
-    generator = open_bundle(bundle, EngineOptions(backend, precision, provider, threads, device), public_key)
+    generator = open_bundle(bundle, options, public_key)
     import numpy as np
 
     from vaedge.io.images import output_format, read_images, save_grid
