@@ -40,6 +40,13 @@ PublicKey = Annotated[
     Optional[Path],
     typer.Option("--public-key", help="PEM public key: refuse the bundle unless its signature verifies with it."),
 ]
+MapRange = Annotated[
+    Optional[float],
+    typer.Option(
+        "--range",
+        help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
+    ),
+]
 ENGINE = None  # the default of a command's `options: EngineOptions` parameter, which `engine_options` expands
 ENGINE_FLAGS = (  # (name, type, default) of the engine options, in the order --help lists them
     ("backend", Backend, AUTO),
@@ -54,6 +61,7 @@ __all__ = [
     "ENGINE",
     "Backend",
     "Device",
+    "MapRange",
     "Precision",
     "Provider",
     "PublicKey",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, ENGINE, PublicKey, engine_options, open_bundle
+from vaedge.cli.bundle_options import BUNDLE, ENGINE, MapRange, PublicKey, engine_options, open_bundle
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
 from vaedge.runtime.options import EngineOptions
@@ -19,11 +19,7 @@ def clusters(
     data: Path = typer.Option(..., "--data", help="A dataset name, IDX folder/file or .npz: its test split."),
     out: Path = typer.Option(..., "--out", help="Figure to write: .png, .jpg or .webp."),
     limit: int = typer.Option(1000, help="At most this many held-out images (1..10000)."),
-    span: float | None = typer.Option(
-        None,
-        "--range",
-        help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
-    ),
+    span: MapRange = None,
     options: EngineOptions = ENGINE,
     public_key: PublicKey = None,
 ) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, ENGINE, PublicKey, engine_options, open_bundle
+from vaedge.cli.bundle_options import BUNDLE, ENGINE, MapRange, PublicKey, engine_options, open_bundle
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
 from vaedge.runtime.options import EngineOptions
@@ -27,11 +27,7 @@ def explain(
         help="Held-out images choosing the map's two dims when latent dim > 2 "
         "(default: the bundle's parity.npz, as the page).",
     ),
-    span: float | None = typer.Option(
-        None,
-        "--range",
-        help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
-    ),
+    span: MapRange = None,
     options: EngineOptions = ENGINE,
     public_key: PublicKey = None,
 ) -> None:

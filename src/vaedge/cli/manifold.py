@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from vaedge.cli.bundle_options import BUNDLE, ENGINE, PublicKey, engine_options, open_bundle
+from vaedge.cli.bundle_options import BUNDLE, ENGINE, MapRange, PublicKey, engine_options, open_bundle
 from vaedge.cli.errors import reported
 from vaedge.io.files import describe
 from vaedge.runtime.options import EngineOptions
@@ -25,11 +25,7 @@ def manifold(
         None, help="Images (files, IDX or .npz) choosing the two dims for latent dim > 2."
     ),
     limit: int = typer.Option(1000, help="At most this many images from --data."),
-    span: float | None = typer.Option(
-        None,
-        "--range",
-        help="The map covers z from -RANGE to RANGE (default: the bundle's, chosen at export; 3 for older bundles).",
-    ),
+    span: MapRange = None,
     options: EngineOptions = ENGINE,
     public_key: PublicKey = None,
 ) -> None:
