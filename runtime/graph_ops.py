@@ -204,7 +204,12 @@ def check_onnx_ops(data: bytes, name: str) -> None:
             f"{name}: holds a tensor whose data lives in another file (ONNX external data); "
             "a bundle's graphs must be self-contained"
         )
-    refused = sorted(f"{d + '.' if d else ''}{op}" for d, op in ops if d not in ONNX_DOMAINS or op not in ONNX_OPS)
+    _refuse(name, ops, lambda d, op: d in ONNX_DOMAINS and op in ONNX_OPS)
+
+
+def _refuse(name: str, ops: set[tuple[str, str]], allowed) -> None:
+    """Raise BundleError naming every (domain, op) of `ops` that `allowed(domain, op)` refuses, or an empty graph."""
+    refused = sorted(f"{d + '.' if d else ''}{op}" for d, op in ops if not allowed(d, op))
     if refused:
         raise BundleError(
             f"{name}: holds operators a vaedge bundle never needs: {', '.join(refused)} "
@@ -266,18 +271,11 @@ def check_ort_ops(data: bytes, name: str) -> None:
         ops = ort_ops(data)
     except ValueError as exc:
         raise BundleError(f"{name}: not a readable ORT format model ({exc})") from None
-    refused = sorted(
-        f"{d + '.' if d else ''}{op}"
-        for d, op in ops
-        if not (d in ONNX_DOMAINS and op in ORT_ONNX_OPS or d == "com.microsoft" and op in ORT_CONTRIB_OPS)
+    _refuse(
+        name,
+        ops,
+        lambda d, op: d in ONNX_DOMAINS and op in ORT_ONNX_OPS or d == "com.microsoft" and op in ORT_CONTRIB_OPS,
     )
-    if refused:
-        raise BundleError(
-            f"{name}: holds operators a vaedge bundle never needs: {', '.join(refused)} "
-            "(control flow, random or custom ops are refused)"
-        )
-    if not ops:
-        raise BundleError(f"{name}: holds no graph")
 
 
 def check_tflite_ops(names: list[str], name: str) -> None:
