@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from vaedge.errors import BundleError
@@ -10,12 +12,21 @@ from vaedge.quiet import native_stderr_silenced
 from vaedge.runtime.graph_ops import check_tflite_ops
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 class TFLiteModel:
     """One LiteRT interpreter and its serving signature."""
 
     def __init__(self, model: bytes, name: str = "model.tflite", threads: int | None = None, xnnpack: bool = True):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType  # installed: runtime.backends checks first
 
+        threads = threads or usable_cores()  # left unset, LiteRT runs XNNPACK on one thread
         try:
             with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
                 # xnnpack=False: LiteRT's builtin kernels, the family TFLM's come from (parity to the LSB)
