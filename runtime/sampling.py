@@ -15,7 +15,6 @@ docs/eps-stream.md defines it:
 from __future__ import annotations
 
 import secrets
-from statistics import NormalDist
 
 import numpy as np
 
@@ -75,6 +74,8 @@ def latent_grid(
 
     Other dims are held at `center` (default 0), so for D = 2 this is the course's latent map.
     """
+    from statistics import NormalDist  # only the latent grid needs it, not every start
+
     values = np.array([NormalDist().inv_cdf(q) for q in np.linspace(low, high, size)], np.float32)
     grid = np.tile(np.zeros(latent_dim, np.float32) if center is None else center.astype(np.float32), (size * size, 1))
     rows, cols = np.meshgrid(values[::-1], values, indexing="ij")

@@ -12,7 +12,6 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -173,6 +172,8 @@ def staged_directory(
         publish_directory(staging, final, replace, owned, what)
     finally:
         if staging.exists():
+            import shutil
+
             shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -200,6 +201,8 @@ def publish_directory(
         old = Path(tempfile.mkdtemp(dir=final.parent, prefix=_hidden_prefix(final.name, ".old"), suffix=".old"))
         os.replace(final, old / final.name)
         os.replace(staging, final)
+        import shutil
+
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(staging, final)
