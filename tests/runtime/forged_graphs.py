@@ -12,7 +12,7 @@ from tests.runtime.tiny_bundle import LATENT, SIDE, make_bundle
 from vaedge.runtime.manifest import build_manifest, file_entry, tensor_specs
 
 
-def reseal(root: Path) -> None:
+def reseal(root: Path, image_shape: tuple = (SIDE, SIDE, 1), latent_dim: int = LATENT) -> None:
     """Rewrite the manifest for the graphs now in `root`, as an attacker who knows the format would."""
     files = [
         file_entry(
@@ -21,11 +21,11 @@ def reseal(root: Path) -> None:
             role=r,
             format="onnx",
             precision="fp32",
-            **dict(zip(("inputs", "outputs"), tensor_specs(r, (SIDE, SIDE, 1), LATENT))),
+            **dict(zip(("inputs", "outputs"), tensor_specs(r, image_shape, latent_dim))),
         )
         for r in ("encoder", "decoder")
     ]
-    (root / "vaedge.json").write_text(json.dumps(build_manifest((SIDE, SIDE, 1), LATENT, files)))
+    (root / "vaedge.json").write_text(json.dumps(build_manifest(image_shape, latent_dim, files)))
 
 
 def external(tensor, location: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import os
 import resource
 import shutil
@@ -236,8 +235,8 @@ def test_control_flow_graph_is_refused(tmp_path, reliability):
     pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
+    from tests.runtime.forged_graphs import reseal
     from tests.runtime.tiny_bundle import make_bundle
-    from vaedge.runtime.manifest import build_manifest, file_entry, tensor_specs
 
     root = make_bundle(tmp_path / "loop")
     body = helper.make_graph(
@@ -268,18 +267,7 @@ def test_control_flow_graph_is_refused(tmp_path, reliability):
     (root / "decoder.onnx").write_bytes(
         helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
     )
-    files = [
-        file_entry(
-            root,
-            f"{r}.onnx",
-            role=r,
-            format="onnx",
-            precision="fp32",
-            **dict(zip(("inputs", "outputs"), tensor_specs(r, (4, 4, 1), 2))),
-        )
-        for r in ("encoder", "decoder")
-    ]
-    (root / "vaedge.json").write_text(json.dumps(build_manifest((4, 4, 1), 2, files)))
+    reseal(root, (4, 4, 1), 2)
     result = vaedge("generate", root, "--n", 1, "--out", tmp_path / "x.png", timeout=30)
     assert result.returncode == 1 and "Loop" in result.stderr and "never needs" in result.stderr, result.stderr
     reliability("hang: a decoder holding a Loop that never ends", "refused before onnxruntime sees it")

@@ -37,15 +37,7 @@ def test_tf_config_text_is_printed_as_data(tmp_path, payload, where, reliability
         parse_tf_config(json.dumps(config))
     result = runner.invoke(
         app,
-        [
-            "train",
-            "--strategy",
-            "multiworker",
-            "--out",
-            str(tmp_path / "run"),
-            "--epochs",
-            "1",
-        ],
+        ["train", "--strategy", "multiworker", "--out", str(tmp_path / "run"), "--epochs", "1"],
         env={"TF_CONFIG": json.dumps(config, ensure_ascii=False)},
     )
     assert result.exit_code == 1 and result.output.count("\n") == 1 and clean(result.output), result.output

@@ -79,15 +79,7 @@ def test_peer_timeout_extremes(tmp_path, value, monkeypatch, reliability):
     )
     result = runner.invoke(
         app,
-        [
-            "train",
-            "--strategy",
-            "multiworker",
-            "--out",
-            str(tmp_path / "run"),
-            "--peer-timeout",
-            value,
-        ],
+        ["train", "--strategy", "multiworker", "--out", str(tmp_path / "run"), "--peer-timeout", value],
     )
     assert one_line(result) and "peer-timeout" in result.output, result.output
     reliability(
