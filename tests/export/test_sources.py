@@ -23,6 +23,12 @@ from vaedge.runtime.parity import validate_stored
 runner = CliRunner()
 
 
+def pair_export(tmp_path, data, out, *extra) -> list[str]:
+    """`vaedge export` arguments for the encoder and decoder saved as tmp_path/enc.keras and dec.keras."""
+    encoder, decoder = str(tmp_path / "enc.keras"), str(tmp_path / "dec.keras")
+    return ["export", "--encoder", encoder, "--decoder", decoder, "--data", str(data), "--out", str(out), *extra]
+
+
 # The course notebook's own classes and builders (C4W3 lab), as a student's notebook defines them.
 class Sampling(tf.keras.layers.Layer):
     def call(self, inputs):
@@ -101,17 +107,7 @@ def test_course_notebook_models_export_with_our_names(tmp_path, fashion_mnist_di
     out = tmp_path / "bundle"
     result = runner.invoke(
         app,
-        [
-            "export",
-            "--encoder",
-            str(tmp_path / "enc.keras"),
-            "--decoder",
-            str(tmp_path / "dec.keras"),
-            "--data",
-            str(fashion_mnist_dir),
-            "--out",
-            str(out),
-        ],
+        pair_export(tmp_path, fashion_mnist_dir, out),
     )
     assert result.exit_code == 0, result.output
     session = ort.InferenceSession(str(out / "encoder.onnx"), providers=["CPUExecutionProvider"])
@@ -135,17 +131,7 @@ def test_lambda_layer_needs_unsafe(tmp_path, fashion_mnist_dir, reliability):
     wrapped = tf.keras.Model(inputs, encoder(scaled)[:2])
     wrapped.save(tmp_path / "enc.keras")
     decoder_model(2, conv_shape).save(tmp_path / "dec.keras")
-    args = [
-        "export",
-        "--encoder",
-        str(tmp_path / "enc.keras"),
-        "--decoder",
-        str(tmp_path / "dec.keras"),
-        "--data",
-        str(fashion_mnist_dir),
-        "--out",
-        str(tmp_path / "b"),
-    ]
+    args = pair_export(tmp_path, fashion_mnist_dir, tmp_path / "b")
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and "--unsafe" in result.output and not (tmp_path / "b").exists()
     reliability("untrusted Keras file: Lambda layer (safe_mode=True)", "refused without --unsafe, nothing written")
@@ -165,21 +151,7 @@ def test_64x64x3_model_exports_every_precision(tmp_path):
     )
     result = runner.invoke(
         app,
-        [
-            "export",
-            "--encoder",
-            str(tmp_path / "enc.keras"),
-            "--decoder",
-            str(tmp_path / "dec.keras"),
-            "--data",
-            str(tmp_path / "data.npz"),
-            "--out",
-            str(tmp_path / "b"),
-            "--precision",
-            "fp16",
-            "--precision",
-            "int8",
-        ],
+        pair_export(tmp_path, tmp_path / "data.npz", tmp_path / "b", "--precision", "fp16", "--precision", "int8"),
     )
     assert result.exit_code == 0, result.output
     manifest = read_manifest(tmp_path / "b")
@@ -254,9 +226,13 @@ def test_force_replaces_whole_bundle(tmp_path, trained_run, fashion_mnist_dir):
         app, ["export", str(trained_run), "--out", str(out), "--data", str(fashion_mnist_dir), "--no-tflite", "--force"]
     )
     assert result.exit_code == 0, result.output
-    assert not (out / "decoder.fp16.onnx").exists() and sorted(p.name for p in out.iterdir()) == [
+    assert not (out / "decoder.fp16.onnx").exists() and not (out / "decoder.fp16.ort").exists()
+    assert sorted(p.name for p in out.iterdir()) == [
         "decoder.onnx",
+        "decoder.ort",
         "encoder.onnx",
+        "encoder.ort",
         "parity.npz",
+        "required_operators.config",
         "vaedge.json",
     ]
