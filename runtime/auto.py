@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +141,7 @@ class Choice:
     precision: str
     speeds: dict[str, dict[int, float]]  # backend name -> {batch: img/s}
     cached: bool  # read from the cache file (False: measured in this process)
+    _picks: dict = field(default_factory=dict, repr=False, compare=False)  # n -> pick(n)
 
     def seconds(self, name: str, n: int) -> float:
         """A call of n rows on `name`: call times interpolated linearly in n between the measured batches."""
@@ -151,11 +152,17 @@ class Choice:
 
     def pick(self, n: int) -> str:
         """The engine for a call of n rows: the fastest, or, among engines within TIE of it, the first in
-        REGISTRY's order, so that measurement noise between near-equal engines does not flip the pick."""
-        fastest = min(self.seconds(name, n) for name in self.speeds)
-        tied = [name for name in self.speeds if self.seconds(name, n) <= fastest * (1 + TIE)]
-        order = list(REGISTRY)
-        return min(tied, key=lambda name: (order.index(name) if name in order else len(order), name))
+        REGISTRY's order, so that measurement noise between near-equal engines does not flip the pick.
+        Worked out once per n: a batch-1 call is ~0.2 ms, and interpolating every engine's times each call
+        would add a quarter to it."""
+        picked = self._picks.get(n)
+        if picked is None:
+            fastest = min(self.seconds(name, n) for name in self.speeds)
+            tied = [name for name in self.speeds if self.seconds(name, n) <= fastest * (1 + TIE)]
+            order = list(REGISTRY)
+            picked = min(tied, key=lambda name: (order.index(name) if name in order else len(order), name))
+            self._picks[n] = picked
+        return picked
 
     @property
     def winners(self) -> list[str]:
