@@ -218,15 +218,21 @@ def test_forged_manifests_are_refused_before_any_work(bundle, tmp_path, forgery,
 def test_graph_disagreeing_with_its_manifest_is_refused(bundle, tmp_path, reliability):
     """A manifest that says fp16 graph shapes are something else: the real signature is checked."""
     target = copy_of(bundle, tmp_path)
-    (target / "decoder.onnx").write_bytes((target / "encoder.onnx").read_bytes())
+    # the decoder's every form: onnxruntime runs decoder.ort where the bundle has one, the others decoder.onnx
+    forms = [suffix for suffix in (".onnx", ".ort") if (target / f"decoder{suffix}").exists()]
+    for suffix in forms:
+        (target / f"decoder{suffix}").write_bytes((target / f"encoder{suffix}").read_bytes())
 
     def relabel(m):
-        e, d = entry(m, "encoder.onnx"), entry(m, "decoder.onnx")
-        d.update(sha256=e["sha256"], size=e["size"])
+        for suffix in forms:
+            e, d = entry(m, f"encoder{suffix}"), entry(m, f"decoder{suffix}")
+            d.update(sha256=e["sha256"], size=e["size"])
 
     edit_manifest(target, relabel)
     with pytest.raises(BundleError, match="does not match the manifest"):
         runtime.load(target)
+    with pytest.raises(BundleError, match="does not match the manifest"):
+        runtime.load(target, backend="onnx")
     reliability("integrity: graph whose real tensors differ from the manifest", "BundleError naming both")
 
 
