@@ -85,28 +85,21 @@ def logit_bias(function_, quantized: bytes, latents: np.ndarray, batch: int) -> 
     `latents` (N, D). Int8 rounding through the layers adds a bias there that per-pixel noise does not:
     each pixel's log-likelihood moves by (x - p) times it, which sums over the image (Nagel et al.'s bias
     correction, measured on the logits)."""
-    reference = convert.to_tflite(function_)
-    latents = np.resize(latents, (max(batch, len(latents) // batch * batch), latents.shape[1]))  # whole batches
-    errors = []
-    for i in range(0, len(latents), batch):
-        rows = latents[i : i + batch]
-        (q_run, q_logits), (f_run, f_logits) = (_logits(m, rows, batch) for m in (quantized, reference))
-        errors.append(q_logits - f_logits)
-    error = np.concatenate(errors)
+    error = _logits(quantized, latents, batch) - _logits(convert.to_tflite(function_), latents, batch)
     return error.reshape(-1, error.shape[-1]).mean(axis=0)
 
 
-def _logits(model: bytes, rows: np.ndarray, batch: int):
-    """(interpreter, the LOGISTIC op's input as float) after decoding `rows` (batch, D)."""
-    _, interpreter = _decode(model, rows, batch, preserve=True)
+def _logits(model: bytes, latents: np.ndarray, batch: int) -> np.ndarray:
+    """The LOGISTIC op's input, as float, for `latents` (N, D): (N, H, W, C), one interpreter for all of them."""
+    interpreter = _interpreter(model, preserve=True)
     op = next(o for o in interpreter._get_ops_details() if o["op_name"] == "LOGISTIC")
-    index = op["inputs"][0]
-    detail = next(t for t in interpreter.get_tensor_details() if t["index"] == index)
-    value = interpreter.get_tensor(index).astype(np.float64)
-    scales = detail["quantization_parameters"]["scales"]
-    if len(scales):
-        value = (value - detail["quantization_parameters"]["zero_points"][0]) * scales[0]
-    return interpreter, value
+    detail = next(t for t in interpreter.get_tensor_details() if t["index"] == op["inputs"][0])
+    scales, zeros = detail["quantization_parameters"]["scales"], detail["quantization_parameters"]["zero_points"]
+    out = []
+    for _ in _batches(interpreter, latents, batch):
+        value = interpreter.get_tensor(detail["index"]).astype(np.float64)
+        out.append((value - zeros[0]) * scales[0] if len(scales) else value)
+    return np.concatenate(out)[: len(latents)]
 
 
 def corrected(build, convert_int8, latents: np.ndarray, batch: int) -> tuple[bytes, list]:
@@ -117,8 +110,8 @@ def corrected(build, convert_int8, latents: np.ndarray, batch: int) -> tuple[byt
     return convert_int8(build(shift)), [float(v) for v in shift]
 
 
-def _decode(model: bytes, latents: np.ndarray, batch: int, preserve: bool = False):
-    """Run a fixed-batch TFLite decoder over `latents` (N, D) -> (N, H, W, C) on LiteRT's builtin kernels."""
+def _interpreter(model: bytes, preserve: bool = False):
+    """A LiteRT interpreter on its builtin kernels, tensors allocated (`preserve`: intermediates kept)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(
@@ -127,13 +120,26 @@ def _decode(model: bytes, latents: np.ndarray, batch: int, preserve: bool = Fals
         experimental_preserve_all_tensors=preserve,
     )
     interpreter.allocate_tensors()
-    (z,), (image,) = interpreter.get_input_details(), interpreter.get_output_details()
+    return interpreter
+
+
+def _batches(interpreter, latents: np.ndarray, batch: int):
+    """Invoke `interpreter` (a fixed-batch decoder) on `latents` (N, D) tiled to whole batches, yielding after
+    each call."""
+    (z,) = interpreter.get_input_details()
     rows = np.resize(latents, (max(batch, -(-len(latents) // batch) * batch), latents.shape[1]))
-    out = []
     for i in range(0, len(rows), batch):
         interpreter.set_tensor(z["index"], _to(z, rows[i : i + batch]))
         interpreter.invoke()
-        out.append(_from(image, interpreter.get_tensor(image["index"])))
+        yield
+
+
+def _decode(model: bytes, latents: np.ndarray, batch: int, preserve: bool = False):
+    """Run a fixed-batch TFLite decoder over `latents` (N, D) -> ((N, H, W, C), the interpreter) on LiteRT's
+    builtin kernels."""
+    interpreter = _interpreter(model, preserve)
+    (image,) = interpreter.get_output_details()
+    out = [_from(image, interpreter.get_tensor(image["index"])) for _ in _batches(interpreter, latents, batch)]
     return np.concatenate(out)[: len(latents)], interpreter
 
 
