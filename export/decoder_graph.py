@@ -99,9 +99,11 @@ def equalize(steps: list, model: keras.Model, latents: np.ndarray, strength: flo
         producer, consumer = steps[i - 1], steps[following]
         channels = consumer[2].shape[_in_shape(consumer[1], consumer[2]).index(-1)]
         scale = np.asarray(steps[i][1].gamma) / np.sqrt(np.asarray(steps[i][1].moving_variance) + steps[i][1].epsilon)
-        # the producer's folded output (relu_out * a), its range per channel of the consumer's input
-        folded = np.abs(relu_out.reshape(len(latents), -1) * np.tile(scale, relu_out[0].size // scale.size))
-        spread = folded.max(axis=0).reshape(-1, channels).max(axis=0)
+        # the producer's folded output (relu_out * a), its range per channel of the consumer's input:
+        # max |x * a| over the rows is max |x| times |a|, a being constant per position
+        peak = np.abs(relu_out.reshape(len(latents), -1)).max(axis=0)
+        folded = peak * np.abs(np.tile(scale, relu_out[0].size // scale.size))
+        spread = folded.reshape(-1, channels).max(axis=0)
         s = np.maximum(spread / max(float(spread.max()), 1e-30), 1e-3) ** strength
         units = np.tile(s, producer[2].shape[_out_shape(producer[1], producer[2]).index(-1)] // channels)
         producer[2] = producer[2] / units.reshape(_out_shape(producer[1], producer[2]))

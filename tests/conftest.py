@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import types
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,25 @@ def engine_cache(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("xdg-cache")
     os.environ["XDG_CACHE_HOME"] = str(root)
     return root / "vaedge" / "engines.json"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def typer_command_built_once():
+    """typer's CliRunner rebuilds the click command from the Typer app on every invoke (about half of a
+    short command's time); the suite invokes the same app hundreds of times, so each app is built once."""
+    import typer.testing
+
+    built: dict[int, object] = {}
+    build = typer.testing._get_command
+
+    def command_of(app):
+        if id(app) not in built:
+            built[id(app)] = (app, build(app))  # the app kept alive, so its id is never reused
+        return built[id(app)][1]
+
+    typer.testing._get_command = command_of
+    yield
+    typer.testing._get_command = build
 
 
 @pytest.fixture(scope="session")
@@ -74,13 +94,17 @@ def trained_run(tmp_path_factory, fashion_mnist_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, trained_run, fashion_mnist_dir):
-    """`export` of the shared run with fp32, fp16 and int8 variants: an ExportResult."""
-    from vaedge.export.config import ExportConfig
-    from vaedge.export.run import export
+    """`vaedge export --micro` of the shared run with fp32, fp16 and int8 variants, run as a user runs it (its
+    own process, stdout and stderr piped, 80 columns): bundle, skipped ({file: reason}), output (stdout+stderr)."""
+    from tests.cli.terminal import in_pipes
+    from tests.vaedge_command import command
 
-    out = tmp_path_factory.mktemp("bundles") / "fm"
-    config = ExportConfig(precisions=["fp32", "fp16", "int8"], data=str(fashion_mnist_dir))
-    return export(config, out, run=trained_run)
+    root = tmp_path_factory.mktemp("bundles")
+    args = ["--out", "fm", "--precision", "fp16", "--precision", "int8", "--micro", "--data", fashion_mnist_dir]
+    result = in_pipes(command("export", trained_run, *args), timeout=900, cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    skipped = json.loads((root / "fm" / "vaedge.json").read_text())["validation"]["skipped"]
+    return types.SimpleNamespace(bundle=root / "fm", skipped=skipped, output=result.stdout + result.stderr)
 
 
 @pytest.fixture(scope="session")
@@ -93,22 +117,14 @@ def bundle(request) -> Path:
 
 
 @pytest.fixture(scope="session")
-def micro_bundle(request, tmp_path_factory, fashion_mnist_dir) -> Path:
-    """A bundle exported with --micro: int8-I/O batch-1 graphs measured under TFLM. VAEDGE_TEST_MICRO_BUNDLE
-    names one made earlier (or VAEDGE_TEST_BUNDLE, when .ci/run exported it with --micro)."""
-    for variable in ("VAEDGE_TEST_MICRO_BUNDLE", "VAEDGE_TEST_BUNDLE"):
-        if os.environ.get(variable):
-            manifest = json.loads((Path(os.environ[variable]) / "vaedge.json").read_text())
-            if isinstance(manifest.get("micro"), dict):  # the section, not export_config's "micro": false
-                return Path(os.environ[variable])
-    pytest.importorskip("tensorflow")
-    pytest.importorskip("tflite_micro")
-    from vaedge.export.config import ExportConfig
-    from vaedge.export.run import export
-
-    out = tmp_path_factory.mktemp("bundles") / "micro"
-    config = ExportConfig(precisions=["fp32", "int8"], tflite_batches=[1], micro=True, data=str(fashion_mnist_dir))
-    return export(config, out, run=request.getfixturevalue("trained_run")).bundle
+def micro_bundle(bundle) -> Path:
+    """A bundle exported with --micro (int8-I/O batch-1 graphs measured under TFLM): the shared bundle, or
+    VAEDGE_TEST_MICRO_BUNDLE, one made earlier."""
+    micro = Path(os.environ.get("VAEDGE_TEST_MICRO_BUNDLE") or bundle)
+    manifest = json.loads((micro / "vaedge.json").read_text())
+    if not isinstance(manifest.get("micro"), dict):  # the section, not export_config's "micro": false
+        pytest.fail(f"{micro} was exported without --micro")
+    return micro
 
 
 RELIABILITY: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)

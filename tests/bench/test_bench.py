@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 
 import pytest
 from PIL import Image
@@ -13,19 +14,22 @@ from vaedge.cli import app
 runner = CliRunner()
 
 
-def run_bench(args, tmp_path):
-    result = runner.invoke(
-        app,
-        ["bench", *args, "--seconds", "0.02", "--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")],
-    )
+@pytest.fixture(scope="module")
+def bench_run(bundle, request, tmp_path_factory):
+    """One in-process `vaedge bench` for the module: with `--keras` where TensorFlow is installed (the
+    venv without it, .ci/run's second, benches the bundle alone)."""
+    keras = ["--keras", str(request.getfixturevalue("trained_run"))] if find_spec("tensorflow") else []
+    out = tmp_path_factory.mktemp("bench")
+    files = ["--json", str(out / "b.json"), "--plot", str(out / "b.png")]
+    result = runner.invoke(app, ["bench", str(bundle), *keras, "--seconds", "0.02", *files])
     assert result.exit_code == 0, result.output
-    with Image.open(tmp_path / "b.png") as png:
+    with Image.open(out / "b.png") as png:
         assert png.size[0] == 900
-    return result, json.loads((tmp_path / "b.json").read_text())
+    return result, json.loads((out / "b.json").read_text())
 
 
-def test_bench_reports_every_variant_against_the_roofline(bundle, tmp_path):
-    result, report = run_bench([str(bundle)], tmp_path)
+def test_bench_reports_every_variant_against_the_roofline(bench_run):
+    result, report = bench_run
     assert report["sgemm_gflops"] > 0 and report["decoder_flops_per_image"] == 11_302_144
     assert report["roofline_images_per_s"] == pytest.approx(report["sgemm_gflops"] * 1e9 / 11_302_144)
     names = [row["name"] for row in report["rows"]]
@@ -45,10 +49,9 @@ def test_bench_reports_every_variant_against_the_roofline(bundle, tmp_path):
     assert "roofline" in result.output and "cold start to PNG" in result.output
 
 
-def test_bench_with_keras_adds_keras_and_plain_tf2onnx(bundle, request, tmp_path):
+def test_bench_with_keras_adds_keras_and_plain_tf2onnx(bench_run):
     pytest.importorskip("tensorflow")
-    trained_run = request.getfixturevalue("trained_run")
-    _, report = run_bench([str(bundle), "--keras", str(trained_run)], tmp_path)
+    _, report = bench_run
     rows = {(row["engine"], row["variant"]): row for row in report["rows"]}
     assert {("Keras", "predict"), ("Keras", "direct call"), ("onnxruntime", "plain tf2onnx")} <= set(rows)
     assert rows["Keras", "direct call"]["vs_keras_call"] == pytest.approx(1.0)

@@ -111,3 +111,31 @@ def screen_lines(text: str) -> list[str]:
     for line in ANSI.sub("", text).replace("\r\n", "\n").split("\n"):
         lines.append(line.split("\r")[-1])
     return lines
+
+
+def stderr_on_a_terminal(command: list[str], timeout: float = 600, cwd: Path | None = None):
+    """The command with stdout a pipe and stderr a pseudo-terminal of 80 columns: (exit code, stdout, what
+    the terminal showed)."""
+    master, slave = os.openpty()
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+        env=environment(80),
+        text=True,
+    )
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out, _ = process.communicate(timeout=timeout)
+    os.close(master)
+    return process.returncode, out, shown.decode("utf-8", "replace")

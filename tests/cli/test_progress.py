@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.cli.terminal import in_pipes, in_terminal, screen_lines
+from tests.cli.terminal import in_pipes, in_terminal, screen_lines, stderr_on_a_terminal
 from tests.vaedge_command import command
 
 SPINNER_DONE = "✓"
@@ -54,18 +54,13 @@ def test_export_progress_on_a_terminal_names_its_stages(trained_run, fashion_mni
     assert "b: bundle written and validated" in "\n".join(screen_lines(shown))
 
 
-def test_export_default_output_fits_80_columns_without_progress(trained_run, fashion_mnist_dir, tmp_path):
-    result = in_pipes(
-        command("export", trained_run, "--out", "b", "--precision", "int8", "--data", fashion_mnist_dir),
-        timeout=900,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "starting TensorFlow" not in result.stderr and "\x1b[" not in result.stdout + result.stderr
-    lines = (result.stdout + result.stderr).splitlines()
+def test_export_default_output_fits_80_columns_without_progress(exported):
+    """The shared bundle's export, run in pipes (tests/conftest.py): one line per file, none over 80 columns."""
+    assert "starting TensorFlow" not in exported.output and "\x1b[" not in exported.output
+    lines = exported.output.splitlines()
     assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
     assert not any("…" in line for line in lines)  # no name cut by a table
-    manifest = json.loads((tmp_path / "b" / "vaedge.json").read_text())
+    manifest = json.loads((exported.bundle / "vaedge.json").read_text())
     for entry in manifest["files"]:
         if entry["role"] in ("encoder", "decoder"):  # every file written has its own line, named in full
             assert any(line.startswith(entry["path"] + " ") for line in lines), entry["path"]
@@ -103,24 +98,29 @@ def test_summary_names_the_gate_and_the_way_out_for_a_variant_not_written():
 
 @pytest.fixture(scope="module")
 def bench_piped(bundle, tmp_path_factory):
+    """One `vaedge bench` with stdout piped (its report) and stderr a terminal (its progress)."""
     out = tmp_path_factory.mktemp("bench")
-    result = in_pipes(
-        command("bench", bundle, "--seconds", "0.02", "--json", out / "b.json", "--plot", out / "b.png"), timeout=900
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result, json.loads((out / "b.json").read_text()), out / "b.png"
+    argv = command("bench", bundle, "--seconds", "0.02", "--json", out / "b.json", "--plot", out / "b.png")
+    code, stdout, shown = stderr_on_a_terminal(argv, timeout=900)
+    assert code == 0, shown[-3000:]
+    return stdout, shown, json.loads((out / "b.json").read_text())
 
 
 def test_bench_without_keras_prints_no_nan_and_no_negative_memory(bench_piped):
-    result, report, _ = bench_piped
-    assert "nan" not in result.stdout.lower() and "Keras script" not in result.stdout
-    assert result.stderr == ""
+    stdout, _, report = bench_piped
+    assert "nan" not in stdout.lower() and "Keras script" not in stdout
     assert all(row["rss_delta_mb"] >= 0 for row in report["rows"])
     no_size = [r["name"] for r in report["rows"] if not r["size_bytes"] > 0]
     assert no_size == []
-    assert "load average" in result.stdout and len(report["load_average"]) == 3
+    assert "load average" in stdout and len(report["load_average"]) == 3
     before, after = report["sgemm_gflops_before_after"]
     assert report["sgemm_gflops"] == max(before, after) > 0
+
+
+def test_bench_shows_progress_on_the_terminal_and_none_in_its_piped_report(bench_piped):
+    stdout, shown, _ = bench_piped
+    assert "GEMM rate" in shown and "timing onnxruntime fp32" in shown and "cold start" in shown
+    assert "\x1b[" not in stdout and "GEMM rate" not in stdout and SPINNER_DONE not in stdout
 
 
 def test_bench_plot_labels_are_whole(bench_piped):
@@ -128,7 +128,7 @@ def test_bench_plot_labels_are_whole(bench_piped):
 
     from vaedge.bench.report import chart_png
 
-    _, report, _ = bench_piped
+    _, _, report = bench_piped
     longest = max(report["rows"], key=lambda r: len(r["name"]))
     assert len(longest["name"]) > 40  # the chunked LiteRT row, cut at 40 characters before
     import io
@@ -143,41 +143,9 @@ def test_bench_plot_labels_are_whole(bench_piped):
         assert dark_columns and dark_columns[-1] >= width_needed - 8  # the text's last letters are drawn
 
 
-def test_bench_shows_progress_on_a_terminal(bundle):
-    code, shown = in_terminal(command("bench", bundle, "--seconds", "0.02"), timeout=900)
-    assert code == 0, shown[-3000:]
-    assert "GEMM rate" in shown and "timing onnxruntime fp32" in shown and "cold start" in shown
-
-
 def test_progress_stays_off_a_piped_stdout_when_stderr_is_a_terminal(bundle):
-    import os
-    import subprocess
-
-    from tests.cli.terminal import environment
-
-    master, slave = os.openpty()
-    process = subprocess.Popen(
-        command("validate", bundle.name),
-        cwd=bundle.parent,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        stdin=subprocess.DEVNULL,
-        env=environment(80),
-        text=True,
-    )
-    os.close(slave)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        shown += chunk
-    out, _ = process.communicate(timeout=300)
-    os.close(master)
-    assert process.returncode == 0
-    assert SPINNER_DONE in shown.decode("utf-8", "replace")  # the terminal saw the progress
+    code, out, shown = stderr_on_a_terminal(command("validate", bundle.name), timeout=300, cwd=bundle.parent)
+    assert code == 0
+    assert SPINNER_DONE in shown  # the terminal saw the progress
     assert "\x1b[" not in out and SPINNER_DONE not in out  # the pipe got only the summary
     assert out.splitlines()[-1].endswith("every graph passes its gate")

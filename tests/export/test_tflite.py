@@ -1,5 +1,5 @@
 """Fixed-batch TFLite graphs: op lists, one XNNPACK partition, parity with Keras, int8 I/O through
-the runtime, graphs picked by chunk size, and a 64x64x3 model end to end."""
+the runtime, graphs picked by chunk size (a 64x64x3 model end to end: tests/export/test_sources.py)."""
 
 from __future__ import annotations
 
@@ -159,41 +159,3 @@ def test_export_config_refuses_bad_tflite_batches():
     for bad in ([], [0], [5000], [True]):
         with pytest.raises(ExportError, match="tflite batches"):
             ExportConfig(tflite_batches=bad).validate()
-
-
-def test_a_64x64x3_model_end_to_end(tmp_path):
-    """A tiny colour model trained for one epoch on generated images, exported with fixed batches 1 and 8."""
-    from vaedge.export.run import export
-    from vaedge.train.config import TrainConfig
-    from vaedge.train.run import train
-
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:64, 0:64] / 63.0
-    centers = rng.random((320, 1, 1, 3))
-    images = np.exp(-((xx[None, :, :, None] - centers) ** 2 + (yy[None, :, :, None] - centers[..., ::-1]) ** 2) * 8)
-    np.savez(
-        tmp_path / "blobs.npz",
-        x_train=(images[:256] * 255).astype(np.uint8),
-        x_test=(images[256:] * 255).astype(np.uint8),
-    )
-    run = train(
-        TrainConfig(data=str(tmp_path / "blobs.npz"), epochs=1, batch_size=64, seed=0), tmp_path / "run", verbose=0
-    )
-    config = ExportConfig(precisions=["fp32"], tflite_batches=[1, 8], calibration_images=64, validation_images=64)
-    result = export(config, tmp_path / "bundle", run=run)
-    manifest = read_manifest(result.bundle)
-    assert manifest.image_shape == (64, 64, 3)
-    files = [f for f in manifest.files if f.format == "tflite"]
-    assert sorted(f.path for f in files) == [
-        "decoder.b1.tflite",
-        "decoder.b8.tflite",
-        "encoder.b1.tflite",
-        "encoder.b8.tflite",
-    ]
-    for f in files:
-        data = (result.bundle / f.path).read_bytes()
-        assert not DYNAMIC_SHAPE_OPS & set(tflite_ops(data)) and xnnpack_partitions(data)["whole"], f.path
-    onnx_gen, tflite_gen = runtime.load(result.bundle), runtime.load(result.bundle, backend="tflite")
-    expected, eps = onnx_gen.sample(11, seed=0, return_eps=True)
-    assert expected.shape == (11, 64, 64, 3) and np.abs(tflite_gen.decode(eps) - expected).max() <= 1e-5
-    assert dict(tflite_gen.decoder.calls) == {8: 1, 1: 3}

@@ -98,9 +98,16 @@ def test_refuses_a_folder_it_did_not_write_and_replaces_its_own_with_force(micro
     assert result.exit_code == 0, result.output
 
 
-def test_a_bundle_without_micro_graphs_is_refused_in_one_line(bundle, tmp_path):
-    if read_manifest(bundle).micro:
-        pytest.skip("this bundle was exported with --micro")
+def test_a_bundle_without_micro_graphs_is_refused_in_one_line(micro_bundle, tmp_path):
+    from tests.runtime.edit_bundle import copy_of, edit_manifest
+
+    def without_micro(manifest):
+        del manifest["micro"]
+        manifest["export_config"]["micro"] = False
+
+    bundle = copy_of(micro_bundle, tmp_path)  # as exported without --micro
+    edit_manifest(bundle, without_micro)
+    assert read_manifest(bundle).micro == {}
     result = CliRunner().invoke(app, ["micro", str(bundle), "--out", str(tmp_path / "src")])
     assert result.exit_code != 0
     assert "export with --micro" in result.output and len(result.output.strip().splitlines()) == 1
