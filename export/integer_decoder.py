@@ -9,9 +9,10 @@ In order, the first that reaches `TARGET_DB` on both wins, else the best one:
    folded BatchNorm scale far above the others, otherwise takes a whole tensor's int8 range);
 3. below the parity gate: 16-bit activations with 8-bit weights (TFLite's 16x8 mode, which has no
    DEPTH_TO_SPACE: transposed convs as they are), float I/O, so no int8-I/O graph is made from it.
-Each is bias-corrected: the mean error int8 rounding leaves on the logits is taken off the last layer's
-bias (it costs nats of likelihood where PSNR hardly sees it). A form that still misses the gate names
-the op that loses the most signal-to-noise and its own figure.
+Candidates are compared as converted; the winner is then bias-corrected: the mean error int8 rounding
+leaves on the logits is taken off the last layer's bias (it costs nats of likelihood where PSNR hardly
+sees it), and its scores are those of the corrected graph. A form that still misses the gate names the
+op that loses the most signal-to-noise and its own figure.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class IntegerForm:
     activations: str = "int8"  # or "int16": 16x8 mode, float I/O only
     logit_shift: list = field(default_factory=list)  # bias correction of the logits, per output channel
     psnr_db: dict = field(default_factory=dict)
-    tried: list = field(default_factory=list)  # [{form, psnr_db}] in the order tried
+    tried: list = field(default_factory=list)  # [{form, psnr_db}] in the order tried, before bias correction
     blame: str = ""  # the op that loses the most SNR, when the chosen form misses the gate
 
     @property
@@ -102,10 +103,11 @@ def _logits(model: bytes, latents: np.ndarray, batch: int) -> np.ndarray:
     return np.concatenate(out)[: len(latents)]
 
 
-def corrected(build, convert_int8, latents: np.ndarray, batch: int) -> tuple[bytes, list]:
-    """(graph, logit shift): `build(shift)` -> tf.function, converted by `convert_int8`, then converted again
-    with its logit bias on `latents` (N, D) taken off the last bias."""
-    first = convert_int8(build(None))
+def corrected(build, convert_int8, latents: np.ndarray, batch: int, first: bytes | None = None) -> tuple[bytes, list]:
+    """(graph, logit shift): `build(shift)` -> tf.function, converted by `convert_int8` (or `first`, that
+    conversion already made), then converted again with its logit bias on `latents` (N, D) taken off the
+    last bias."""
+    first = convert_int8(build(None)) if first is None else first
     shift = logit_bias(build(None), first, latents, batch)
     return convert_int8(build(shift)), [float(v) for v in shift]
 
@@ -175,21 +177,23 @@ def choose(source, latents: np.ndarray, calibration_rows: int, calibration_batch
     for form in candidates:
         if form.activations == "int16" and best is not None and best.worst_db >= PSNR_GATE:
             break
-
-        def build(shift, form=form):
-            form.logit_shift = [] if shift is None else [float(v) for v in shift]
-            return function(source, form, batch, calibration)
-
-        def convert_int8(function_, form=form):
-            return _convert(function_, form, calibration_batches(calibration, batch))
-
-        model, form.logit_shift = corrected(build, convert_int8, posterior_rows(latents), batch)
+        model = _convert(function(source, form, batch, calibration), form, calibration_batches(calibration, batch))
         form.psnr_db = score(model, groups, expected, batch)
         tried.append({"form": form.label(), "psnr_db": form.psnr_db})
         if best is None or form.worst_db > best.worst_db:
             best, best_model = form, model
         if form.worst_db >= TARGET_DB:
             break
+
+    def build(shift, form=best):
+        form.logit_shift = [] if shift is None else [float(v) for v in shift]
+        return function(source, form, batch, calibration)
+
+    def convert_int8(function_, form=best):
+        return _convert(function_, form, calibration_batches(calibration, batch))
+
+    best_model, best.logit_shift = corrected(build, convert_int8, posterior_rows(latents), batch, best_model)
+    best.psnr_db = score(best_model, groups, expected, batch)
     best.tried = tried
     if best.worst_db < PSNR_GATE:
         best.blame = blame(function(source, best, batch, calibration), best_model, calibration[:batch])

@@ -22,12 +22,14 @@ pytestmark = pytest.mark.reliability
         ["--seconds", "-1"],
         ["--seconds", "0"],
         ["--seconds", "1e9"],
+        ["--cold-starts", "0"],
+        ["--cold-starts", "1000"],
     ],
 )
 def test_bench_numbers_at_their_extremes(bundle, tmp_path, args, reliability):
     result = runner.invoke(app, ["bench", str(bundle), "--json", str(tmp_path / "b.json"), *args])
     assert one_line(result) and not (tmp_path / "b.json").exists(), result.output
     reliability(
-        "bad input: bench --threads, --seconds out of range (inf, nan, huge)",
+        "bad input: bench --threads, --seconds, --cold-starts out of range (inf, nan, huge)",
         "one line, nothing written",
     )

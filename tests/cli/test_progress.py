@@ -100,7 +100,8 @@ def test_summary_names_the_gate_and_the_way_out_for_a_variant_not_written():
 def bench_piped(bundle, tmp_path_factory):
     """One `vaedge bench` with stdout piped (its report) and stderr a terminal (its progress)."""
     out = tmp_path_factory.mktemp("bench")
-    argv = command("bench", bundle, "--seconds", "0.02", "--json", out / "b.json", "--plot", out / "b.png")
+    files = ["--json", out / "b.json", "--plot", out / "b.png"]
+    argv = command("bench", bundle, "--seconds", "0.02", "--cold-starts", "1", *files)
     code, stdout, shown = stderr_on_a_terminal(argv, timeout=900)
     assert code == 0, shown[-3000:]
     return stdout, shown, json.loads((out / "b.json").read_text())

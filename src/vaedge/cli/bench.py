@@ -12,6 +12,7 @@ from vaedge.cli.errors import fail, reported
 from vaedge.io.files import describe
 
 MAX_SECONDS = 3600.0  # per measurement
+MAX_COLD_STARTS = 100
 
 
 @reported
@@ -23,6 +24,7 @@ def bench(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write every figure as JSON."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG bar chart."),
     seconds: float = typer.Option(0.5, help="Seconds per throughput/latency measurement."),
+    cold_starts: int = typer.Option(3, "--cold-starts", help="Fresh processes timed per cold start (best kept)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
     threads: Threads = None,
 ) -> None:
@@ -36,6 +38,7 @@ def bench(
         threads = bounded_int(threads, "--threads", MAX_THREADS)
     if not 0 < seconds <= MAX_SECONDS:  # NaN fails too; inf would never end
         raise InputError(f"--seconds must be > 0 and at most {MAX_SECONDS:g}, got {seconds}")
+    cold_starts = bounded_int(cold_starts, "--cold-starts", MAX_COLD_STARTS)
 
     if plot is not None and plot.suffix.lower() != ".png":
         raise fail(f"{describe(plot)}: --plot writes a PNG; name it .png")
@@ -49,7 +52,7 @@ def bench(
         from vaedge.bench.run import bench as run_bench
         from vaedge.io import atomic
 
-        results = run_bench(bundle, keras, seconds=seconds, threads=threads)
+        results = run_bench(bundle, keras, seconds=seconds, threads=threads, cold_starts=cold_starts)
     from rich.console import Console
 
     console = Console(markup=False, highlight=False)
