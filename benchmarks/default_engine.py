@@ -1,7 +1,8 @@
 """The default path (`runtime.load(bundle)`, backend "auto") against every installed engine forced, per precision.
 
 One process, interleaved rounds: each round times every (precision, engine) generator's `decode` once at each
-batch size, in a rotated order, so a burst of load hits them alike; the report gives median img/s and the
+batch size, in a shuffled order (seeded), so a burst of load, and the threads an engine just used still
+spinning, hit them alike; the report gives median img/s and the
 default's ratio to the fastest forced engine of its precision (and int8's default to fp32's fastest).
 
     .venv/bin/python benchmarks/default_engine.py bundles/quickstart --precision fp32 --precision int8
@@ -10,6 +11,7 @@ default's ratio to the fastest forced engine of its precision (and int8's defaul
 from __future__ import annotations
 
 import argparse
+import random
 import time
 
 import numpy as np
@@ -34,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle")
     parser.add_argument("--precision", action="append")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=0.4)
     args = parser.parse_args()
     manifest = read_manifest(args.bundle)
@@ -50,8 +52,9 @@ def main() -> None:
     z = np.random.default_rng(0).standard_normal((max(BATCHES), manifest.latent_dim)).astype(np.float32)
     samples = {key: {b: [] for b in BATCHES} for key in generators}
     keys = list(generators)
-    for round_ in range(args.rounds):
-        for key in keys[round_ % len(keys) :] + keys[: round_ % len(keys)]:
+    order = random.Random(0)
+    for _ in range(args.rounds):
+        for key in order.sample(keys, len(keys)):
             for b in BATCHES:
                 samples[key][b].append(rate(generators[key], z[:b], args.seconds))
     median = {key: {b: float(np.median(v)) for b, v in s.items()} for key, s in samples.items()}
