@@ -78,33 +78,130 @@ def small_fashion_mnist(tmp_path_factory, fashion_mnist_dir) -> Path:
     return path
 
 
+SHARED = {"trained_run", "exported", "bundle", "micro_bundle"}  # the fixtures of the one shared run and bundle
+EXPORT_ARGS = ["--precision", "fp16", "--precision", "int8", "--micro"]
+
+
+def _uses_shared(module_items) -> bool:
+    return any(SHARED & set(getattr(item, "fixturenames", ())) for item in module_items)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules whose tests use the shared run or bundle run last, so that `shared_build` trains and exports
+    them in the background while the others run (a module stays whole: its fixtures are set up once)."""
+    modules: dict = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    ordered = sorted(modules.values(), key=_uses_shared)  # stable: the collection order within each half
+    items[:] = [item for module_items in ordered for item in module_items]
+
+
+class SharedBuild:
+    """The shared run (`vaedge train`: 2 epochs on 2048 real images, latent 2) and its bundle (`vaedge export
+    --micro` with fp16 and int8, piped, 80 columns), made by two processes one after the other, waited on by
+    a thread. VAEDGE_TEST_RUN names a run made earlier the same way (the training is skipped)."""
+
+    def __init__(self, root: Path, data: Path):
+        import threading
+
+        self.root, self.data, self.processes, self.failure = root, data, [], None
+        self.run_dir = Path(os.environ.get("VAEDGE_TEST_RUN") or root / "runs" / "fm")
+        self.done = {"run": threading.Event(), "export": threading.Event()}
+        self.export_result = None
+        self.thread = threading.Thread(target=self._build, daemon=True)
+        self.thread.start()
+
+    def _process(self, argv, cwd=None):
+        import subprocess
+
+        from tests.cli.terminal import environment
+
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=environment(80),
+            text=True,
+        )
+        self.processes.append(process)
+        stdout, stderr = process.communicate()
+        return process.returncode, stdout, stderr
+
+    def _build(self):
+        from tests.vaedge_command import command
+
+        try:
+            if not os.environ.get("VAEDGE_TEST_RUN"):
+                train = ["--epochs", 2, "--limit", 2048, "--batch-size", 128, "--seed", 0, "--quiet"]
+                code, _, stderr = self._process(command("train", "--data", self.data, *train, "--out", self.run_dir))
+                if code != 0:
+                    self.failure = f"vaedge train exited {code}: {stderr[-3000:]}"
+            self.done["run"].set()
+            if self.failure is None:
+                (self.root / "bundles").mkdir()
+                argv = command("export", self.run_dir, "--out", "fm", *EXPORT_ARGS, "--data", self.data)
+                self.export_result = self._process(argv, cwd=self.root / "bundles")
+        except Exception as exc:  # reported by the fixture that waits, not lost in the thread
+            self.failure = f"the shared build failed: {exc!r}"
+        finally:
+            self.done["run"].set()
+            self.done["export"].set()
+
+    def wait(self, stage: str, timeout: float = 1800):
+        if not self.done[stage].wait(timeout):
+            pytest.fail(f"the shared {stage} took more than {timeout:.0f} s")
+        if self.failure:
+            pytest.fail(self.failure)
+
+    def stop(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_build(request, tmp_path_factory):
+    """Starts the shared run and bundle in the background as the session starts, if a collected test needs
+    them (and neither VAEDGE_TEST_BUNDLE nor missing data says otherwise)."""
+    items = request.session.items
+    data = fashion_mnist_path()
+    if os.environ.get("VAEDGE_TEST_BUNDLE") or data is None or not _uses_shared(items):
+        yield None
+        return
+    build = SharedBuild(tmp_path_factory.mktemp("shared"), data)
+    yield build
+    build.stop()
+
+
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory, fashion_mnist_dir) -> Path:
-    """A run directory from `vaedge.train.run.train`: 2 epochs on 2048 real images, latent 2.
+def shared(shared_build, tmp_path_factory, fashion_mnist_dir) -> SharedBuild:
+    """The background build, or one started now (a session that did not start it at its beginning)."""
+    return shared_build or SharedBuild(tmp_path_factory.mktemp("shared"), fashion_mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def trained_run(request) -> Path:
+    """A run directory from `vaedge train`: 2 epochs on 2048 real images, latent 2 (SharedBuild).
     VAEDGE_TEST_RUN names one made earlier the same way, to save the training while developing."""
     if os.environ.get("VAEDGE_TEST_RUN"):
         return Path(os.environ["VAEDGE_TEST_RUN"])
-    from vaedge.train.config import TrainConfig
-    from vaedge.train.run import train
-
-    out = tmp_path_factory.mktemp("runs") / "fm"
-    config = TrainConfig(data=str(fashion_mnist_dir), epochs=2, limit=2048, batch_size=128, seed=0)
-    return train(config, out, verbose=0)
+    build = request.getfixturevalue("shared")
+    build.wait("run")
+    return build.run_dir
 
 
 @pytest.fixture(scope="session")
-def exported(tmp_path_factory, trained_run, fashion_mnist_dir):
+def exported(shared, trained_run):
     """`vaedge export --micro` of the shared run with fp32, fp16 and int8 variants, run as a user runs it (its
     own process, stdout and stderr piped, 80 columns): bundle, skipped ({file: reason}), output (stdout+stderr)."""
-    from tests.cli.terminal import in_pipes
-    from tests.vaedge_command import command
-
-    root = tmp_path_factory.mktemp("bundles")
-    args = ["--out", "fm", "--precision", "fp16", "--precision", "int8", "--micro", "--data", fashion_mnist_dir]
-    result = in_pipes(command("export", trained_run, *args), timeout=900, cwd=root)
-    assert result.returncode == 0, result.stderr[-3000:]
-    skipped = json.loads((root / "fm" / "vaedge.json").read_text())["validation"]["skipped"]
-    return types.SimpleNamespace(bundle=root / "fm", skipped=skipped, output=result.stdout + result.stderr)
+    shared.wait("export")
+    code, stdout, stderr = shared.export_result
+    assert code == 0, stderr[-3000:]
+    bundle = shared.root / "bundles" / "fm"
+    skipped = json.loads((bundle / "vaedge.json").read_text())["validation"]["skipped"]
+    return types.SimpleNamespace(bundle=bundle, skipped=skipped, output=stdout + stderr)
 
 
 @pytest.fixture(scope="session")

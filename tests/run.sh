@@ -28,6 +28,10 @@ if [ -z "${VAEDGE_ORT_WEB_DIR:-}" ] && [ ! -f "$ort_web/ort.wasm.min.js" ]; then
   (cd build/ort-web && npm install --silent --no-audit --no-fund onnxruntime-web@1.30.0 >/dev/null)
 fi
 export VAEDGE_ORT_WEB_DIR="${VAEDGE_ORT_WEB_DIR:-$PWD/$ort_web}"
+# Byte code once for the editable install, as pip writes it for installed packages: with
+# PYTHONDONTWRITEBYTECODE set (CI sets it) each of the suite's hundreds of processes would compile
+# vaedge's modules again.
+.venv/bin/python -m compileall -q -j 0 src runtime export train >/dev/null
 if [ -z "${VAEDGE_DATA_DIR:-}" ] && [ -d ../shared/data/fashion-mnist ]; then
   VAEDGE_DATA_DIR="$(cd ../shared/data && pwd)"  # a local copy beside the clone, as on vaedge's CI
   export VAEDGE_DATA_DIR
