@@ -33,7 +33,9 @@ def train(
 
         return distributed.train(None if resume else config, out, cluster, strategy, force, resume, verbose)
     from vaedge.quiet import import_tensorflow
+    from vaedge.train import lifecycle
 
+    lifecycle.begin(config, out, force, resume)  # a refused target or resume says so before TensorFlow loads
     import_tensorflow()
     from vaedge.train import run
 

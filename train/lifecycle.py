@@ -19,7 +19,7 @@ from pathlib import Path
 from vaedge.errors import TrainingError
 from vaedge.io import atomic
 from vaedge.io.files import describe, read_regular
-from vaedge.train import run_dir, schedule
+from vaedge.train import run_dir
 from vaedge.train.checkpoint import read_history
 from vaedge.train.config import CONFIG_FILE, TrainConfig, is_run
 
@@ -181,6 +181,8 @@ def record_epoch(out: Path, epoch: int, vae, history: dict, logs: dict) -> None:
 
 def best_epoch(history: dict) -> int:
     """The epoch (1-based) with the lowest held-out loss: the one kept."""
+    from vaedge.train import schedule  # imports TensorFlow: begin() runs before it is loaded
+
     return schedule.best_epoch(history)
 
 
