@@ -185,12 +185,12 @@ def choose(source, latents: np.ndarray, calibration_rows: int, calibration_batch
         if form.worst_db >= TARGET_DB:
             break
 
-    def build(shift, form=best):
-        form.logit_shift = [] if shift is None else [float(v) for v in shift]
-        return function(source, form, batch, calibration)
+    def build(shift):
+        best.logit_shift = [] if shift is None else [float(v) for v in shift]
+        return function(source, best, batch, calibration)
 
-    def convert_int8(function_, form=best):
-        return _convert(function_, form, calibration_batches(calibration, batch))
+    def convert_int8(function_):
+        return _convert(function_, best, calibration_batches(calibration, batch))
 
     best_model, best.logit_shift = corrected(build, convert_int8, posterior_rows(latents), batch, best_model)
     best.psnr_db = score(best_model, groups, expected, batch)
