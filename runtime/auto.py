@@ -307,6 +307,7 @@ class AutoEngine:
         self.output_names = [t["name"] for t in role_file.outputs]
         self._lock = threading.Lock()
         self.last = None  # the backend name of the last call
+        self.ran: dict[str, None] = {}  # backend names that ran a call, in order (an ordered set)
 
     def engine(self, name: str):
         with self._lock:
@@ -319,8 +320,10 @@ class AutoEngine:
 
     @property
     def name(self) -> str:
-        """The files of the engines opened so far (comma-joined)."""
-        return ", ".join(dict.fromkeys(e.name for e in self.engines.values()))
+        """The files of the engines that ran a call (before any: those opened), comma-joined. Not every
+        engine opened: a measured process keeps every winner it measured, a cached one opens on use."""
+        names = [name for name in self.ran if name in self.engines] or list(self.engines)
+        return ", ".join(dict.fromkeys(self.engines[name].name for name in names))
 
     @property
     def settings(self) -> dict:
@@ -346,6 +349,7 @@ class AutoEngine:
         name = self.choice.pick(len(next(iter(feeds.values()))))
         engine = self.engine(name)
         self.last = name
+        self.ran[name] = None
         return engine.run(feeds)
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_build import SharedBuild, shared_root
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -79,86 +81,23 @@ def small_fashion_mnist(tmp_path_factory, fashion_mnist_dir) -> Path:
 
 
 SHARED = {"trained_run", "exported", "bundle", "micro_bundle"}  # the fixtures of the one shared run and bundle
-EXPORT_ARGS = ["--precision", "fp16", "--precision", "int8", "--micro"]
 
 
-def _uses_shared(module_items) -> bool:
-    return any(SHARED & set(getattr(item, "fixturenames", ())) for item in module_items)
+def _uses_shared(module_items) -> int:
+    """0: neither the shared run nor its bundle; 1: the run only; 2: the bundle."""
+    used = set().union(*(SHARED & set(getattr(item, "fixturenames", ())) for item in module_items))
+    return 2 if used - {"trained_run"} else int(bool(used))
 
 
 def pytest_collection_modifyitems(config, items):
-    """Modules whose tests use the shared run or bundle run last, so that `shared_build` trains and exports
-    them in the background while the others run (a module stays whole: its fixtures are set up once)."""
+    """Modules that use neither the shared run nor its bundle run first, then those that use only the run,
+    then the rest, so that `shared_build` trains and exports in the background while the others run (a
+    module stays whole: its fixtures are set up once)."""
     modules: dict = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], []).append(item)
-    ordered = sorted(modules.values(), key=_uses_shared)  # stable: the collection order within each half
+    ordered = sorted(modules.values(), key=_uses_shared)  # stable: the collection order within each tier
     items[:] = [item for module_items in ordered for item in module_items]
-
-
-class SharedBuild:
-    """The shared run (`vaedge train`: 2 epochs on 2048 real images, latent 2) and its bundle (`vaedge export
-    --micro` with fp16 and int8, piped, 80 columns), made by two processes one after the other, waited on by
-    a thread. VAEDGE_TEST_RUN names a run made earlier the same way (the training is skipped)."""
-
-    def __init__(self, root: Path, data: Path):
-        import threading
-
-        self.root, self.data, self.processes, self.failure = root, data, [], None
-        self.run_dir = Path(os.environ.get("VAEDGE_TEST_RUN") or root / "runs" / "fm")
-        self.done = {"run": threading.Event(), "export": threading.Event()}
-        self.export_result = None
-        self.thread = threading.Thread(target=self._build, daemon=True)
-        self.thread.start()
-
-    def _process(self, argv, cwd=None):
-        import subprocess
-
-        from tests.cli.terminal import environment
-
-        process = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            env=environment(80),
-            text=True,
-        )
-        self.processes.append(process)
-        stdout, stderr = process.communicate()
-        return process.returncode, stdout, stderr
-
-    def _build(self):
-        from tests.vaedge_command import command
-
-        try:
-            if not os.environ.get("VAEDGE_TEST_RUN"):
-                train = ["--epochs", 2, "--limit", 2048, "--batch-size", 128, "--seed", 0, "--quiet"]
-                code, _, stderr = self._process(command("train", "--data", self.data, *train, "--out", self.run_dir))
-                if code != 0:
-                    self.failure = f"vaedge train exited {code}: {stderr[-3000:]}"
-            self.done["run"].set()
-            if self.failure is None:
-                (self.root / "bundles").mkdir()
-                argv = command("export", self.run_dir, "--out", "fm", *EXPORT_ARGS, "--data", self.data)
-                self.export_result = self._process(argv, cwd=self.root / "bundles")
-        except Exception as exc:  # reported by the fixture that waits, not lost in the thread
-            self.failure = f"the shared build failed: {exc!r}"
-        finally:
-            self.done["run"].set()
-            self.done["export"].set()
-
-    def wait(self, stage: str, timeout: float = 1800):
-        if not self.done[stage].wait(timeout):
-            pytest.fail(f"the shared {stage} took more than {timeout:.0f} s")
-        if self.failure:
-            pytest.fail(self.failure)
-
-    def stop(self):
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -170,15 +109,15 @@ def shared_build(request, tmp_path_factory):
     if os.environ.get("VAEDGE_TEST_BUNDLE") or data is None or not _uses_shared(items):
         yield None
         return
-    build = SharedBuild(tmp_path_factory.mktemp("shared"), data)
+    build = SharedBuild(shared_root(tmp_path_factory), data)
     yield build
-    build.stop()
+    build.stop(interrupted=bool(request.session.shouldstop))
 
 
 @pytest.fixture(scope="session")
 def shared(shared_build, tmp_path_factory, fashion_mnist_dir) -> SharedBuild:
     """The background build, or one started now (a session that did not start it at its beginning)."""
-    return shared_build or SharedBuild(tmp_path_factory.mktemp("shared"), fashion_mnist_dir)
+    return shared_build or SharedBuild(shared_root(tmp_path_factory), fashion_mnist_dir)
 
 
 @pytest.fixture(scope="session")

@@ -38,4 +38,5 @@ if [ -z "${VAEDGE_DATA_DIR:-}" ] && [ -d ../shared/data/fashion-mnist ]; then
 fi
 export TF_CPP_MIN_LOG_LEVEL=3 VAEDGE_NO_SKIP=1
 step "pytest"
-exec .venv/bin/python -m pytest -q --durations=30 "$@"
+# One worker per core (pytest-xdist), a test file to a worker so that module fixtures are set up once.
+exec .venv/bin/python -m pytest -q -n auto --dist loadfile --durations=30 "$@"

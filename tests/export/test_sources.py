@@ -1,12 +1,7 @@
-"""Export of models a course student already has, of a 64x64x3 model, and exports that are killed."""
+"""Export of models a course student already has, and of a 64x64x3 model (killed and forced exports:
+tests/export/test_faults.py)."""
 
 from __future__ import annotations
-
-import os
-import shutil
-import signal
-import subprocess
-import time
 
 import numpy as np
 import onnxruntime as ort
@@ -14,7 +9,6 @@ import pytest
 import tensorflow as tf
 from typer.testing import CliRunner
 
-from tests.vaedge_command import command
 from vaedge.cli import app
 from vaedge.errors import InputError
 from vaedge.runtime.manifest import read_manifest
@@ -181,63 +175,3 @@ def test_a_64x64x3_model_end_to_end(tmp_path):
     assert grid.shape == (16, 64, 64, 3)
     with pytest.raises(InputError, match="pass images"):
         onnx_gen.latent_grid(4)
-
-
-def _export_then_kill(trained_run, data, out, extra=()):
-    cmd = command("export", trained_run, "--out", out, "--data", data, *extra)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
-    deadline = time.monotonic() + 120
-    # Kill once the staging directory holds a graph: mid-export, after real files were written.
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any(p.name.endswith(".partial") and any(p.glob("*.onnx")) for p in out.parent.glob(f".{out.name}.*")):
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-
-
-@pytest.mark.reliability
-def test_killed_export_leaves_no_bundle_or_the_old_one(tmp_path, trained_run, fashion_mnist_dir, bundle, reliability):
-    out = tmp_path / "b"
-    _export_then_kill(trained_run, fashion_mnist_dir, out)
-    assert not out.exists()
-    reliability("export: SIGKILL mid-export", "no bundle at --out")
-    old = tmp_path / "old"
-    shutil.copytree(bundle, old)
-    before = (old / "vaedge.json").read_bytes()
-    _export_then_kill(trained_run, fashion_mnist_dir, old, extra=["--force"])
-    assert (old / "vaedge.json").read_bytes() == before
-    assert validate_stored(old)
-    reliability("export --force: SIGKILL mid-export", "previous bundle intact and valid")
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and not p.name.endswith(".partial")]
-
-
-def test_force_replaces_whole_bundle(tmp_path, trained_run, fashion_mnist_dir):
-    out = tmp_path / "b"
-    args = [
-        "export",
-        str(trained_run),
-        "--out",
-        str(out),
-        "--data",
-        str(fashion_mnist_dir),
-        "--precision",
-        "fp16",
-        "--no-tflite",
-    ]
-    assert runner.invoke(app, args).exit_code == 0
-    assert (out / "decoder.fp16.onnx").exists()
-    result = runner.invoke(
-        app, ["export", str(trained_run), "--out", str(out), "--data", str(fashion_mnist_dir), "--no-tflite", "--force"]
-    )
-    assert result.exit_code == 0, result.output
-    assert not (out / "decoder.fp16.onnx").exists() and not (out / "decoder.fp16.ort").exists()
-    assert sorted(p.name for p in out.iterdir()) == [
-        "decoder.onnx",
-        "decoder.ort",
-        "encoder.onnx",
-        "encoder.ort",
-        "parity.npz",
-        "required_operators.config",
-        "vaedge.json",
-    ]

@@ -62,6 +62,21 @@ def test_the_measurement_is_cached_per_user_and_keyed_by_the_bundle(bundle, user
     assert list(second.decoder.engines) == [second.decoder.choice.pick(64)] and second.encoder.engines == {}
 
 
+def test_the_files_named_are_those_that_ran_whether_measured_or_cached(bundle, user_cache):
+    """A measured process keeps every engine it measured that wins some batch; the files a report names
+    (vaedge evaluate's "file") are those that ran, the same as a cached process names."""
+    z = np.zeros((1, 2), np.float32)
+    names = []
+    for expected in ("measured", "cached"):
+        generator = runtime.load(bundle)
+        assert expected in generator.engine
+        generator.decode(z)
+        ran = generator.decoder.choice.pick(1)
+        assert generator.decoder.name == generator.decoder.engines[ran].name
+        names.append(generator.decoder.name)
+    assert names[0] == names[1]
+
+
 NEGATIVE_SPEED = '{"entries": [{"key": {}, "img_per_s": {"onnx": {"1": -1}}}]}'
 
 

@@ -7,6 +7,7 @@ by the decoder's FLOPs per image (from the manifest, counted on the graph as tf2
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import resource
 import sys
@@ -111,6 +112,11 @@ def bench(
             progress.step("loading the Keras decoder and plain tf2onnx")
             sources += stack.enter_context(keras_decoders(keras_run, threads))
         sources += list(bundle_rows(manifest, threads))
+        # measure's collection before each row then walks only what the rows made, not all of TensorFlow's
+        # and Keras' objects
+        gc.collect()
+        gc.freeze()
+        stack.callback(gc.unfreeze)
         for row, open_decoder, file in sources:
             progress.step(f"timing {row.name}")
             rows.append(measure(row, open_decoder, latents, seconds, file))
