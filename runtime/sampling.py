@@ -14,7 +14,7 @@ docs/eps-stream.md defines it:
 
 from __future__ import annotations
 
-import secrets
+import os
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def host_sample(z_mean: np.ndarray, z_log_var: np.ndarray, eps: np.ndarray) -> n
 
 def fresh_seed() -> int:
     """A random seed for when none is given (the stream itself is always seeded)."""
-    return secrets.randbits(63)
+    return int.from_bytes(os.urandom(8), "big") >> 1  # 63 bits, as secrets.randbits(63)
 
 
 def splitmix64_words(seed: int, start: int, count: int) -> np.ndarray:

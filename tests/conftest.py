@@ -115,9 +115,15 @@ def shared_build(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def shared(shared_build, tmp_path_factory, fashion_mnist_dir) -> SharedBuild:
-    """The background build, or one started now (a session that did not start it at its beginning)."""
-    return shared_build or SharedBuild(shared_root(tmp_path_factory), fashion_mnist_dir)
+def shared(request, shared_build, tmp_path_factory, fashion_mnist_dir):
+    """The background build, or one started now (a session that did not start it at its beginning),
+    stopped with the session like the background one."""
+    if shared_build is not None:
+        yield shared_build
+        return
+    build = SharedBuild(shared_root(tmp_path_factory), fashion_mnist_dir)
+    yield build
+    build.stop(interrupted=bool(request.session.shouldstop))
 
 
 @pytest.fixture(scope="session")

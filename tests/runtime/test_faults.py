@@ -18,6 +18,13 @@ from vaedge import runtime
 from vaedge.errors import BundleError
 
 
+def same_json(data: bytes, original) -> bool:
+    try:
+        return json.loads(data) == json.loads(original.read_bytes())
+    except ValueError:
+        return False
+
+
 def flip_random_bytes(bundle, tmp_path, trials: int, seed: int, reliability):
     copy = tmp_path / "b"
     shutil.copytree(bundle, copy)
@@ -29,11 +36,17 @@ def flip_random_bytes(bundle, tmp_path, trials: int, seed: int, reliability):
         offset = rng.randrange(len(data))
         data[offset] ^= 1 << rng.randrange(8)
         path.write_bytes(bytes(data))
-        with pytest.raises(BundleError) as err:
+        if path.name == "vaedge.json" and same_json(data, bundle / path.name):
+            # "1e-05" -> "1E-05", "\u00b1" -> "\u00B1": the same manifest, which loads as before
             runtime.load(copy)
-        assert path.name in str(err.value), (path.name, offset, str(err.value))
+            outcome = "same manifest after the flip (an exponent's or escape's case): loads"
+        else:
+            with pytest.raises(BundleError) as err:
+                runtime.load(copy)
+            assert path.name in str(err.value), (path.name, offset, str(err.value))
+            outcome = "refused at load, naming the file"
         shutil.copyfile(bundle / path.name, path)
-        reliability("tamper: one bit flipped in a random bundle file", "refused at load, naming the file")
+        reliability("tamper: one bit flipped in a random bundle file", outcome)
     assert runtime.load(copy).sample(2, seed=0).shape[0] == 2  # restored copy loads again
 
 

@@ -71,8 +71,9 @@ def write_grid(request: GenerateRequest) -> str:
         if target is not None:
             atomic.check_file_target(target)  # before any work: never a device, FIFO or directory
     output_format(request.out)  # .png or .jpg: the format follows the suffix
-    # Peak: the images (float32, A bytes), the uint8 mosaic and its Pillow copy (A/4 each), the 2x-scaled
-    # grid (A) and its PNG bytes with their copy (up to A each): 4.5 A; --npy adds its buffer and copy (2 A).
+    # Peak, for a JPEG (Pillow): the images (float32, A bytes), the uint8 mosaic (A/4), its 2x-scaled copy
+    # and Pillow's (A each) and the file's bytes with their copy (up to A/2 each): 4.5 A. A PNG (encoded a
+    # block of rows at a time) needs less. --npy adds its buffer and copy (2 A).
     image_array = n * int(np.prod(generator.image_shape)) * 4
     check_memory(int((4.5 + 2 * (npy is not None)) * image_array), f"{n} images and their PNG grid")
 

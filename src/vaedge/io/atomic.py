@@ -13,7 +13,6 @@ import json
 import math
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def _umask() -> int:
 
 
 NAME_MAX = 255  # bytes in one file name on ext4, xfs, btrfs, tmpfs, APFS and NTFS
-RANDOM_CHARACTERS = 8  # what tempfile adds between prefix and suffix
+RANDOM_CHARACTERS = 8  # what a temporary name adds between prefix and suffix (tempfile's count, and ours)
 FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp's 0600 would hide files from other users
 
 
@@ -47,7 +46,7 @@ def check_file_target(path: Path) -> None:
 
 def _hidden_prefix(name: str, suffix: str) -> str:
     """`.{name}.` for a temporary sibling of `name`, its name cut (at a character boundary) so that with
-    tempfile's 8 random characters and `suffix` it stays within the file system's NAME_MAX bytes: a
+    8 random characters and `suffix` it stays within the file system's NAME_MAX bytes: a
     legal output name near the limit must not fail for its temporary name."""
     room = NAME_MAX - len(os.fsencode(suffix)) - len(".") * 2 - RANDOM_CHARACTERS
     encoded = os.fsencode(name)
@@ -57,12 +56,26 @@ def _hidden_prefix(name: str, suffix: str) -> str:
     return f".{name}."
 
 
+def _temporary_file(directory: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """(fd, path) of a new file `prefix` + 8 random hex characters + `suffix` in `directory`, created
+    exclusively with mode 0600, as tempfile.mkstemp does; without importing tempfile (and its shutil,
+    random, bz2 and lzma), which `vaedge generate`'s cold start would pay for one file."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        path = os.path.join(directory, f"{prefix}{os.urandom(RANDOM_CHARACTERS // 2).hex()}{suffix}")
+        try:
+            return os.open(path, flags, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no unused temporary name in {directory}")
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to a temporary sibling, fsync it, then rename it over `path` (absent or a regular file)."""
     path = Path(path)
     check_file_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_hidden_prefix(path.name, ".tmp"), suffix=".tmp")
+    fd, tmp = _temporary_file(path.parent, _hidden_prefix(path.name, ".tmp"), ".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -106,9 +119,7 @@ def temporary_sibling(path: Path, suffix: str = "") -> Iterator[Path]:
     """A temporary file name next to `path` that is removed unless renamed away."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=_hidden_prefix(path.name, suffix or ".tmp"), suffix=suffix or ".tmp"
-    )
+    fd, tmp = _temporary_file(path.parent, _hidden_prefix(path.name, suffix or ".tmp"), suffix or ".tmp")
     os.close(fd)
     os.chmod(tmp, FILE_MODE)
     try:
@@ -181,6 +192,8 @@ def sibling_directory(final: Path) -> Path:
     """A new, empty, hidden directory beside `final`, for building what will replace it."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=_hidden_prefix(final.name, ".partial"), suffix=".partial"))
     os.chmod(staging, 0o777 & ~_umask())
     return staging
@@ -198,6 +211,8 @@ def publish_directory(
     final = Path(final)
     check_directory_target(final, replace, owned, what)
     if final.exists():
+        import tempfile
+
         old = Path(tempfile.mkdtemp(dir=final.parent, prefix=_hidden_prefix(final.name, ".old"), suffix=".old"))
         os.replace(final, old / final.name)
         os.replace(staging, final)
