@@ -39,7 +39,7 @@ did not make or at a folder holding the source.
 The default test run (`.venv/bin/python -m pytest`, the README's test command) includes the
 `reliability` tests with smaller counts: one SIGKILL of training right after its first checkpoint,
 40 bit flips, 200 + 150 fuzz examples. The long trials are `reliability_full` (`bash tests/run.sh -m
-reliability_full`; `.ci/run` runs them with VAEDGE_CI_FULL=1): 25 SIGKILLs of training at random
+reliability_full --dist load`; `.ci/run` runs them with VAEDGE_CI_FULL=1): 25 SIGKILLs of training at random
 moments, one of two workers SIGKILLed mid-epoch, 1000 bit flips and 10 000 examples each for the
 runtime API and the CLI.
 
