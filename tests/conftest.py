@@ -100,30 +100,31 @@ def pytest_collection_modifyitems(config, items):
     items[:] = [item for module_items in ordered for item in module_items]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def shared_build(request, tmp_path_factory):
-    """Starts the shared run and bundle in the background as the session starts, if a collected test needs
-    them (and neither VAEDGE_TEST_BUNDLE nor missing data says otherwise)."""
-    items = request.session.items
-    data = fashion_mnist_path()
-    if os.environ.get("VAEDGE_TEST_BUNDLE") or data is None or not _uses_shared(items):
-        yield None
-        return
+def _session_build(request, tmp_path_factory, data):
+    """A SharedBuild for the session, stopped as the session ends."""
     build = SharedBuild(shared_root(tmp_path_factory), data)
     yield build
     build.stop(interrupted=bool(request.session.shouldstop))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_build(request, tmp_path_factory):
+    """Starts the shared run and bundle in the background as the session starts, if a collected test needs
+    them (and neither VAEDGE_TEST_BUNDLE nor missing data says otherwise)."""
+    data = fashion_mnist_path()
+    if os.environ.get("VAEDGE_TEST_BUNDLE") or data is None or not _uses_shared(request.session.items):
+        yield None
+    else:
+        yield from _session_build(request, tmp_path_factory, data)
+
+
 @pytest.fixture(scope="session")
 def shared(request, shared_build, tmp_path_factory, fashion_mnist_dir):
-    """The background build, or one started now (a session that did not start it at its beginning),
-    stopped with the session like the background one."""
+    """The background build, or one started now (a session that did not start it at its beginning)."""
     if shared_build is not None:
         yield shared_build
-        return
-    build = SharedBuild(shared_root(tmp_path_factory), fashion_mnist_dir)
-    yield build
-    build.stop(interrupted=bool(request.session.shouldstop))
+    else:
+        yield from _session_build(request, tmp_path_factory, fashion_mnist_dir)
 
 
 @pytest.fixture(scope="session")
