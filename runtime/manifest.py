@@ -35,7 +35,7 @@ DTYPES = ("float32", "int8", "uint8", "int64")
 SAMPLING_FORMULA = "z = z_mean + exp(0.5 * z_log_var) * eps"
 TENSORS = {"encoder": (["image"], ["z_mean", "z_log_var"]), "decoder": (["z"], ["image"])}
 BATCH = "N"
-READERS = 4  # threads read_all reads and hashes a bundle's files with, at most
+READERS = 4  # threads a bundle's files are read and hashed with, at most
 CHUNK = 256  # images per engine call in the runtime: bounded memory whatever n is
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 TFLITE_FIELDS = ("ops", "xnnpack", "gpu_compatible", "gpu_warnings", "quantization")  # delegate readiness, int8 I/O
@@ -486,18 +486,48 @@ def _check_bytes(manifest: Manifest, file: ModelFile, data: bytes) -> None:
         raise BundleError(f"{name}: sha256 {actual}, manifest says {file.sha256}")
 
 
+def _read_checked(manifest: Manifest, files: list[ModelFile]) -> dict[str, bytes | BundleError]:
+    """{path: bytes, or the BundleError that refused them} of `files`, each read once and checked, shared
+    out over up to READERS threads (reading and hashing release the GIL): they are most of what opening a
+    bundle costs a cold `vaedge generate`. Any other error is raised."""
+    import threading
+
+    ordered = sorted(files, key=lambda f: -max(f.size, 0))  # largest first: the shares even out
+    results: dict[str, bytes | Exception] = {}
+
+    def read_share(share: list[ModelFile]) -> None:
+        for f in share:
+            try:
+                results[f.path] = read_file(manifest, f)
+            except Exception as exc:  # raised below, by the calling thread
+                results[f.path] = exc
+
+    count = max(1, min(READERS, os.cpu_count() or 1, len(ordered)))
+    threads = [threading.Thread(target=read_share, args=(ordered[i::count],)) for i in range(1, count)]
+    for thread in threads:
+        thread.start()
+    read_share(ordered[::count])
+    for thread in threads:
+        thread.join()
+    unexpected = [e for e in results.values() if isinstance(e, Exception) and not isinstance(e, BundleError)]
+    if unexpected:
+        raise unexpected[0]
+    return results
+
+
+def _problems(files: list[ModelFile], results: dict) -> list[str]:
+    return [str(results[f.path]) for f in files if isinstance(results[f.path], BundleError)]
+
+
+def _raise_problems(problems: list[str]) -> None:
+    if problems:
+        raise BundleError("bundle files do not match the manifest: " + "; ".join(problems))
+
+
 def verify_files(manifest: Manifest, only: list[ModelFile] | None = None) -> list[str]:
     """Check size and sha256 of each file (all by default); return one line per problem."""
-    problems = []
-    for f in only if only is not None else manifest.files:
-        path = manifest.path(f)
-        try:
-            if not path.exists() and not path.is_symlink():
-                raise BundleError(f"{describe(path)}: missing")
-            read_file(manifest, f)
-        except BundleError as exc:
-            problems.append(str(exc))
-    return problems
+    files = list(only if only is not None else manifest.files)
+    return _problems(files, _read_checked(manifest, files))
 
 
 def unlisted_files(manifest: Manifest) -> list[str]:
@@ -508,39 +538,12 @@ def unlisted_files(manifest: Manifest) -> list[str]:
 
 def check_files(manifest: Manifest, only: list[ModelFile] | None = None) -> None:
     """Raise BundleError naming every file whose size or hash differs from the manifest."""
-    problems = verify_files(manifest, only)
-    if problems:
-        raise BundleError("bundle files do not match the manifest: " + "; ".join(problems))
+    _raise_problems(verify_files(manifest, only))
 
 
 def read_all(manifest: Manifest) -> dict[str, bytes]:
     """{file name: bytes} of the manifest and every file it lists, each read once and hash-checked;
-    BundleError names every file that does not match. Engines load these bytes, nothing re-read.
-    The files are shared out over up to READERS threads (reading and hashing release the GIL): they are
-    most of what opening a bundle costs a cold `vaedge generate`."""
-    import threading
-
-    files = sorted(manifest.files, key=lambda f: -max(f.size, 0))  # largest first: the shares even out
-    results: dict[str, bytes | Exception] = {}
-
-    def read_share(share: list[ModelFile]) -> None:
-        for f in share:
-            try:
-                results[f.path] = read_file(manifest, f)
-            except Exception as exc:  # raised below, by the calling thread
-                results[f.path] = exc
-
-    count = max(1, min(READERS, os.cpu_count() or 1, len(files)))
-    threads = [threading.Thread(target=read_share, args=(files[i::count],)) for i in range(1, count)]
-    for thread in threads:
-        thread.start()
-    read_share(files[::count])
-    for thread in threads:
-        thread.join()
-    unexpected = [e for e in results.values() if isinstance(e, Exception) and not isinstance(e, BundleError)]
-    if unexpected:
-        raise unexpected[0]
-    problems = [str(results[f.path]) for f in manifest.files if isinstance(results[f.path], BundleError)]
-    if problems:
-        raise BundleError("bundle files do not match the manifest: " + "; ".join(problems))
+    BundleError names every file that does not match. Engines load these bytes, nothing re-read."""
+    results = _read_checked(manifest, manifest.files)
+    _raise_problems(_problems(manifest.files, results))
     return {MANIFEST: manifest.data, **{f.path: results[f.path] for f in manifest.files}}

@@ -35,8 +35,8 @@ def train(
     from vaedge.quiet import import_tensorflow
     from vaedge.train import lifecycle
 
-    lifecycle.begin(config, out, force, resume)  # a refused target or resume says so before TensorFlow loads
+    start = lifecycle.begin(config, out, force, resume)  # a refused target or resume: before TensorFlow loads
     import_tensorflow()
     from vaedge.train import run
 
-    return run.train(config, out, force=force, resume=resume, verbose=verbose)
+    return run.train(config, out, force=force, resume=resume, verbose=verbose, start=start)

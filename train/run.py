@@ -30,11 +30,19 @@ from vaedge.train.run_dir import (  # noqa: F401 - CHECKPOINTS, FINAL_FILES, las
 )
 
 
-def train(config: TrainConfig, out: Path, force: bool = False, resume: bool = False, verbose: int = 1) -> Path:
+def train(
+    config: TrainConfig,
+    out: Path,
+    force: bool = False,
+    resume: bool = False,
+    verbose: int = 1,
+    start: lifecycle.Start | None = None,
+) -> Path:
     """Train (or resume) a run in this process into `out` and return it. With `resume`, `config` is read
-    from `out`. A multi-worker run starts from `vaedge.train.launch.train`."""
+    from `out`. `start`: what `lifecycle.begin` already returned for these arguments (the launcher checks
+    before TensorFlow loads). A multi-worker run starts from `vaedge.train.launch.train`."""
     out = Path(out)
-    start = lifecycle.begin(config, out, force, resume)
+    start = start or lifecycle.begin(config, out, force, resume)
     config = start.config
     if config.strategy == "multiworker":
         raise TrainingError(f"{out}: a multiworker run starts from `vaedge train` (vaedge.train.launch.train)")

@@ -71,24 +71,24 @@ def mutations(data: bytes, count: int, seed: int):
         yield kind, bytes(mutated)
 
 
-def _open(manifest, loaded, file, engine):
-    """The engines the load path opens on `file` with `loaded`'s bytes: for auto, every candidate that
-    reads TFLite (what auto.choose opens before it measures)."""
+def open_engines(manifest, loaded, file, engine: str) -> list:
+    """The engines the load path opens on `file` with `loaded`'s bytes, at the file's precision: for auto,
+    every candidate that reads the file's format (what auto.choose opens before it measures)."""
     from vaedge.runtime import auto
     from vaedge.runtime.backends import open_bundle_file, open_role
     from vaedge.runtime.options import EngineOptions
 
-    options = EngineOptions(backend=engine, precision="int8")
+    options = EngineOptions(backend=engine, precision=file.precision)
     if engine != "auto":
         return [open_bundle_file(manifest, file, loaded, options)]
-    rows = [row for row in auto.candidates(manifest, options) if "tflite" in row.formats]
+    rows = [row for row in auto.candidates(manifest, options) if file.format in row.formats]
     return [open_role(manifest, file.role, options.for_backend(row), loaded) for row in rows]
 
 
-def fuzz_files(bundle: Path, files, mutate, open_engines, run, per_engine: int) -> dict[str, int]:
+def fuzz_files(bundle: Path, files, mutate, engine: str, run, per_engine: int) -> dict[str, int]:
     """Each of `files` mutated `per_engine // len(files)` times (`mutate(data, count, seed)` -> (kind, bytes)),
-    the mutated bytes standing in for the hash-checked ones; every engine `open_engines(manifest, loaded,
-    file)` opens is `run(opened, file)`. {outcome: count}: a VaedgeError in one line is "refused", a clean
+    the mutated bytes standing in for the hash-checked ones; every engine `open_engines` opens on `engine`
+    is `run(opened, file)`. {outcome: count}: a VaedgeError in one line is "refused", a clean
     open and run "ran"; anything else fails the test."""
     from vaedge.runtime.manifest import read_all, read_manifest
 
@@ -99,7 +99,7 @@ def fuzz_files(bundle: Path, files, mutate, open_engines, run, per_engine: int) 
         file = next(f for f in manifest.files if f.path == path)
         for kind, data in mutate(original[path], per_engine // len(files), seed=index):
             try:
-                for opened in open_engines(manifest, {**original, path: data}, file):
+                for opened in open_engines(manifest, {**original, path: data}, file, engine):
                     run(opened, file)  # it still loads: it must still run
             except VaedgeError as exc:
                 assert str(exc).count("\n") == 0 and "Traceback" not in str(exc), (kind, str(exc))
@@ -125,11 +125,7 @@ def fuzz(bundle: Path, engine: str, per_engine: int) -> dict[str, int]:
     pytest.importorskip("ai_edge_litert")
     if engine == "tflm":
         pytest.importorskip("tflite_micro")
-
-    def open_engines(manifest, loaded, file):
-        return _open(manifest, loaded, file, engine)
-
-    return fuzz_files(bundle, FILES, mutations, open_engines, _run_allowing_refusal, per_engine)
+    return fuzz_files(bundle, FILES, mutations, engine, _run_allowing_refusal, per_engine)
 
 
 @pytest.mark.reliability

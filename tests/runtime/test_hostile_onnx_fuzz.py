@@ -58,18 +58,6 @@ def mutations(data: bytes, count: int, seed: int):
         yield kind, bytes(mutated)
 
 
-def _open(manifest, loaded, file, engine):
-    from vaedge.runtime import auto
-    from vaedge.runtime.backends import open_bundle_file, open_role
-    from vaedge.runtime.options import EngineOptions
-
-    options = EngineOptions(backend=engine, precision="fp32")
-    if engine != "auto":
-        return [open_bundle_file(manifest, file, loaded, options)]
-    rows = [row for row in auto.candidates(manifest, options) if row.format == "onnx"]
-    return [open_role(manifest, file.role, options.for_backend(row), loaded) for row in rows]
-
-
 def _run(opened, file) -> None:
     """A graph that opened runs once; a typed refusal of the run counts as a refusal."""
     opened.run({t["name"]: np.zeros([1, *t["shape"][1:]], np.float32) for t in file.inputs})
@@ -80,11 +68,7 @@ def fuzz(bundle, engine: str, per_engine: int) -> dict[str, int]:
     pytest.importorskip("onnx")
     if engine == "openvino":
         pytest.importorskip("openvino")
-
-    def open_engines(manifest, loaded, file):
-        return _open(manifest, loaded, file, engine)
-
-    return fuzz_files(bundle, FILES, mutations, open_engines, _run, per_engine)
+    return fuzz_files(bundle, FILES, mutations, engine, _run, per_engine)
 
 
 @pytest.mark.reliability
