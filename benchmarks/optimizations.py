@@ -22,6 +22,7 @@ import onnxruntime as ort  # noqa: E402
 
 from vaedge.bench.timing import sgemm_gflops  # noqa: E402
 from vaedge.export import convert, quantize  # noqa: E402
+from vaedge.export.depthwise import one_channel_depthwise  # noqa: E402
 from vaedge.export.flops import flops_per_image  # noqa: E402
 from vaedge.export.optimize import cumulative  # noqa: E402
 from vaedge.export.sources import from_run  # noqa: E402
@@ -44,6 +45,7 @@ def variants(run: str, data: str) -> tuple[dict, int]:
         {
             "fp32 default (all passes)": (optimised, None),
             "fp32 sub-pixel (rejected)": (subpixel_conv_transpose(optimised), None),
+            "fp32 one-channel depthwise (rejected)": (one_channel_depthwise(optimised), None),
             "fp32 default, 1 thread": (optimised, 1),
             "int8 QDQ on ConvTranspose": (quantize.to_int8(optimised, calibration), None),
             "int8 QDQ sub-pixel (int8 default)": (

@@ -41,11 +41,12 @@ def encoder_function(
 
 
 def decoder_function(
-    source: KerasSource, batch: int | None = None, fold: bool = False
+    source: KerasSource, batch: int | None = None, fold: bool = False, depthwise: bool = False
 ) -> tf.types.experimental.GenericFunction:
-    """tf.function: z (batch or N, D) float32 -> {image} (N, H, W, C) in [0, 1]; `fold` as for the encoder."""
+    """tf.function: z (batch or N, D) float32 -> {image} (N, H, W, C) in [0, 1]; `fold` as for the encoder;
+    `depthwise` (with `fold`): a one-channel last layer as XNNPACK runs it fastest (export/fold_keras.py)."""
     spec = tf.TensorSpec((batch, source.latent_dim), tf.float32, name="z")
-    folded = _folded(source.decoder) if fold else None  # weights folded now, eagerly, not while tracing
+    folded = _folded(source.decoder, depthwise) if fold else None  # weights folded now, eagerly, not while tracing
 
     @tf.function(input_signature=[spec])
     def decode(z):
@@ -54,11 +55,11 @@ def decoder_function(
     return decode
 
 
-def _folded(model):
+def _folded(model, depthwise: bool = False):
     """model's inference call with BatchNorm folded: x -> {output name: tensor}."""
     from vaedge.export.fold_keras import folded
 
-    call, _ = folded(model)
+    call, _ = folded(model, depthwise)
     if isinstance(model.output, dict):  # the encoder cut at its Sampling layer: outputs flattened by key
         return lambda x: keras.tree.pack_sequence_as(model.output, call(x))
     return lambda x: dict(zip(model.output_names, call(x)))

@@ -7,6 +7,11 @@ The same algebra as export/fold.py on ONNX: with BN(h) = a * h + b after `relu(l
   computed once; it becomes L's bias when it is the same at every position, else a constant map
   added before L's activation (zero padding: borders see fewer taps; stride 2: a 2x2 pattern).
 A BN that does not fit (a scale <= 0, a consumer that is not linear) runs as it is.
+
+With `depthwise=True` (the fp32 TFLite graphs), a stride-1 convolution with one output channel (the
+course decoder's last layer) is written as a depthwise convolution and a sum over channels: the same
+sums, which XNNPACK runs several times faster than the one-column GEMM of a TRANSPOSE_CONV or CONV_2D
+(docs/benchmarks.md). Only one output channel: for an RGB output the sum over a 5-D reshape is slower.
 """
 
 from __future__ import annotations
@@ -27,6 +32,30 @@ def _linear(layer, x, kernel):
             x, kernel, layer.strides, layer.padding, layer.output_padding, layer.data_format, layer.dilation_rate
         )
     return ops.conv(x, kernel, layer.strides, layer.padding, layer.data_format, layer.dilation_rate)
+
+
+def _one_output_same(layer) -> bool:
+    """A stride-1, undilated, 'same'-padded Conv2D or Conv2DTranspose with one output channel and an
+    odd kernel, for which a transposed conv is the plain conv of its kernel flipped in space."""
+    return (
+        isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose))
+        and layer.filters == 1
+        and getattr(layer, "groups", 1) == 1
+        and tuple(layer.strides) == (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.padding == "same"
+        and layer.data_format == "channels_last"
+        and getattr(layer, "output_padding", None) is None
+        and all(k % 2 == 1 for k in layer.kernel_size)
+    )
+
+
+def _as_depthwise(layer, x, kernel: np.ndarray):
+    """`layer`'s linear part on x (N, H, W, C) as a depthwise conv (C channels) summed over C: (N, H, W, 1)."""
+    if isinstance(layer, layers.Conv2DTranspose):  # (h, w, 1, C) -> the conv kernel (h, w, C, 1)
+        kernel = kernel[::-1, ::-1].transpose(0, 1, 3, 2)
+    out = ops.depthwise_conv(x, ops.convert_to_tensor(np.ascontiguousarray(kernel, np.float32)), 1, "same")
+    return ops.sum(out, axis=-1, keepdims=True)
 
 
 def _consumers(model, tensor) -> list:
@@ -85,9 +114,9 @@ def _plan(model) -> tuple[dict, set]:
     return weights, folded
 
 
-def folded(model: keras.Model):
+def folded(model: keras.Model, depthwise: bool = False):
     """A function with `model`'s inputs and outputs (inference mode) in which every BatchNorm that
-    folds exactly is gone: x -> list of outputs."""
+    folds exactly is gone: x -> list of outputs; `depthwise` as in the module's docstring."""
     weights, folded_bn = _plan(model)
 
     def call(x):
@@ -100,7 +129,10 @@ def folded(model: keras.Model):
                 out = h
             elif layer.name in weights and isinstance(layer, LINEAR):
                 kernel, bias, shift_map = weights[layer.name]
-                out = _linear(layer, h, ops.convert_to_tensor(kernel))
+                if depthwise and _one_output_same(layer):
+                    out = _as_depthwise(layer, h, kernel)
+                else:
+                    out = _linear(layer, h, ops.convert_to_tensor(kernel))
                 if bias is not None:
                     out = out + ops.convert_to_tensor(bias.astype(np.float32))
                 if shift_map is not None:

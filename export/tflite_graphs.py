@@ -5,7 +5,8 @@ inputs and outputs; the decoder's in the form export/integer_decoder.py measures
 `{role}.int8io.b{batch}.tflite` (int8 inputs and outputs too, for microcontrollers and the Edge TPU;
 the runtime quantizes and dequantizes on the host with the scale and zero point the manifest records).
 A fixed batch keeps SHAPE/STRIDED_SLICE/PACK out of the graph, so XNNPACK takes each fp32 graph whole;
-BatchNorm is folded first (export/fold_keras.py), so no per-layer MUL is left.
+BatchNorm is folded first (export/fold_keras.py), so no per-layer MUL is left, and the fp32 decoder's
+one-channel last layer is a depthwise conv and a SUM, which XNNPACK runs faster than a TRANSPOSE_CONV.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def write_tflite(stage: Path, role: str, source, batches, int8: bool, calibratio
                 variants += [("int8io", "int8", True)]
         for variant, precision, int8_io in variants:
             name = tflite_name(role, batch, variant)
-            if precision == "fp32":
+            if precision == "fp32" and role == "decoder":
+                model = convert.to_tflite(make(source, batch, fold=True, depthwise=True))
+            elif precision == "fp32":
                 model = convert.to_tflite(make(source, batch, fold=True))
             elif form is not None:
                 function = integer_decoder.function(source, form, batch, rows[:CALIBRATION_ROWS])

@@ -105,6 +105,7 @@ TFLITE_OPS = frozenset(
         "SQUEEZE",
         "STRIDED_SLICE",
         "SUB",
+        "SUM",
         "TANH",
         "TRANSPOSE",
         "TRANSPOSE_CONV",

@@ -44,6 +44,7 @@ MICRO_OPS = {
     "SOFTMAX": "AddSoftmax",
     "SPACE_TO_DEPTH": "AddSpaceToDepth",
     "SUB": "AddSub",
+    "SUM": "AddSum",
     "TANH": "AddTanh",
     "TRANSPOSE": "AddTranspose",
     "TRANSPOSE_CONV": "AddTransposeConv",

@@ -6,9 +6,14 @@ handler below covers the imports and the parsing; a command's own handling
 (`vaedge.cli.errors.reported`) takes over when its body starts.
 
 A plain `vaedge generate BUNDLE --out x.png ...` (the runtime's everyday command) runs without typer,
-rich or pydantic (vaedge.cli.generate_grid): it imports only what it runs.
+rich or pydantic (vaedge.cli.generate_grid): it imports only what it runs. It is one short pass
+over arrays that reference counting frees, so it runs without the cyclic collector (which would only
+re-walk numpy's and onnxruntime's import-time objects) and, once its grid is on disk and its line
+written, ends without tearing the interpreter down (freeing every module's objects one by one, as
+mypy's `hard_exit` also skips).
 """
 
+import gc
 import os
 import signal
 import sys
@@ -35,22 +40,37 @@ def _plain_generate(args: list[str]) -> bool:
 
     try:
         interrupts_raise()
-        line = write_grid(request)
+        sys.stdout.write(write_grid(request) + "\n")
+        sys.stdout.flush()  # a closed pipe is reported here, as every command reports it
     except (Exception, KeyboardInterrupt) as exc:
         failure = one_line(exc, "generate")
         if failure is None:
             raise
         sys.stderr.write(f"error: {describe(failure[0])}\n")
         sys.exit(failure[1])
-    sys.stdout.write(line + "\n")
     return True
+
+
+def _exit_done() -> None:
+    """End the process now that its work is durable; if the output cannot be flushed (a closed pipe),
+    return and let Python's own exit report it as it always has."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        return
+    os._exit(0)
 
 
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
     args = sys.argv[1:]
-    if args[:1] == ["generate"] and _plain_generate(args[1:]):
-        return
+    if args[:1] == ["generate"]:
+        gc.disable()
+        if _plain_generate(args[1:]):
+            _exit_done()
+            return
+        gc.enable()
     from vaedge.cli import command
 
     try:

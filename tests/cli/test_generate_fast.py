@@ -15,12 +15,18 @@ from vaedge.cli.generate_grid import OPTIONS, plain_request
 pytest.importorskip("onnx")
 
 PROBE = """
-import sys
+import gc, os, sys
 sys.argv = ["vaedge", *sys.argv[1:]]
+heavy = {"typer", "click", "rich", "pydantic", "pydantic_core", "shellingham", "tensorflow", "keras", "tf2onnx"}
+end = os._exit
+def report(code):  # the fast path ends here, skipping interpreter teardown
+    print("IMPORTED", sorted(m for m in sys.modules if m.split(".")[0] in heavy), "GC", gc.isenabled(), "EXIT", code)
+    sys.stdout.flush()
+    end(code)
+os._exit = report
 from vaedge.entry import main
 main()
-heavy = {"typer", "click", "rich", "pydantic", "pydantic_core", "shellingham", "tensorflow", "keras", "tf2onnx"}
-print("IMPORTED", sorted(m for m in sys.modules if m.split(".")[0] in heavy))
+print("RETURNED")
 """
 TYPER_ONLY = "import sys; sys.argv[0] = 'vaedge'; from vaedge.cli import main; main()"
 
@@ -46,7 +52,7 @@ def test_a_plain_generate_imports_no_cli_framework_nor_tensorflow(tiny, tmp_path
     result = run([sys.executable, "-c", PROBE, *args])
     assert result.returncode == 0, result.stderr
     assert f"{tmp_path / 'g.png'}: 6 images (CPUExecutionProvider, fp32)" in result.stdout
-    assert "IMPORTED []" in result.stdout, result.stdout
+    assert "IMPORTED [] GC False EXIT 0" in result.stdout and "RETURNED" not in result.stdout, result.stdout
 
 
 def test_the_fast_path_writes_what_the_typer_command_writes(tiny, tmp_path):
@@ -84,6 +90,23 @@ def test_help_and_errors_are_the_typer_command_s_own(tiny, tmp_path, args):
     slow = run([sys.executable, "-c", TYPER_ONLY, "generate", *args])
     assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
     assert fast.returncode != 0 or args == ["--help"]
+
+
+def test_a_closed_stdout_is_one_line_as_from_the_typer_command(tiny, tmp_path):
+    """`vaedge generate ... | head -c0`: the grid is written, then the line cannot be; one error line and
+    exit 1 from both paths (the fast path ends without interpreter teardown only once its line is out)."""
+    results = []
+    for name, command in (("fast", vaedge("generate")), ("slow", [sys.executable, "-c", TYPER_ONLY, "generate"])):
+        out = tmp_path / f"{name}.png"
+        args = [str(tiny), "--out", str(out), "--n", "4", "--seed", "0", "--backend", "onnx"]
+        child = subprocess.Popen(
+            [*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment(100)
+        )
+        child.stdout.close()  # before the child prints: its write meets a closed pipe
+        stderr = child.stderr.read().decode()
+        results.append((child.wait(timeout=120), stderr))
+        assert out.stat().st_size > 0
+    assert results[0] == results[1] == (1, "error: Broken pipe\n"), results
 
 
 def test_the_plain_reader_knows_every_option_of_the_command_and_nothing_else():

@@ -1,4 +1,5 @@
-"""Graph rewrites are exact: BatchNorm fold (including negative scales), sub-pixel ConvTranspose, FLOPs."""
+"""Graph rewrites are exact: BatchNorm fold (including negative scales), sub-pixel ConvTranspose, a one-channel
+conv as depthwise Conv + ReduceSum, FLOPs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from vaedge.export.depthwise import one_channel_depthwise
 from vaedge.export.flops import flops_per_image
 from vaedge.export.fold import fold_batchnorm
 from vaedge.export.subpixel import subpixel_conv_transpose
@@ -83,6 +85,44 @@ def test_subpixel_leaves_a_dilated_conv_transpose_alone():
     assert expected.shape[2:] == (14, 14)
     assert [n.op_type for n in rewritten.graph.node] == ["ConvTranspose"]
     assert np.abs(run(rewritten, {"x": x}) - expected).max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "op, c_out, kernel, stride, pads, bias, rewritten_ops",
+    [
+        ("ConvTranspose", 1, (3, 3), 1, [1, 1, 1, 1], True, ["Conv", "ReduceSum", "Add"]),  # the course's last layer
+        ("ConvTranspose", 1, (5, 3), 1, [2, 1, 2, 1], False, ["Conv", "ReduceSum"]),
+        ("ConvTranspose", 1, (3, 3), 1, [0, 0, 0, 0], False, ["Conv", "ReduceSum"]),  # grows the image by 2
+        ("ConvTranspose", 1, (3, 3), 1, [0, 1, 2, 1], True, ["Conv", "ReduceSum", "Add"]),  # uneven crop
+        ("Conv", 1, (3, 3), 1, [1, 1, 1, 1], True, ["Conv", "ReduceSum", "Add"]),
+        ("ConvTranspose", 1, (3, 3), 2, [0, 0, 1, 1], True, ["ConvTranspose"]),  # strided: left alone
+        ("ConvTranspose", 3, (3, 3), 1, [1, 1, 1, 1], True, ["ConvTranspose"]),  # three channels: left alone
+        ("Conv", 2, (3, 3), 1, [1, 1, 1, 1], False, ["Conv"]),
+    ],
+)
+def test_one_channel_depthwise_equals_the_conv(op, c_out, kernel, stride, pads, bias, rewritten_ops):
+    rng = np.random.default_rng(len(rewritten_ops) + c_out + stride)
+    c_in = 6
+    shape = (c_in, c_out, *kernel) if op == "ConvTranspose" else (c_out, c_in, *kernel)
+    inits = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), "w")]
+    if bias:
+        inits.append(numpy_helper.from_array(rng.standard_normal(c_out).astype(np.float32), "b"))
+    node = helper.make_node(
+        op, ["x", "w", "b"][: 2 + bias], ["y"], strides=[stride, stride], kernel_shape=list(kernel), pads=pads
+    )
+    model = graph(
+        [node],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c_in, 7, 7])],
+        helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", c_out, "H", "W"]),
+        inits,
+    )
+    rewritten = one_channel_depthwise(model)
+    x = rng.standard_normal((3, c_in, 7, 7)).astype(np.float32)
+    expected, actual = run(model, {"x": x}), run(rewritten, {"x": x})
+    assert actual.shape == expected.shape and np.abs(actual - expected).max() < 1e-5
+    assert [n.op_type for n in rewritten.graph.node] == rewritten_ops
+    if expected.shape[2:] == x.shape[2:]:  # 'same': the same multiply-accumulates (else border taps of zeros)
+        assert flops_per_image(rewritten) == flops_per_image(model)
 
 
 def test_fold_keeps_the_mul_where_a_batchnorm_scale_is_negative():
