@@ -1,8 +1,8 @@
 """The default path (`runtime.load(bundle)`, backend "auto") against every installed engine forced, per precision.
 
 One process, interleaved rounds: each round times every (precision, engine) generator's `decode` once at each
-batch size, in a shuffled order (seeded), so a burst of load, and the threads an engine just used still
-spinning, hit them alike; the report gives median img/s and the
+batch size, each of those slices in a shuffled place (seeded) and after untimed calls, so a burst of load,
+and the threads an engine just used still spinning, hit them alike; the report gives median img/s and the
 default's ratio to the fastest forced engine of its precision (and int8's default to fp32's fastest).
 
     .venv/bin/python benchmarks/default_engine.py bundles/quickstart --precision fp32 --precision int8
@@ -55,12 +55,11 @@ def main() -> None:
             print(f"{precision} default: {generator.engine}")
     z = np.random.default_rng(0).standard_normal((max(BATCHES), manifest.latent_dim)).astype(np.float32)
     samples = {key: {b: [] for b in BATCHES} for key in generators}
-    keys = list(generators)
+    slices = [(key, b) for key in generators for b in BATCHES]
     order = random.Random(0)
-    for _ in range(args.rounds):
-        for key in order.sample(keys, len(keys)):
-            for b in BATCHES:
-                samples[key][b].append(rate(generators[key], z[:b], args.seconds))
+    for _ in range(args.rounds):  # each (engine, batch) slice in its own place: none always follows the same one
+        for key, b in order.sample(slices, len(slices)):
+            samples[key][b].append(rate(generators[key], z[:b], args.seconds))
     median = {key: {b: float(np.median(v)) for b, v in s.items()} for key, s in samples.items()}
     print("| precision | engine | " + " | ".join(f"img/s b={b}" for b in BATCHES) + " |")
     print("| --- | --- |" + " ---: |" * len(BATCHES))

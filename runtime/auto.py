@@ -2,8 +2,8 @@
 
 Which engine wins depends on the CPU, the engine versions and the graph (onnxruntime at batch 1,
 OpenVINO or LiteRT from batch 64 on one Xeon; another order on a loaded machine), so it is measured,
-not fixed: decoder calls on every candidate at batch 1, 64 and 256, in interleaved rounds (about two
-seconds in all), once, kept in a per-user cache file (never inside the bundle, which may be signed)
+not fixed: decoder calls on every candidate at batch 1, 64 and 256, in interleaved rounds (about three
+and a half seconds in all), once, kept in a per-user cache file (never inside the bundle, which may be signed)
 keyed by the CPU model, the engine versions, the bundle's manifest sha256 and the options. A call of
 n rows then goes to the engine whose measured call times, interpolated at n, are shortest (near-ties
 to a fixed order); an engine is opened on its first call.
@@ -30,6 +30,7 @@ from vaedge.runtime.options import AUTO, EngineOptions
 BATCHES = (1, 64, 256)  # the batch sizes measured; calls in between are interpolated
 ROUNDS = 5  # interleaved rounds over every engine and batch size; each figure is the median of its rounds
 SLICE_S = 0.06  # seconds of calls per engine, batch size and round
+SETTLE_S = 0.06  # idle seconds before another engine's slices: onnxruntime's threads spin ~50 ms after a call
 TIE = 0.05  # engines within this fraction of the fastest count as tied: the first in REGISTRY order wins
 MAX_CACHE_BYTES = 1 << 20
 MAX_ENTRIES = 64  # older entries are dropped: one per bundle, precision and option set
@@ -94,13 +95,14 @@ def candidates(manifest: Manifest, options: EngineOptions) -> list[Backend]:
 
 
 def measure(
-    engines: dict, latent_dim: int, rounds: int = ROUNDS, slice_s: float = SLICE_S
+    engines: dict, latent_dim: int, rounds: int = ROUNDS, slice_s: float = SLICE_S, settle_s: float = SETTLE_S
 ) -> dict[str, dict[int, float]]:
     """{engine name: {batch: img/s}} of the decoder `engines` ({name: engine}) at each of BATCHES.
 
     Interleaved and repeated, so that a burst of load hits every engine alike and two runs on a quiet
     machine agree: one warm-up call each, then `rounds` rounds, each timing every engine (in a rotated
-    order) for `slice_s` at every batch; an engine's figure is the median of its rounds. A batch whose
+    order, each engine's turn after `settle_s` idle) for `slice_s` at every batch after untimed calls
+    (`_rate`); an engine's figure is the median of its rounds. A batch whose
     call would take over 5 slices on an engine is extrapolated from its largest measured batch."""
     z = np.random.default_rng(0).standard_normal((max(BATCHES), latent_dim)).astype(np.float32)
     names = list(engines)
@@ -110,6 +112,8 @@ def measure(
             engines[name].run({"z": z[:batch]})
     for round_ in range(rounds):
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            if len(names) > 1:
+                time.sleep(settle_s)  # else the engine before may still spin on both cores: b=1 at under half its speed
             for batch in BATCHES:
                 measured = [b for b in BATCHES if samples[name][b]]
                 if measured and batch / max(samples[name][max(measured)]) > 5 * slice_s:
@@ -124,7 +128,11 @@ def measure(
 
 
 def _rate(engine, feeds: dict, batch: int, slice_s: float) -> float:
-    """img/s of calls on `engine` over about `slice_s` (at least one call)."""
+    """img/s of calls on `engine` over about `slice_s` (at least one call), after a quarter of that in
+    untimed calls: the slice before was another engine's, whose threads may still be spinning."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < slice_s / 4:
+        engine.run(feeds)
     calls, start = 0, time.perf_counter()
     while True:
         engine.run(feeds)
