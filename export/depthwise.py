@@ -7,7 +7,8 @@ ConvTranspose with pads p is the Conv of its kernel flipped in space with pads k
 
 Measured on the course decoder (docs/benchmarks.md): OpenVINO runs it faster, onnxruntime slower, so
 the bundle's ONNX files keep the ConvTranspose (onnxruntime is the base install's and the browser's
-engine) and benchmarks/optimizations.py keeps the A/B; the TFLite graphs get the same form from
+engine), the openvino backend makes the same rewrite on its own graph at load, and
+benchmarks/optimizations.py keeps this one for its A/B; the TFLite graphs get the same form from
 export/fold_keras.py, where XNNPACK runs it faster.
 """
 

@@ -1,5 +1,5 @@
 """The openvino backend on a real bundle: same results as onnxruntime on the same eps, its settings,
-the device error, `vaedge validate --backend openvino` and the bench rows."""
+the device error, `vaedge validate --backend openvino` and the bench rows; its one-channel depthwise form."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytest.importorskip(
 from vaedge import runtime  # noqa: E402
 from vaedge.cli import app  # noqa: E402
 from vaedge.errors import BundleError, InputError  # noqa: E402
-from vaedge.runtime.openvino_backend import DEVICES, core  # noqa: E402
+from vaedge.runtime.openvino_backend import DEVICES, OpenVinoModel, core, one_channel_depthwise  # noqa: E402
 from vaedge.runtime.parity import IMAGE_GATE, psnr  # noqa: E402
 
 runner = CliRunner()
@@ -204,3 +204,38 @@ def test_bench_has_openvino_rows_for_every_onnx_decoder(bundle):
         assert all(row.images_per_s[b] > 0 for b in (1, 64, 256)) and row.latency_p50_ms > 0
         assert row.settings["performance_hint"] == "LATENCY" and row.settings["device"] == "CPU"
         assert row.file == rows["onnxruntime" + name[len("OpenVINO") :]][2].name
+
+
+@pytest.mark.parametrize(
+    "c_out, stride, pads, rewritten",
+    [
+        (1, 1, [1, 1, 1, 1], 1),  # the course decoder's last layer, here the graph's output itself
+        (1, 1, [0, 0, 0, 0], 1),  # grows the image by 2
+        (1, 1, [0, 1, 2, 1], 1),  # an uneven crop
+        (1, 2, [0, 0, 1, 1], 0),  # strided: left to OpenVINO's own kernel
+        (3, 1, [1, 1, 1, 1], 0),  # three channels: left alone
+    ],
+)
+def test_one_channel_conv_transpose_runs_as_a_depthwise_conv_with_the_same_results(c_out, stride, pads, rewritten):
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(c_out + stride)
+    weight, bias = rng.standard_normal((6, c_out, 3, 3)).astype(np.float32), rng.standard_normal(c_out)
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["image"], strides=[stride] * 2, pads=pads)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 7, 7])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", c_out, "H", "W"])],
+        [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias.astype(np.float32), "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    data = model.SerializeToString()
+    assert one_channel_depthwise(core().read_model(data)) == rewritten
+    x = rng.standard_normal((3, 6, 7, 7)).astype(np.float32)
+    expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    engine = OpenVinoModel(data, "one-channel.onnx")
+    assert engine.output_names == ["image"]
+    assert max_abs(engine.run({"x": x})["image"], expected) < 1e-5
