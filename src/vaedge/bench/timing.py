@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vaedge.runtime.auto import SETTLE_S
+
 BATCHES = (1, 64, 256)
 
 
@@ -89,6 +91,7 @@ def measure(row: Row, open_decoder, latents: np.ndarray, seconds: float, file: P
     gc.collect()
     before = rss_mb()
     decode = open_decoder()
+    time.sleep(SETTLE_S)  # the row before may have left its engine's threads spinning on both cores
     if file is not None:
         row.file, row.size_bytes = file.name, file.stat().st_size
     for batch in batches or row.batches:
