@@ -18,16 +18,12 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from vaedge.export.graph import Graph, rewrite_copy
-
-
-def _attrs(node) -> dict:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+from vaedge.export.graph import Graph, node_attrs, rewrite_copy
 
 
 def _depthwise_form(g: Graph, node) -> tuple[np.ndarray, list[int]] | None:
     """(depthwise weight (C, 1, kh, kw), conv pads) for an eligible node, else None."""
-    attrs, weight = _attrs(node), g.const(node.input[1])
+    attrs, weight = node_attrs(node), g.const(node.input[1])
     if weight is None or weight.ndim != 4 or attrs.get("group", 1) != 1:
         return None
     if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or "output_shape" in attrs:
@@ -77,11 +73,7 @@ def _rewrite(g: Graph, node) -> bool:
         add = helper.make_node("Add", [summed, ""], [out], name=f"{name}/bias")
         g.set_const(add, 1, g.const(node.input[2]).reshape(1, 1, 1, 1), name=f"{name}/bias_value")
         new_nodes.append(add)
-    index = list(g.graph.node).index(node)
-    g.graph.node.remove(node)
-    for offset, new in enumerate(new_nodes):
-        g.graph.node.insert(index + offset, new)
-    g.refresh()
+    g.replace(node, new_nodes)
     return True
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 
 class Graph:
@@ -62,10 +62,23 @@ class Graph:
         self.graph.node.remove(node)
         self.refresh()
 
+    def replace(self, node, new_nodes: list) -> None:
+        """Put `new_nodes` where `node` stood, in order, and drop `node`."""
+        index = list(self.graph.node).index(node)
+        self.graph.node.remove(node)
+        for offset, new in enumerate(new_nodes):
+            self.graph.node.insert(index + offset, new)
+        self.refresh()
+
     def drop_unused_consts(self):
         used = {i for n in self.graph.node for i in n.input}
         for name in [n for n in self.consts if n not in used]:
             self.graph.initializer.remove(self.consts.pop(name))
+
+
+def node_attrs(node) -> dict:
+    """{name: value} of a node's attributes."""
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def quiet(ort):

@@ -13,11 +13,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from vaedge.export.graph import Graph, rewrite_copy
-
-
-def _attrs(node) -> dict:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+from vaedge.export.graph import Graph, node_attrs, rewrite_copy
 
 
 def _phase_taps(kernel: int, stride: int, pad_begin: int) -> list[list[tuple[int, int]]]:
@@ -29,7 +25,7 @@ def _phase_taps(kernel: int, stride: int, pad_begin: int) -> list[list[tuple[int
 
 
 def _rewrite(g: Graph, node, shapes) -> bool:
-    attrs = _attrs(node)
+    attrs = node_attrs(node)
     weight = g.const(node.input[1])
     if weight is None or weight.ndim != 4 or attrs.get("group", 1) != 1 or "output_shape" in attrs:
         return False
@@ -74,7 +70,6 @@ def _rewrite(g: Graph, node, shapes) -> bool:
         g.set_const(conv, 2, np.repeat(bias, sh * sw), name=f"{name}/subpixel_bias")
     else:
         del conv.input[2]
-    index = list(g.graph.node).index(node)
     new_nodes = [conv]
     if (sh, sw) != (1, 1):
         if sh != sw:
@@ -84,10 +79,7 @@ def _rewrite(g: Graph, node, shapes) -> bool:
                 "DepthToSpace", [conv_out], [node.output[0]], name=f"{name}/depth_to_space", blocksize=sh, mode="CRD"
             )
         )
-    g.graph.node.remove(node)
-    for offset, new in enumerate(new_nodes):
-        g.graph.node.insert(index + offset, new)
-    g.refresh()
+    g.replace(node, new_nodes)
     return True
 
 
