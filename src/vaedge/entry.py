@@ -52,10 +52,9 @@ def _plain_generate(args: list[str]) -> bool:
 
 
 def _exit_done() -> None:
-    """End the process now that its work is durable; if the output cannot be flushed (a closed pipe),
-    return and let Python's own exit report it as it always has."""
+    """End the process now that its grid is on disk and its line flushed (`_plain_generate`); if stderr
+    cannot be flushed, return and let Python's own exit report it."""
     try:
-        sys.stdout.flush()
         sys.stderr.flush()
     except OSError:
         return
